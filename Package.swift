@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// C flags for every C target: IEEE arithmetic exactly as written (no contraction into FMA,
+/// no fast-math), optimised even in debug builds so the test suite runs the real model quickly.
+let strictC: [CSetting] = [.unsafeFlags(["-O2", "-ffp-contract=off", "-fno-fast-math"])]
+
+let package = Package(
+    name: "Lockstep",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Lockstep", targets: ["Lockstep"]),
+        .executable(name: "lockstep", targets: ["lockstep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries (Debian packages named in `providers`), wrapped by LockstepNative.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        .systemLibrary(name: "COpenCL", pkgConfig: "OpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+
+        // Safe Swift owners of the C handles (SHA-256, GMP integers, BLAS, OpenCL platforms).
+        .target(name: "LockstepNative", dependencies: ["COpenBLAS", "CLibCrypto", "CGMP", "COpenCL"]),
+        // The arithmetic contract: activation quantisation, exact dot products, ordered light ops,
+        // the backend protocol and the reference backend.
+        .target(name: "LockstepCore", dependencies: []),
+        // GGUF v2/v3 reader (memory-mapped, every field checked) and writer.
+        .target(name: "LockstepGGUF", dependencies: []),
+        // Byte-level BPE and SentencePiece-style BPE tokenizers, chat templates.
+        .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
+        // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
+        .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Umbrella module an app imports.
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .executableTarget(name: "lockstep", dependencies: [
+            "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),
+        .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF"]),
+        .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"]),
+        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore"]),
+        .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
+        .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// LockstepCore: filled in by the first commits.

@@ -1,0 +1,1 @@
+// LockstepModel: filled in by the first commits.

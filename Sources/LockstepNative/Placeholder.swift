@@ -1,0 +1,1 @@
+// LockstepNative: filled in by the first commits.

@@ -1,0 +1,1 @@
+// LockstepTokenizer: filled in by the first commits.
