@@ -255,7 +255,7 @@ public final class Tokenizer: Sendable {
                             out.append(whole)
                             continue
                         }
-                        bpe.encode(bytes[...], unknown: vocabulary.unknownID, into: &out, workspace: &ws)
+                        bpe.encode(bytes[...], into: &out, workspace: &ws)
                     }
                 }
             }

@@ -42,6 +42,19 @@ final class SpecialTokenTests: XCTestCase {
         XCTAssertEqual(tok.bytes(of: space), [0x20])
     }
 
+    /// SmolLM2's vocabulary has no token for some bytes (e.g. 0x04, and 0xF1, the lead byte of
+    /// U+40000…U+7FFFF): they are dropped, as llama.cpp does (the reference tokenizer raises).
+    func testBytesMissingFromVocabularyAreDropped() throws {
+        let tok = try TestModel.tokenizer()
+        XCTAssertNil(tok.id(forToken: "\u{104}"))  // byte 0x04 in the byte-level alphabet
+        XCTAssertEqual(tok.encode("\u{4}", addSpecial: false), [])
+        XCTAssertEqual(tok.decode(tok.encode("x\u{4}y", addSpecial: false)), "xy")
+        // U+40000 is F1 80 80 80: the lead byte has no token, the continuation bytes do.
+        let ids = tok.encode("\u{40000}", addSpecial: false)
+        XCTAssertEqual(tok.decode(ids).utf8.count, 3)
+        XCTAssertFalse(ids.contains(0))  // never the unknown (= <|endoftext|>) token
+    }
+
     func testEndOfGeneration() throws {
         let tok = try TestModel.tokenizer()
         XCTAssertTrue(tok.isEndOfGeneration(2))   // <|im_end|>, also eos
