@@ -41,6 +41,27 @@ public final class Tokenizer: Sendable {
     ///   special-token id is out of range, `addBOS`/`addEOS` is set without the id, or a merge is
     ///   malformed or names a token (or produces a concatenation) that is not in the vocabulary.
     public init(vocabulary v: TokenizerVocabulary) throws(TokenizerError) {
+        // Model and pre-tokenizer names first.
+        var preTokenizer: PreTokenizer?
+        switch v.model {
+        case "gpt2":
+            let name = v.pre ?? "default"
+            if Tokenizer.gpt2PreNames.contains(name) {
+                preTokenizer = .gpt2
+            } else if Tokenizer.smollmPreNames.contains(name) {
+                preTokenizer = .smollm
+            } else if Tokenizer.llama3PreNames.contains(name) {
+                preTokenizer = .llama3
+            } else {
+                let known = Tokenizer.smollmPreNames.union(Tokenizer.gpt2PreNames).union(Tokenizer.llama3PreNames).sorted()
+                throw TokenizerError("unknown pre-tokenizer \"\(name)\" (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
+            }
+        case "llama":
+            preTokenizer = nil  // SentencePiece models have no pre-tokenizer; `pre` is ignored
+        default:
+            throw TokenizerError("unknown tokenizer model \"\(v.model)\" (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
+        }
+
         let n = v.tokens.count
         guard n > 0 else { throw TokenizerError("the vocabulary has no tokens (tokenizer.ggml.tokens is empty)") }
         guard n <= Int(Int32.max) else { throw TokenizerError("the vocabulary has \(n) tokens, more than 32-bit ids can address") }
@@ -112,20 +133,7 @@ public final class Tokenizer: Sendable {
         let types = v.tokenTypes
         func type(_ i: Int) -> Int32 { types?[i] ?? TokenType.normal }
 
-        switch v.model {
-        case "gpt2":
-            let pre: PreTokenizer
-            let name = v.pre ?? "default"
-            if Tokenizer.gpt2PreNames.contains(name) {
-                pre = .gpt2
-            } else if Tokenizer.smollmPreNames.contains(name) {
-                pre = .smollm
-            } else if Tokenizer.llama3PreNames.contains(name) {
-                pre = .llama3
-            } else {
-                let known = (Tokenizer.smollmPreNames.union(Tokenizer.gpt2PreNames).union(Tokenizer.llama3PreNames)).sorted()
-                throw TokenizerError("unknown pre-tokenizer \"\(name)\" (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
-            }
+        if let pre = preTokenizer {
             var byteTokens = [TokenID](repeating: -1, count: 256)
             for b in 0..<256 {
                 var s = String.UnicodeScalarView()
@@ -133,7 +141,7 @@ public final class Tokenizer: Sendable {
                 byteTokens[b] = idForText.id(of: String(s)) ?? -1
             }
             kind = .byteLevel(pre, BytePairEncoder(byteTokens: byteTokens, rules: rules), ignoreMerges: pre == .llama3)
-        case "llama":
+        } else {
             var mergeable = [Bool](repeating: false, count: n)
             var byteTokens = [TokenID](repeating: -1, count: 256)
             for (i, t) in v.tokens.enumerated() where !t.isEmpty {
@@ -147,8 +155,6 @@ public final class Tokenizer: Sendable {
             let scores = v.scores ?? [Float](repeating: 0, count: n)
             kind = .sentencePiece(SentencePieceEncoder(index: idForText, mergeable: mergeable, scores: scores, byteTokens: byteTokens),
                                   addSpacePrefix: v.addSpacePrefix ?? true)
-        default:
-            throw TokenizerError("unknown tokenizer model \"\(v.model)\" (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
         }
 
         // Decoded bytes of every token.

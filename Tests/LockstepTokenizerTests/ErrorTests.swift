@@ -46,6 +46,8 @@ final class ErrorTests: XCTestCase {
     func testUnknownModel() {
         let m = message(TokenizerVocabulary(model: "bert", tokens: ["a"]))
         assertContains(m, "unknown tokenizer model", "\"bert\"", "gpt2", "llama")
+        // The name is checked before anything else.
+        assertContains(message(TokenizerVocabulary(model: "t5", tokens: [], merges: ["x y"])), "\"t5\"")
     }
 
     func testUnknownPreTokenizer() {
