@@ -19,6 +19,19 @@ final class ReferenceIDsTests: XCTestCase {
         }
     }
 
+    /// One shared tokenizer used from many threads at once gives the same ids.
+    func testConcurrentEncodingIsDeterministic() throws {
+        let tok = try TestModel.tokenizer()
+        let cases = try ReferenceFixture.load().cases
+        let results = ResultBox(count: cases.count * 4)
+        DispatchQueue.concurrentPerform(iterations: cases.count * 4) { i in
+            results.set(i, tok.encode(cases[i % cases.count].text, addSpecial: false))
+        }
+        for i in 0..<(cases.count * 4) {
+            XCTAssertEqual(results.get(i), cases[i % cases.count].ids)
+        }
+    }
+
     func testDecodeRoundTrips() throws {
         let tok = try TestModel.tokenizer()
         let fixture = try ReferenceFixture.load()
@@ -54,4 +67,13 @@ final class ReferenceIDsTests: XCTestCase {
                      kb, ids.count, best * 1000, kb / best, Double(ids.count) / best))
         XCTAssertLessThan(best, 5.0, "encoding 11 KB took \(best) s")
     }
+}
+
+/// Thread-safe slots for results computed concurrently.
+private final class ResultBox: @unchecked Sendable {
+    private var values: [[TokenID]]
+    private let lock = NSLock()
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [TokenID]) { lock.lock(); values[i] = v; lock.unlock() }
+    func get(_ i: Int) -> [TokenID] { lock.lock(); defer { lock.unlock() }; return values[i] }
 }
