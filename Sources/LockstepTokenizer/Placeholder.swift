@@ -1,1 +1,0 @@
-// LockstepTokenizer: filled in by the first commits.

@@ -1,0 +1,283 @@
+import LockstepGGUF
+
+/// A token id: an index into ``TokenizerVocabulary/tokens``.
+public typealias TokenID = Int32
+
+/// An error raised while reading a vocabulary, building a ``Tokenizer`` or formatting a chat.
+///
+/// The message names the metadata key, token, merge or id at fault, so it can be shown as is.
+public struct TokenizerError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A human-readable explanation of what is wrong.
+    public let message: String
+
+    /// Creates an error with the given message.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// Token types as stored in `tokenizer.ggml.token_type` (llama.cpp's `llama_token_type`).
+public enum TokenType {
+    /// Type 0: undefined.
+    public static let undefined: Int32 = 0
+    /// Type 1: an ordinary token produced by the tokenizer from text.
+    public static let normal: Int32 = 1
+    /// Type 2: the unknown token.
+    public static let unknown: Int32 = 2
+    /// Type 3: a control token such as `<|im_start|>` or `<s>`; only produced from text when
+    /// `parseSpecial` is true.
+    public static let control: Int32 = 3
+    /// Type 4: a user-defined token; like control tokens, only matched when `parseSpecial` is true.
+    public static let userDefined: Int32 = 4
+    /// Type 5: an unused slot.
+    public static let unused: Int32 = 5
+    /// Type 6: a byte-fallback token `<0xXX>` (SentencePiece vocabularies).
+    public static let byte: Int32 = 6
+}
+
+/// Everything a tokenizer needs from a GGUF file's `tokenizer.*` metadata, as plain Swift values.
+///
+/// Build one directly (for tests and synthetic vocabularies) or from a GGUF metadata dictionary
+/// with ``init(metadata:)``. Nothing is checked here; ``Tokenizer/init(vocabulary:)`` validates.
+public struct TokenizerVocabulary: Sendable, Equatable {
+    /// `tokenizer.ggml.model`: `"gpt2"` (byte-level BPE ranked by merges) or `"llama"`
+    /// (SentencePiece-style BPE ranked by token scores, with `<0xXX>` byte fallback).
+    public var model: String
+    /// `tokenizer.ggml.pre`: the pre-tokenizer of a `"gpt2"` model: `"smollm"`, `"gpt2"`/`"gpt-2"`,
+    /// `"default"` (same as gpt2), `"llama3"`/`"llama-bpe"`/`"llama-v3"`; `nil` means `"default"`.
+    /// Ignored by `"llama"` models, which have no pre-tokenizer (as in llama.cpp).
+    public var pre: String?
+    /// `tokenizer.ggml.tokens`: the text of every token, indexed by id. Byte-level (`gpt2`) vocabularies
+    /// spell bytes with the GPT-2 byte-to-unicode alphabet (`Ġ` for a space); SentencePiece
+    /// vocabularies use `▁` for a space.
+    public var tokens: [String]
+    /// `tokenizer.ggml.scores`: per-token scores (merge priority of a `"llama"` model; higher first).
+    public var scores: [Float]?
+    /// `tokenizer.ggml.token_type`: per-token types (see ``TokenType``); `nil` means all normal.
+    public var tokenTypes: [Int32]?
+    /// `tokenizer.ggml.merges`: BPE merges `"left right"` in rank order (lowest rank merges first).
+    public var merges: [String]
+    /// `tokenizer.ggml.bos_token_id`: beginning-of-sequence token.
+    public var bosID: TokenID?
+    /// `tokenizer.ggml.eos_token_id`: end-of-sequence token.
+    public var eosID: TokenID?
+    /// `tokenizer.ggml.unknown_token_id`: the token used for text the vocabulary cannot spell.
+    public var unknownID: TokenID?
+    /// `tokenizer.ggml.padding_token_id`: padding token.
+    public var paddingID: TokenID?
+    /// `tokenizer.ggml.eot_token_id`: end-of-turn token, when the file names one.
+    public var eotID: TokenID?
+    /// `tokenizer.ggml.add_bos_token`: whether `encode(_:addSpecial: true)` prepends ``bosID``.
+    public var addBOS: Bool
+    /// `tokenizer.ggml.add_eos_token`: whether `encode(_:addSpecial: true)` appends ``eosID``.
+    public var addEOS: Bool
+    /// `tokenizer.ggml.add_space_prefix`: whether a `"llama"` model prefixes text with a space
+    /// (`▁`) before tokenizing. `nil` means the model default: true for `"llama"`. Ignored by
+    /// `"gpt2"` models.
+    public var addSpacePrefix: Bool?
+    /// `tokenizer.chat_template`: the Jinja chat template, used only to pick the chat format.
+    public var chatTemplate: String?
+
+    /// Creates a vocabulary from plain values.
+    public init(
+        model: String,
+        pre: String? = nil,
+        tokens: [String],
+        scores: [Float]? = nil,
+        tokenTypes: [Int32]? = nil,
+        merges: [String] = [],
+        bosID: TokenID? = nil,
+        eosID: TokenID? = nil,
+        unknownID: TokenID? = nil,
+        paddingID: TokenID? = nil,
+        eotID: TokenID? = nil,
+        addBOS: Bool = false,
+        addEOS: Bool = false,
+        addSpacePrefix: Bool? = nil,
+        chatTemplate: String? = nil
+    ) {
+        self.model = model
+        self.pre = pre
+        self.tokens = tokens
+        self.scores = scores
+        self.tokenTypes = tokenTypes
+        self.merges = merges
+        self.bosID = bosID
+        self.eosID = eosID
+        self.unknownID = unknownID
+        self.paddingID = paddingID
+        self.eotID = eotID
+        self.addBOS = addBOS
+        self.addEOS = addEOS
+        self.addSpacePrefix = addSpacePrefix
+        self.chatTemplate = chatTemplate
+    }
+
+    /// Reads the `tokenizer.ggml.*` and `tokenizer.chat_template` keys of a GGUF metadata dictionary.
+    ///
+    /// Required: `tokenizer.ggml.model` (string) and `tokenizer.ggml.tokens` (string array).
+    /// Optional: `pre` (string), `scores` (float array), `token_type` (integer array), `merges`
+    /// (string array), the `*_token_id` keys (integers), `add_bos_token` / `add_eos_token` /
+    /// `add_space_prefix` (bools), `tokenizer.chat_template` (string).
+    ///
+    /// Defaults when a flag is absent follow llama.cpp: `add_bos_token` is true for `"llama"` models
+    /// (when a BOS id is present) and for `gpt2` models with the llama3 pre-tokenizer, false
+    /// otherwise; `add_eos_token` is false.
+    ///
+    /// - Throws: ``TokenizerError`` naming the key and the value at fault when a key is missing, has
+    ///   the wrong type, or an array's length does not match the token count.
+    public init(metadata: [String: GGUFValue]) throws(TokenizerError) {
+        let prefix = "tokenizer.ggml."
+        func key(_ name: String) -> String { prefix + name }
+
+        func string(_ k: String, required: Bool) throws(TokenizerError) -> String? {
+            guard let v = metadata[k] else {
+                if required { throw TokenizerError("GGUF metadata has no \(k) key") }
+                return nil
+            }
+            guard let s = v.stringValue else {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected a string")
+            }
+            return s
+        }
+        func bool(_ k: String) throws(TokenizerError) -> Bool? {
+            guard let v = metadata[k] else { return nil }
+            guard let b = v.boolValue else {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected a bool")
+            }
+            return b
+        }
+        func id(_ k: String) throws(TokenizerError) -> TokenID? {
+            guard let v = metadata[k] else { return nil }
+            if case .bool = v {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an integer token id")
+            }
+            guard let i = v.intValue else {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an integer token id")
+            }
+            guard let t = TokenID(exactly: i) else {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), which does not fit a 32-bit token id")
+            }
+            return t
+        }
+        func array(_ k: String) throws(TokenizerError) -> GGUFArray? {
+            guard let v = metadata[k] else { return nil }
+            guard let a = v.arrayValue else {
+                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an array")
+            }
+            return a
+        }
+
+        let model = try string(key("model"), required: true)!
+        let pre = try string(key("pre"), required: false)
+
+        guard let tokenArray = try array(key("tokens")) else {
+            throw TokenizerError("GGUF metadata has no \(key("tokens")) key")
+        }
+        guard let tokens = tokenArray.strings else {
+            throw TokenizerError("GGUF metadata \(key("tokens")) is \(describe(.array(tokenArray))), expected an array of strings")
+        }
+
+        var scores: [Float]?
+        if let a = try array(key("scores")) {
+            switch a {
+            case .float32(let f): scores = f
+            case .float64(let d): scores = d.map { Float($0) }
+            default:
+                throw TokenizerError("GGUF metadata \(key("scores")) is \(describe(.array(a))), expected an array of floats")
+            }
+            guard a.count == tokens.count else {
+                throw TokenizerError("GGUF metadata \(key("scores")) has \(a.count) elements but \(key("tokens")) has \(tokens.count)")
+            }
+        }
+
+        var types: [Int32]?
+        if let a = try array(key("token_type")) {
+            guard let ints = a.ints else {
+                throw TokenizerError("GGUF metadata \(key("token_type")) is \(describe(.array(a))), expected an array of integers")
+            }
+            guard ints.count == tokens.count else {
+                throw TokenizerError("GGUF metadata \(key("token_type")) has \(ints.count) elements but \(key("tokens")) has \(tokens.count)")
+            }
+            var out: [Int32] = []
+            out.reserveCapacity(ints.count)
+            for (i, t) in ints.enumerated() {
+                guard let v = Int32(exactly: t) else {
+                    throw TokenizerError("GGUF metadata \(key("token_type"))[\(i)] is \(t), which does not fit a 32-bit token type")
+                }
+                out.append(v)
+            }
+            types = out
+        }
+
+        var merges: [String] = []
+        if let a = try array(key("merges")) {
+            guard let m = a.strings else {
+                throw TokenizerError("GGUF metadata \(key("merges")) is \(describe(.array(a))), expected an array of strings")
+            }
+            merges = m
+        }
+
+        let bos = try id(key("bos_token_id"))
+        let eos = try id(key("eos_token_id"))
+        let unk = try id(key("unknown_token_id"))
+        let pad = try id(key("padding_token_id"))
+        let eot = try id(key("eot_token_id"))
+
+        let isLlama3Pre = pre.map { Tokenizer.llama3PreNames.contains($0) } ?? false
+        let defaultAddBOS = (model == "llama" && bos != nil) || (model == "gpt2" && isLlama3Pre)
+        let addBOS = try bool(key("add_bos_token")) ?? defaultAddBOS
+        let addEOS = try bool(key("add_eos_token")) ?? false
+        let addSpacePrefix = try bool(key("add_space_prefix"))
+        let template = try string("tokenizer.chat_template", required: false)
+
+        self.init(
+            model: model, pre: pre, tokens: tokens, scores: scores, tokenTypes: types, merges: merges,
+            bosID: bos, eosID: eos, unknownID: unk, paddingID: pad, eotID: eot,
+            addBOS: addBOS, addEOS: addEOS, addSpacePrefix: addSpacePrefix, chatTemplate: template)
+    }
+}
+
+/// A short description of a metadata value for error messages: its type and (a prefix of) its value.
+func describe(_ value: GGUFValue) -> String {
+    func clip(_ s: String) -> String {
+        let scalars = s.unicodeScalars
+        if scalars.count <= 40 { return "\"\(s)\"" }
+        return "\"" + String(String.UnicodeScalarView(scalars.prefix(40))) + "…\""
+    }
+    switch value {
+    case .uint8(let v): return "uint8 \(v)"
+    case .int8(let v): return "int8 \(v)"
+    case .uint16(let v): return "uint16 \(v)"
+    case .int16(let v): return "int16 \(v)"
+    case .uint32(let v): return "uint32 \(v)"
+    case .int32(let v): return "int32 \(v)"
+    case .uint64(let v): return "uint64 \(v)"
+    case .int64(let v): return "int64 \(v)"
+    case .float32(let v): return "float32 \(v)"
+    case .float64(let v): return "float64 \(v)"
+    case .bool(let v): return "bool \(v)"
+    case .string(let v): return "string \(clip(v))"
+    case .array(let a):
+        let kind: String
+        switch a {
+        case .uint8: kind = "uint8"
+        case .int8: kind = "int8"
+        case .uint16: kind = "uint16"
+        case .int16: kind = "int16"
+        case .uint32: kind = "uint32"
+        case .int32: kind = "int32"
+        case .uint64: kind = "uint64"
+        case .int64: kind = "int64"
+        case .float32: kind = "float32"
+        case .float64: kind = "float64"
+        case .bool: kind = "bool"
+        case .string: kind = "string"
+        case .nested: kind = "array"
+        }
+        return "an array of \(a.count) \(kind) values"
+    }
+}
