@@ -180,4 +180,41 @@ final class OpenCLTests: XCTestCase {
             XCTAssertNotNil(e?.buildLog)
         }
     }
+
+    /// With -cl-fp32-correctly-rounded-divide-sqrt (allowed when the device reports
+    /// correctlyRoundedDivideSqrt), `/` and `sqrt` must equal Swift's IEEE results bit for bit.
+    func testCorrectlyRoundedDivideSqrt() throws {
+        let device = try requireDevice()
+        guard device.singleFPConfig.contains(.correctlyRoundedDivideSqrt) else {
+            throw XCTSkip("device does not offer correctly rounded fp32 divide/sqrt")
+        }
+        let context = try OpenCLContext(device: device)
+        let source = """
+        #pragma OPENCL FP_CONTRACT OFF
+        __kernel void divsqrt(__global const float *a, __global const float *b, __global float *q, __global float *r) {
+            size_t i = get_global_id(0);
+            q[i] = a[i] / b[i];
+            r[i] = sqrt(a[i]);
+        }
+        """
+        let program = try OpenCLProgram(context: context, source: source,
+                                        options: "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt")
+        var rng = SplitMix64(seed: 1234)
+        let n = 8192
+        let a = (0..<n).map { _ in Float(bitPattern: UInt32.random(in: 0x0000_0001...0x7f7f_ffff, using: &rng)) }
+        let b = (0..<n).map { _ in Float(bitPattern: UInt32.random(in: 0x0080_0000...0x7f7f_ffff, using: &rng)) }
+        let bufA = try OpenCLBuffer(context: context, copying: a, access: .readOnly)
+        let bufB = try OpenCLBuffer(context: context, copying: b, access: .readOnly)
+        let bufQ = try OpenCLBuffer(context: context, byteCount: n * 4, access: .writeOnly)
+        let bufR = try OpenCLBuffer(context: context, byteCount: n * 4, access: .writeOnly)
+        let kernel = try OpenCLKernel(program: program, name: "divsqrt")
+        for (i, buffer) in [bufA, bufB, bufQ, bufR].enumerated() { try kernel.setArgument(i, buffer) }
+        try context.run(kernel, globalSize: [n])
+        try context.finish()
+        let q = try bufQ.read(as: Float.self), r = try bufR.read(as: Float.self)
+        let badQ = (0..<n).filter { q[$0].bitPattern != (a[$0] / b[$0]).bitPattern }
+        let badR = (0..<n).filter { r[$0].bitPattern != a[$0].squareRoot().bitPattern }
+        XCTAssertEqual(badQ.count, 0, "divide differs, e.g. \(badQ.first.map { "\(a[$0]) / \(b[$0]) = \(q[$0])" } ?? "")")
+        XCTAssertEqual(badR.count, 0, "sqrt differs, e.g. \(badR.first.map { "sqrt \(a[$0]) = \(r[$0])" } ?? "")")
+    }
 }
