@@ -3,19 +3,6 @@ import LockstepNative
 import Foundation
 
 final class OpenCLTests: XCTestCase {
-    /// The first available device, or XCTSkip when no OpenCL platform/device exists
-    /// (a failure instead when LOCKSTEP_REQUIRE_OPENCL=1).
-    private func requireDevice() throws -> OpenCLDevice {
-        let required = ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_OPENCL"] == "1"
-        let platforms = try OpenCLPlatform.all()
-        if let device = platforms.lazy.flatMap(\.devices).first(where: \.isAvailable) { return device }
-        if required {
-            XCTFail("LOCKSTEP_REQUIRE_OPENCL=1 but no OpenCL device is available")
-            throw OpenCLError(call: "clGetDeviceIDs", code: -1)
-        }
-        throw XCTSkip("no OpenCL platform with an available device")
-    }
-
     func testEnumeratePlatformsAndDevices() throws {
         let device = try requireDevice()
         for platform in try OpenCLPlatform.all() {

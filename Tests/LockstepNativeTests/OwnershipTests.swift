@@ -30,9 +30,7 @@ final class OwnershipTests: XCTestCase {
     }
 
     func testOpenCLBuffersAreReleased() throws {
-        guard let device = try OpenCLPlatform.all().lazy.flatMap(\.devices).first(where: \.isAvailable) else {
-            throw XCTSkip("no OpenCL device")
-        }
+        let device = try requireDevice()
         let context = try OpenCLContext(device: device)
         let payload = [UInt8](repeating: 1, count: 4 << 20)
         _ = try OpenCLBuffer(context: context, copying: payload)

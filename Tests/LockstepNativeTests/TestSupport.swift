@@ -1,3 +1,21 @@
+import XCTest
+import Foundation
+import LockstepNative
+
+struct NoOpenCLDevice: Error {}
+
+/// The first available OpenCL device, or XCTSkip when no platform/device exists
+/// (a test failure instead when the environment sets LOCKSTEP_REQUIRE_OPENCL=1).
+func requireDevice(file: StaticString = #filePath, line: UInt = #line) throws -> OpenCLDevice {
+    let platforms = try OpenCLPlatform.all()
+    if let device = platforms.lazy.flatMap(\.devices).first(where: \.isAvailable) { return device }
+    if ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_OPENCL"] == "1" {
+        XCTFail("LOCKSTEP_REQUIRE_OPENCL=1 but no OpenCL device is available", file: file, line: line)
+        throw NoOpenCLDevice()
+    }
+    throw XCTSkip("no OpenCL platform with an available device")
+}
+
 /// SplitMix64: a small, seeded, reproducible generator for test inputs.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
