@@ -27,6 +27,10 @@ let package = Package(
         // The arithmetic contract: activation quantisation, exact dot products, ordered light ops,
         // the backend protocol and the reference backend.
         .target(name: "LockstepCore", dependencies: []),
+        // C kernels of the `cpu` backend: run-time ISA dispatch (AVX-512 VNNI, AVX2, NEON, scalar).
+        .target(name: "CLockstepKernels", cSettings: strictC),
+        // The `cpu` backend: threads and C kernels behind the Backend protocol.
+        .target(name: "LockstepCPU", dependencies: ["LockstepCore", "CLockstepKernels"]),
         // GGUF v2/v3 reader (memory-mapped, every field checked) and writer.
         .target(name: "LockstepGGUF", dependencies: []),
         // Byte-level BPE and SentencePiece-style BPE tokenizers, chat templates.
@@ -34,12 +38,14 @@ let package = Package(
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),
+        // Every op × shape × edge value × backend, byte for byte against the reference backend.
+        .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU"]),
         .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF"]),
         .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"]),
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore"]),

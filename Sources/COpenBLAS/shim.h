@@ -1,2 +1,3 @@
 #pragma once
+// OpenBLAS: cblas_* and openblas_* are plain functions, imported as declared.
 #include <cblas.h>

@@ -1,0 +1,1 @@
+// The cpu backend: filled in by the cpu backend work.

@@ -1,0 +1,64 @@
+/// An operation a backend may implement (ggml-style `supports(op)`).
+public enum BackendOp: Hashable, Sendable, CustomStringConvertible {
+    /// Activation quantisation (int16, power-of-two scale per block of 32).
+    case quantize
+    /// Exact matrix product with weights in the given block format.
+    case matmul(WeightFormat)
+    /// RMSNorm.
+    case rmsNorm
+    /// Rotary position embedding.
+    case rope
+    /// Causal attention over the KV cache (exact Q·Kᵀ, softmax, exact P·V).
+    case attention
+    /// SwiGLU: `silu(gate) · up`.
+    case siluMul
+    /// Residual add.
+    case add
+
+    public var description: String {
+        switch self {
+        case .quantize: return "quantize"
+        case .matmul(let f): return "matmul(\(f.rawValue))"
+        case .rmsNorm: return "rms_norm"
+        case .rope: return "rope"
+        case .attention: return "attention"
+        case .siluMul: return "silu_mul"
+        case .add: return "add"
+        }
+    }
+
+    /// Every operation the model uses.
+    public static let all: [BackendOp] = [.quantize] + WeightFormat.allCases.map { .matmul($0) } +
+        [.rmsNorm, .rope, .attention, .siluMul, .add]
+}
+
+/// A compute backend. Every backend must produce exactly the bits of `ReferenceBackend` for
+/// every op it supports (the conformance suite checks this byte for byte).
+///
+/// Buffers are host memory, row-major; shapes are given in each method's documentation.
+public protocol Backend: AnyObject, Sendable {
+    /// Short name used on the command line (`reference`, `cpu`, ...).
+    var name: String { get }
+    /// Whether the backend implements `op`.
+    func supports(_ op: BackendOp) -> Bool
+    /// Quantises `rows × columns` binary32 activations (SPEC §2.1).
+    func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations
+    /// `y[t·w.rows + r] = round(Σₖ w[r,k]·x[t,k])` exactly (SPEC §2.3); `y` holds
+    /// `x.rows × w.rows` values. Precondition: `x.blocksPerRow == w.blocksPerRow`.
+    func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>)
+    /// RMSNorm of each of `rows` rows of length `weight.count` (SPEC §3.2).
+    func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
+                 into y: UnsafeMutableBufferPointer<Float>)
+    /// Rotates, in place, each of `heads` head vectors (length `headDim`) of each of `rows` rows
+    /// at `positions[row]` (SPEC §3.4).
+    func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles)
+    /// Causal attention of `rows` query rows (each `heads × headDim`, after RoPE) against
+    /// `cache` layer `layer`, query `t` seeing positions `0...positions[t]` (SPEC §3.5);
+    /// writes `rows × heads × headDim` values to `out`.
+    func attention(queries: UnsafeBufferPointer<Float>, rows: Int, positions: [Int], cache: KVCache, layer: Int,
+                   into out: UnsafeMutableBufferPointer<Float>)
+    /// `out[i] = silu(gate[i]) · up[i]` (SPEC §3.3).
+    func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>)
+    /// `x[i] += y[i]`.
+    func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>)
+}

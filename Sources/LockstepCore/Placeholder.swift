@@ -1,1 +1,0 @@
-// LockstepCore: filled in by the first commits.

@@ -1,0 +1,124 @@
+import LockstepCore
+import LockstepGGUF
+import LockstepTokenizer
+
+/// A loaded Llama-architecture model: configuration, weights (memory-mapped from the GGUF) and
+/// tokenizer. Immutable and shareable; per-request state lives in `InferenceSession`.
+public final class LlamaModel: Sendable {
+    /// The GGUF file the weights are mapped from.
+    public let file: GGUFFile
+    /// Hyper-parameters.
+    public let config: LlamaConfig
+    /// Weights bound to the contract's formats.
+    public let weights: LlamaWeights
+    /// The model's tokenizer.
+    public let tokenizer: Tokenizer
+    /// RoPE inverse frequencies.
+    public let ropeAngles: RopeAngles
+
+    /// Opens and checks a GGUF model.
+    /// - Throws: `ModelError` naming the file, field and value at fault.
+    public convenience init(path: String) throws(ModelError) {
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw ModelError(error) }
+        try self.init(file: file)
+    }
+
+    /// Binds an opened GGUF file.
+    public init(file: GGUFFile) throws(ModelError) {
+        self.file = file
+        config = try LlamaConfig(file: file)
+        weights = try LlamaWeights(file: file, config: config)
+        do {
+            tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(metadata: file.metadata))
+        } catch {
+            throw ModelError(path: file.path, "tokenizer: \(error)")
+        }
+        guard tokenizer.vocabularySize == config.vocabularySize else {
+            throw ModelError(path: file.path, "tokenizer has \(tokenizer.vocabularySize) tokens but token_embd.weight has \(config.vocabularySize) rows")
+        }
+        ropeAngles = RopeAngles(rotatedDimensions: config.ropeDimensions, base: config.ropeBase)
+    }
+
+    /// Which rows of logits a forward pass returns.
+    public enum LogitRows: Sendable {
+        /// Only the last token's logits (generation).
+        case last
+        /// Every token's logits (scoring, teacher-forced verification).
+        case all
+        /// No logits (prefill of a prompt prefix).
+        case none
+    }
+
+    /// One forward pass over `tokens` at positions `start ..< start + tokens.count`, appending
+    /// their keys and values to `cache` (which must hold exactly `start` positions).
+    ///
+    /// The same computation runs for one token or many: each token's result depends only on
+    /// the tokens before it, and every product is exact, so prefill and decode give the same bits.
+    /// - Parameters:
+    ///   - observer: called after each step with (token index in `tokens`, layer or nil for the
+    ///     embedding, the `[tokens.count × dim]` residual stream).
+    /// - Returns: `rows × vocab` logits, row-major (rows per `logits`).
+    public func forward(tokens: [TokenID], start: Int, cache: KVCache, backend: any Backend, logits: LogitRows = .last,
+                        observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) -> [Float] {
+        let c = config, n = tokens.count
+        precondition(n > 0 && cache.length(layer: 0) == start, "forward: cache holds \(cache.length(layer: 0)) positions, expected \(start)")
+        let positions = Array(start ..< start + n)
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+
+        let x = FloatBuffer(count: n * c.dim)          // [n × dim] residual stream
+        let h = FloatBuffer(count: n * c.dim)          // [n × dim] normed input
+        let q = FloatBuffer(count: n * qWidth)         // [n × heads·headDim] queries
+        let k = FloatBuffer(count: n * kvWidth)        // [n × kvHeads·headDim] keys
+        let v = FloatBuffer(count: n * kvWidth)        // [n × kvHeads·headDim] values
+        let att = FloatBuffer(count: n * qWidth)       // [n × heads·headDim] attention output
+        let proj = FloatBuffer(count: n * c.dim)       // [n × dim] block output
+        let gate = FloatBuffer(count: n * c.ffnDim)    // [n × ffnDim] gate, then silu(gate)·up
+        let up = FloatBuffer(count: n * c.ffnDim)      // [n × ffnDim]
+
+        for (i, t) in tokens.enumerated() { weights.embedding.row(Int(t), into: x.mutable.baseAddress! + i * c.dim) }
+        observer?(nil, x.readOnly)
+
+        for (l, w) in weights.layers.enumerated() {
+            // Attention block.
+            w.attentionNorm.withUnsafeBufferPointer { norm in
+                backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
+            }
+            let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
+            backend.matmul(w.query, hq, into: q.mutable)
+            backend.matmul(w.key, hq, into: k.mutable)
+            backend.matmul(w.value, hq, into: v.mutable)
+            backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
+            backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
+            cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
+            backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
+            backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
+            backend.add(x.mutable, proj.readOnly)
+            // Feed-forward block (SwiGLU).
+            w.ffnNorm.withUnsafeBufferPointer { norm in
+                backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
+            }
+            let fq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
+            backend.matmul(w.gate, fq, into: gate.mutable)
+            backend.matmul(w.up, fq, into: up.mutable)
+            backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
+            backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
+            backend.add(x.mutable, proj.readOnly)
+            observer?(l, x.readOnly)
+        }
+
+        let first: Int
+        switch logits {
+        case .none: return []
+        case .last: first = n - 1
+        case .all: first = 0
+        }
+        let rows = n - first
+        weights.outputNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(x.readOnly(first * c.dim ..< n * c.dim), weight: norm, rows: rows, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        let out = FloatBuffer(count: rows * c.vocabularySize)  // [rows × vocab] logits
+        backend.matmul(weights.output, backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim), into: out.mutable)
+        return out.array
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Where models live on disk: the real model fetched by the README's commands, and the tiny
+/// built-in model written on demand as the fallback.
+public enum ModelStore {
+    /// File name of the real model inside the cache directory.
+    public static let realModelFileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    /// SHA-256 of the real model file (hex).
+    public static let realModelSHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    /// Size of the real model file in bytes.
+    public static let realModelByteCount = 98_362_432
+
+    /// `$LOCKSTEP_CACHE`, else `~/.cache/lockstep`.
+    public static var cacheDirectory: String {
+        if let dir = ProcessInfo.processInfo.environment["LOCKSTEP_CACHE"], !dir.isEmpty { return dir }
+        return NSHomeDirectory() + "/.cache/lockstep"
+    }
+
+    /// `$LOCKSTEP_MODEL`, else the real model's path inside the cache directory.
+    public static var realModelPath: String {
+        if let path = ProcessInfo.processInfo.environment["LOCKSTEP_MODEL"], !path.isEmpty { return path }
+        return cacheDirectory + "/" + realModelFileName
+    }
+
+    /// The model to use when none is named: the real model if it is present, else the built-in
+    /// tiny model (`TinyModelSpec.standard`), written into the cache directory on first use.
+    /// - Returns: the path and whether it is the tiny fallback.
+    public static func defaultModel() throws -> (path: String, isFallback: Bool) {
+        if FileManager.default.fileExists(atPath: realModelPath) { return (realModelPath, false) }
+        let path = cacheDirectory + "/lockstep-tiny-\(TinyModelSpec.standard.seed).gguf"
+        if !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+            try TinyModel.write(.standard, to: temporary)
+            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+        }
+        return (path, true)
+    }
+}

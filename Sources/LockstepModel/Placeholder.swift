@@ -1,1 +1,0 @@
-// LockstepModel: filled in by the first commits.

@@ -1,0 +1,74 @@
+import LockstepCore
+import LockstepTokenizer
+
+/// Sampler settings; part of every request and of its commitment.
+public struct SamplerSettings: Sendable, Equatable, Codable {
+    /// Softmax temperature; 0 means greedy (argmax, ties to the lowest token id).
+    public var temperature: Float
+    /// Seed of the counter-based generator (ignored when greedy).
+    public var seed: UInt64
+
+    public init(temperature: Float = 0, seed: UInt64 = 0) {
+        precondition(temperature >= 0 && temperature.isFinite, "temperature must be a finite number ≥ 0")
+        self.temperature = temperature
+        self.seed = seed
+    }
+
+    /// Greedy decoding.
+    public static let greedy = SamplerSettings()
+}
+
+/// The contract's sampler (SPEC §4): greedy argmax, or integer-weight sampling driven by a
+/// counter-based generator, so that every implementation picks the same token.
+public enum Sampler {
+    /// The counter-based generator: SplitMix64's finaliser applied to
+    /// `seed + (counter + 1) · 0x9E3779B97F4A7C15` (wrapping arithmetic).
+    public static func random(seed: UInt64, counter: UInt64) -> UInt64 {
+        var z = seed &+ (counter &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The index of the largest logit; ties go to the lowest index; NaNs are never chosen
+    /// (index 0 if every value is NaN).
+    public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        var found = false
+        for (i, v) in logits.enumerated() where !v.isNaN {
+            if !found || v > bestValue { best = i; bestValue = v; found = true }
+        }
+        return best
+    }
+
+    /// Chooses the next token from `logits` (one row, vocabulary-sized).
+    ///
+    /// Stochastic rule: `m = max` (NaN ignored); for each id `z = (l − m) / T` and
+    /// `p = exp(z)` in binary32 (contract `exp`; NaN logits get p = 0); integer weight
+    /// `w = floor(p · 2^32)`; `W = Σ w`; `u = random(seed, counter: index)`;
+    /// `r = floor(u · W / 2^64)`; the token is the first id whose running sum of weights
+    /// exceeds `r`.
+    /// - Parameters: `index`: the number of tokens generated before this one (0 for the first).
+    public static func sample(_ logits: UnsafeBufferPointer<Float>, settings: SamplerSettings, index: Int) -> TokenID {
+        if settings.temperature == 0 { return TokenID(argmax(logits)) }
+        let m = logits[argmax(logits)]
+        var weights = [UInt64](repeating: 0, count: logits.count)
+        var total: UInt64 = 0
+        for (i, l) in logits.enumerated() where !l.isNaN {
+            let p = ContractMath.exp((l - m) / settings.temperature)
+            let w = UInt64(Double(p) * 4294967296.0)
+            weights[i] = w
+            total += w
+        }
+        if total == 0 { return TokenID(argmax(logits)) }
+        let u = random(seed: settings.seed, counter: UInt64(index))
+        let r = u.multipliedFullWidth(by: total).high
+        var running: UInt64 = 0
+        for (i, w) in weights.enumerated() {
+            running += w
+            if running > r { return TokenID(i) }
+        }
+        return TokenID(weights.count - 1)
+    }
+}

@@ -1,0 +1,48 @@
+import LockstepCore
+import LockstepTokenizer
+
+/// Teacher-forced scoring of a token sequence (the analogue of llama.cpp's perplexity tool).
+public struct ScoreResult: Sendable, Codable, Equatable {
+    /// The scored tokens.
+    public var tokens: [TokenID]
+    /// For each position i < n−1, the id the model ranks first for position i+1 (ties → lowest id).
+    public var top1: [TokenID]
+    /// For each position i < n−1, −ln p(tokens[i+1] | tokens[...i]) in nats.
+    public var nll: [Double]
+    /// exp(mean nll).
+    public var perplexity: Double
+}
+
+extension LlamaModel {
+    /// Scores `tokens` (at least 2) teacher-forced, evaluating `chunk` tokens per forward pass.
+    /// The log-softmax is computed in binary64 with the contract's `exp` and `log`.
+    /// - Parameters: `progress` is called with the number of tokens evaluated so far.
+    public func score(tokens: [TokenID], backend: any Backend, chunk: Int = 64,
+                      progress: (Int) -> Void = { _ in }) throws(GenerationError) -> ScoreResult {
+        guard tokens.count >= 2 else { throw GenerationError("scoring needs at least 2 tokens, got \(tokens.count)") }
+        let session = InferenceSession(model: self, backend: backend, contextLimit: max(config.contextLength, tokens.count))
+        let vocab = config.vocabularySize
+        var top1: [TokenID] = [], nll: [Double] = []
+        var start = 0
+        while start < tokens.count - 1 {
+            let end = min(start + max(chunk, 1), tokens.count - 1)
+            let logits = try session.evaluate(Array(tokens[start..<end]), logits: .all)
+            for r in 0 ..< end - start {
+                logits.withUnsafeBufferPointer { all in
+                    let row = UnsafeBufferPointer(rebasing: all[r * vocab ..< (r + 1) * vocab])
+                    let best = Sampler.argmax(row)
+                    top1.append(TokenID(best))
+                    let m = Double(row[best])
+                    var z = 0.0
+                    for v in row { z += ContractMath.exp(Double(v) - m) }
+                    let target = Double(row[Int(tokens[start + r + 1])])
+                    nll.append(-(target - m - ContractMath.log(z)))
+                }
+            }
+            start = end
+            progress(start)
+        }
+        let mean = nll.reduce(0, +) / Double(nll.count)
+        return ScoreResult(tokens: tokens, top1: top1, nll: nll, perplexity: ContractMath.exp(mean))
+    }
+}

@@ -1,1 +1,0 @@
-// LockstepNative: filled in by the first commits.

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Lockstep
+
+/// `--model PATH`: the GGUF to load; default the real model, else the built-in tiny model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "GGUF model file (default: the real model in the cache, else the built-in tiny model).")
+    var model: String?
+
+    /// Loads the model, saying on stderr when the tiny fallback is used.
+    func load() throws -> LlamaModel {
+        var path = model
+        if path == nil {
+            let found = try ModelStore.defaultModel()
+            if found.isFallback {
+                Terminal.note("real model not found at \(ModelStore.realModelPath); using the built-in tiny model \(found.path)")
+            }
+            path = found.path
+        }
+        do {
+            return try LlamaModel(path: path!)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+/// `--backend NAME --threads N`.
+struct BackendOptions: ParsableArguments {
+    @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
+    var backend: String = "reference"
+
+    @Option(name: .long, help: "Worker threads for the backend.")
+    var threads: Int = 1
+
+    func make() throws -> any Backend {
+        do { return try BackendRegistry.make(backend, threads: threads) } catch { throw CLIError(error.description) }
+    }
+}
+
+/// A user-facing error: printed as `lockstep: error: MESSAGE`, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Output helpers: streaming text on stdout, notes and progress on stderr.
+enum Terminal {
+    static let stderrIsTerminal = isatty(2) == 1
+
+    /// Writes `text` to stdout immediately (no buffering).
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Writes a line to stderr.
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data(("lockstep: " + text + "\n").utf8))
+    }
+
+    /// Rewrites a progress line on stderr when it is a terminal.
+    static func progress(_ text: String) {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+    }
+
+    /// Ends a progress line.
+    static func endProgress() {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    /// Prints one JSON object (sorted keys) on stdout.
+    static func json(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        out(String(decoding: data, as: UTF8.self) + "\n")
+    }
+}

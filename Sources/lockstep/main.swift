@@ -1,2 +1,0 @@
-import Lockstep
-print("lockstep")

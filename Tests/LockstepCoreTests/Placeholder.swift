@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepCoreTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepGGUFTestsPlaceholder: XCTestCase { func testNothing() {} }
