@@ -18,7 +18,7 @@ enum TestModel {
     private static let loaded: Result<Tokenizer, LoadError>? = {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            let metadata = try TestGGUFMetadata.read(path: path)
+            let metadata = try GGUFFile(path: path).metadata
             return .success(try Tokenizer(vocabulary: TokenizerVocabulary(metadata: metadata)))
         } catch {
             return .failure(LoadError(description: "loading the tokenizer of \(path): \(error)"))

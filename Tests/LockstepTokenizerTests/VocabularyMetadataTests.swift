@@ -46,7 +46,7 @@ final class VocabularyMetadataTests: XCTestCase {
     /// The real model's metadata, read with the test GGUF reader.
     func testRealModelMetadata() throws {
         _ = try TestModel.tokenizer()  // skips when the model is absent
-        let metadata = try TestGGUFMetadata.read(path: TestModel.path)
+        let metadata = try GGUFFile(path: TestModel.path).metadata
         XCTAssertEqual(metadata["general.architecture"], .string("llama"))
         let v = try TokenizerVocabulary(metadata: metadata)
         XCTAssertEqual(v.tokens.count, 49152)
