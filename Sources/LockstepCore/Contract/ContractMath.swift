@@ -33,7 +33,7 @@ public enum ContractMath {
         return p
     }
 
-    /// The contract's e^x in binary64 for |x| ≤ 700 (±∞ / 0 beyond; NaN propagates).
+    /// The contract's e^x in binary64: +∞ for x > 709, +0 for x < −708, NaN for NaN.
     public static func exp(_ x: Double) -> Double {
         if x.isNaN { return x }
         if x > 709 { return .infinity }
