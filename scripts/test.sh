@@ -18,9 +18,11 @@ set -e
 # One plain closing line for machines: "N passed, N failed".
 summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with" "$log" | tail -n 1)
 rm -f "$log"
-total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.* with ([0-9]+) failures?.*/\1/')
-skipped=$(echo "$summary" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0)
+count() { echo "$summary" | grep -oE "[0-9]+ $1" | grep -oE '^[0-9]+' | head -n 1; }
+total=$(count "tests?,")
+failed=$(count "failures?")
+skipped=$(count "tests? skipped")
+skipped=${skipped:-0}
 if [ -n "$total" ] && [ -n "$failed" ]; then
   echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 fi
