@@ -23,24 +23,11 @@ final class CrossBackendModelTests: XCTestCase {
         return out
     }
 
-    /// Logits of every position, evaluated in chunks of `chunk` tokens (`.all` rows per chunk).
-    private func logits(_ model: LlamaModel, _ backend: any Backend, _ tokens: [TokenID], chunk: Int) throws -> [Float] {
-        let session = InferenceSession(model: model, backend: backend)
-        var out: [Float] = []
-        var i = 0
-        while i < tokens.count {
-            let end = min(i + chunk, tokens.count)
-            out += try session.evaluate(Array(tokens[i..<end]), logits: .all)
-            i = end
-        }
-        return out
-    }
-
     private func check(_ model: LlamaModel, _ tokens: [TokenID], _ what: String) throws {
-        let expected = try logits(model, ReferenceBackend(), tokens, chunk: tokens.count)
+        let expected = try ModelFixtures.logits(model, ReferenceBackend(), tokens, chunk: tokens.count)
         for (label, backend) in try backends() {
             for chunk in [tokens.count, 3, 1] {
-                let actual = try logits(model, backend, tokens, chunk: chunk)
+                let actual = try ModelFixtures.logits(model, backend, tokens, chunk: chunk)
                 let differing = zip(expected, actual).filter { $0.bitPattern != $1.bitPattern }.count
                 XCTAssertEqual(differing, 0, "\(what), \(label), chunks of \(chunk): \(differing) logits differ")
             }
