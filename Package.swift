@@ -37,8 +37,11 @@ let package = Package(
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
+        // signed commitments, node keys.
+        .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -52,5 +55,6 @@ let package = Package(
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+        .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
     ]
 )
