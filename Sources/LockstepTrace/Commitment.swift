@@ -382,3 +382,12 @@ extension SignedCommitment {
         try self.init(decoded: j)
     }
 }
+
+extension Commitment {
+    /// Checks that `leaf` is leaf `leaf.index` of this commitment's trace: a tree of `leafCount`
+    /// leaves with root `root` (the tree size comes from the commitment, never from the prover).
+    /// Check the commitment's signature first.
+    public func verifyInclusion(of leaf: TraceLeaf, path: [Digest]) throws(MerkleError) {
+        try leaf.verifyInclusion(proof: InclusionProof(index: leaf.index, treeSize: leafCount, path: path), root: root)
+    }
+}
