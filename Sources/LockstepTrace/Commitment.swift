@@ -36,6 +36,36 @@ public enum TraceLimits {
     public static let tokens = 1 << 24
 }
 
+/// The model shape a trace needs to be read without the model: the residual width, the
+/// vocabulary size and the number of layers (all covered by the model digest too, but stated in
+/// the request so that a trace's layout and step order are signed).
+public struct ModelShape: Hashable, Sendable {
+    /// Limits (inclusive).
+    public static let maxDim = 1 << 16, maxVocabulary = 1 << 24, maxLayers = 1024
+
+    /// Residual width (`LlamaConfig.dim`).
+    public let dim: Int
+    /// Vocabulary size (logits per sample step).
+    public let vocabularySize: Int
+    /// Transformer blocks.
+    public let layers: Int
+
+    /// - Throws: `CommitmentError.invalidField` for a value outside 1 … its limit.
+    public init(dim: Int, vocabularySize: Int, layers: Int) throws(CommitmentError) {
+        guard (1 ... ModelShape.maxDim).contains(dim) else { throw .invalidField("dim", "\(dim) is outside 1 … \(ModelShape.maxDim)") }
+        guard (1 ... ModelShape.maxVocabulary).contains(vocabularySize) else {
+            throw .invalidField("vocab_size", "\(vocabularySize) is outside 1 … \(ModelShape.maxVocabulary)")
+        }
+        guard (1 ... ModelShape.maxLayers).contains(layers) else { throw .invalidField("layers", "\(layers) is outside 1 … \(ModelShape.maxLayers)") }
+        self.dim = dim; self.vocabularySize = vocabularySize; self.layers = layers
+    }
+
+    /// The shape of `model`.
+    public init(_ model: LlamaModel) throws(CommitmentError) {
+        try self.init(dim: model.config.dim, vocabularySize: model.config.vocabularySize, layers: model.config.layers)
+    }
+}
+
 /// A generation request as committed (§7.5): the contract version, the model, the prompt, the
 /// sampler settings and the token budget. Its canonical encoding starts every trace and every
 /// commitment, and its digest starts the hash chain.
@@ -44,6 +74,8 @@ public struct TraceRequest: Hashable, Sendable {
     public let contractVersion: String
     /// `LlamaModel.digest()` of the model.
     public let modelDigest: Digest
+    /// The model's shape.
+    public let shape: ModelShape
     /// The prompt token ids (at least one).
     public let promptTokens: [TokenID]
     /// The sampler temperature, kept as its bit pattern (any pattern round-trips; only finite
@@ -57,7 +89,7 @@ public struct TraceRequest: Hashable, Sendable {
     /// - Throws: `CommitmentError.invalidField` for an empty or oversized prompt, a negative
     ///   token id, a contract version that is empty or longer than 64 bytes, or `maxTokens`
     ///   outside `0 … 2^32−1`.
-    public init(contractVersion: String = ContractVersion.current, modelDigest: Digest, promptTokens: [TokenID],
+    public init(contractVersion: String = ContractVersion.current, modelDigest: Digest, shape: ModelShape, promptTokens: [TokenID],
                 temperatureBits: UInt32, seed: UInt64, maxTokens: Int) throws(CommitmentError) {
         let versionBytes = contractVersion.utf8.count
         guard versionBytes >= 1 && versionBytes <= TraceLimits.contractVersionBytes else {
@@ -72,6 +104,7 @@ public struct TraceRequest: Hashable, Sendable {
         }
         self.contractVersion = contractVersion
         self.modelDigest = modelDigest
+        self.shape = shape
         self.promptTokens = promptTokens
         self.temperatureBits = temperatureBits
         self.seed = seed
@@ -79,9 +112,9 @@ public struct TraceRequest: Hashable, Sendable {
     }
 
     /// A request for `sampler` settings.
-    public init(contractVersion: String = ContractVersion.current, modelDigest: Digest, promptTokens: [TokenID],
+    public init(contractVersion: String = ContractVersion.current, modelDigest: Digest, shape: ModelShape, promptTokens: [TokenID],
                 sampler: SamplerSettings, maxTokens: Int) throws(CommitmentError) {
-        try self.init(contractVersion: contractVersion, modelDigest: modelDigest, promptTokens: promptTokens,
+        try self.init(contractVersion: contractVersion, modelDigest: modelDigest, shape: shape, promptTokens: promptTokens,
                       temperatureBits: sampler.temperature.bitPattern, seed: sampler.seed, maxTokens: maxTokens)
     }
 
@@ -96,10 +129,10 @@ public struct TraceRequest: Hashable, Sendable {
     }
 
     /// The canonical encoding R (§7.5):
-    /// `u32 len ‖ contract version (UTF-8) ‖ model digest (32) ‖ u32 n_p ‖ n_p × u32 token ‖
-    /// u32 temperature bits ‖ u64 seed ‖ u32 max tokens`.
+    /// `u32 len ‖ contract version (UTF-8) ‖ model digest (32) ‖ u32 dim ‖ u32 vocab ‖ u32 layers ‖
+    /// u32 n_p ‖ n_p × u32 token ‖ u32 temperature bits ‖ u64 seed ‖ u32 max tokens`.
     public var encoding: [UInt8] {
-        var w = ByteWriter(capacity: 52 + contractVersion.utf8.count + 4 * promptTokens.count)
+        var w = ByteWriter(capacity: 64 + contractVersion.utf8.count + 4 * promptTokens.count)
         encode(into: &w)
         return w.bytes
     }
@@ -108,6 +141,7 @@ public struct TraceRequest: Hashable, Sendable {
         let v = Array(contractVersion.utf8)
         w.u32(UInt32(v.count)); w.raw(v)
         w.digest(modelDigest)
+        w.u32(UInt32(shape.dim)); w.u32(UInt32(shape.vocabularySize)); w.u32(UInt32(shape.layers))
         w.u32(UInt32(promptTokens.count))
         for t in promptTokens { w.u32(UInt32(bitPattern: t)) }
         w.u32(temperatureBits)
@@ -125,11 +159,13 @@ public struct TraceRequest: Hashable, Sendable {
                 throw CommitmentError.invalidField("contract_version", "not valid UTF-8")
             }
             let model = try r.digest("model digest")
+            let dim = try r.u32("dim"), vocab = try r.u32("vocab size"), layers = try r.u32("layers")
+            let shape = try ModelShape(dim: Int(dim), vocabularySize: Int(vocab), layers: Int(layers))
             let prompt = try decodeTokens(&r, "prompt_tokens", allowEmpty: false)
             let temperature = try r.u32("temperature")
             let seed = try r.u64("seed")
             let maxTokens = try r.u32("max tokens")
-            return try TraceRequest(contractVersion: version, modelDigest: model, promptTokens: prompt,
+            return try TraceRequest(contractVersion: version, modelDigest: model, shape: shape, promptTokens: prompt,
                                     temperatureBits: temperature, seed: seed, maxTokens: Int(maxTokens))
         } catch let e as DecodeFailure {
             throw .malformedEncoding(e.message)
@@ -274,6 +310,9 @@ public struct SignedCommitment: Hashable, Sendable {
 private struct CommitmentJSON: Codable {
     var contract_version: String
     var model_digest: String
+    var dim: Int
+    var vocab_size: Int
+    var layers: Int
     var prompt_tokens: [Int64]
     var temperature: Double?
     var temperature_bits: UInt32
@@ -295,6 +334,9 @@ extension Commitment {
         [
             "contract_version": request.contractVersion,
             "model_digest": request.modelDigest.hex,
+            "dim": request.shape.dim,
+            "vocab_size": request.shape.vocabularySize,
+            "layers": request.shape.layers,
             "prompt_tokens": request.promptTokens.map(Int.init),
             "temperature": Double(request.temperature),
             "temperature_bits": Int(request.temperatureBits),
@@ -329,7 +371,8 @@ extension Commitment {
             }
         }
         guard let seed = UInt64(j.seed) else { throw .malformedJSON("\"seed\" is not the decimal spelling of a u64") }
-        let request = try TraceRequest(contractVersion: j.contract_version, modelDigest: try digest("model_digest", j.model_digest),
+        let shape = try ModelShape(dim: j.dim, vocabularySize: j.vocab_size, layers: j.layers)
+        let request = try TraceRequest(contractVersion: j.contract_version, modelDigest: try digest("model_digest", j.model_digest), shape: shape,
                                        promptTokens: try tokens("prompt_tokens", j.prompt_tokens), temperatureBits: j.temperature_bits,
                                        seed: seed, maxTokens: Int(j.max_tokens))
         try self.init(request: request, outputTokens: try tokens("output_tokens", j.output_tokens), leafCount: j.leaf_count,

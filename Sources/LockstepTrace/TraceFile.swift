@@ -1,8 +1,8 @@
 import Foundation
 import LockstepNative
 
-/// The fixed part of a trace file (§7.7): the request and the model shape that fix the step
-/// order and the size of every step state.
+/// The fixed part of a trace file (§7.7): the request (which holds the model shape that fixes
+/// the step order and the size of every step state) and whether states are stored.
 public struct TraceHeader: Hashable, Sendable {
     /// `LKSTRACE`.
     public static let magic: [UInt8] = Array("LKSTRACE".utf8)
@@ -13,28 +13,21 @@ public struct TraceHeader: Hashable, Sendable {
     /// Flag bit 0: every record carries its step state.
     public static let flagStates: UInt32 = 1
 
-    /// Reader limits on the model shape.
-    public static let maxDim = 1 << 16, maxLayers = 1024, maxVocabulary = 1 << 24
-
     public let request: TraceRequest
-    /// Residual width (`LlamaConfig.dim`).
-    public let dim: Int
-    /// Vocabulary size (logits per sample step).
-    public let vocabularySize: Int
-    /// Transformer blocks.
-    public let layers: Int
     /// Whether every record carries its step state (`--trace-activations`).
     public let storesStates: Bool
 
-    /// - Throws: `TraceError.limitExceeded` for a shape beyond the limits.
-    public init(request: TraceRequest, dim: Int, vocabularySize: Int, layers: Int, storesStates: Bool) throws(TraceError) {
-        guard (1 ... TraceHeader.maxDim).contains(dim), (1 ... TraceHeader.maxVocabulary).contains(vocabularySize),
-              (1 ... TraceHeader.maxLayers).contains(layers) else {
-            throw .limitExceeded(offset: 16, "model shape dim \(dim), vocab \(vocabularySize), layers \(layers) is outside 1…\(TraceHeader.maxDim), 1…\(TraceHeader.maxVocabulary), 1…\(TraceHeader.maxLayers)")
-        }
-        self.request = request; self.dim = dim; self.vocabularySize = vocabularySize; self.layers = layers
+    public init(request: TraceRequest, storesStates: Bool) {
+        self.request = request
         self.storesStates = storesStates
     }
+
+    /// Residual width.
+    public var dim: Int { request.shape.dim }
+    /// Vocabulary size.
+    public var vocabularySize: Int { request.shape.vocabularySize }
+    /// Transformer blocks.
+    public var layers: Int { request.shape.layers }
 
     /// The canonical step order.
     public var schedule: StepSchedule { StepSchedule(promptCount: request.promptTokens.count, layers: layers) }
@@ -44,14 +37,16 @@ public struct TraceHeader: Hashable, Sendable {
         kind == .sample ? 4 * vocabularySize + 4 : 4 * dim
     }
 
+    /// Bytes before the request encoding: magic, version, flags, request length.
+    static let fixedBytes = 20
+
     /// The header bytes.
     var bytes: [UInt8] {
         let r = request.encoding
-        var w = ByteWriter(capacity: 32 + r.count)
+        var w = ByteWriter(capacity: TraceHeader.fixedBytes + r.count)
         w.raw(TraceHeader.magic)
         w.u32(TraceHeader.formatVersion)
         w.u32(storesStates ? TraceHeader.flagStates : 0)
-        w.u32(UInt32(dim)); w.u32(UInt32(vocabularySize)); w.u32(UInt32(layers))
         w.u32(UInt32(r.count)); w.raw(r)
         return w.bytes
     }
@@ -289,8 +284,6 @@ public final class TraceReader {
         guard version == TraceHeader.formatVersion else { throw .unsupportedVersion(version) }
         let flags = try input.u32("flags")
         guard flags & ~TraceHeader.flagStates == 0 else { throw .unknownFlags(flags) }
-        let shapeOffset = input.offset
-        let dim = Int(try input.u32("dim")), vocab = Int(try input.u32("vocabulary size")), layers = Int(try input.u32("layers"))
         let lengthOffset = input.offset
         let requestLength = Int(try input.u32("request length"))
         guard requestLength <= input.remaining else { throw .truncated(offset: input.offset, what: "request (\(requestLength) bytes)") }
@@ -298,12 +291,7 @@ public final class TraceReader {
         let request: TraceRequest
         do { request = try TraceRequest.decode(&r) } catch { throw .malformed(offset: lengthOffset + 4, "request: \(error)") }
         guard r.atEnd else { throw .malformed(offset: lengthOffset, "request length \(requestLength) leaves \(r.remaining) unused bytes") }
-        do {
-            header = try TraceHeader(request: request, dim: dim, vocabularySize: vocab, layers: layers, storesStates: flags & TraceHeader.flagStates != 0)
-        } catch {
-            if case let .limitExceeded(_, why) = error { throw .limitExceeded(offset: shapeOffset, why) }
-            throw error
-        }
+        header = TraceHeader(request: request, storesStates: flags & TraceHeader.flagStates != 0)
         schedule = header.schedule
         chain = request.chainStart
     }

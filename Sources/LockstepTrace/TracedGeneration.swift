@@ -74,8 +74,8 @@ public enum TracedGeneration {
                               storeStates: Bool = false, writer: TraceWriter? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
         guard let sampler = request.sampler else { throw .generation("the request's temperature is not a finite number ≥ 0") }
         guard outputTokens.count <= Int(request.maxTokens) else { throw .generation("\(outputTokens.count) output tokens exceed max tokens \(request.maxTokens)") }
-        let header = try TraceHeader(request: request, dim: model.config.dim, vocabularySize: model.config.vocabularySize,
-                                     layers: model.config.layers, storesStates: storeStates)
+        guard request.shape == (try? ModelShape(model)) else { throw .generation("the request's model shape is not the model's") }
+        let header = TraceHeader(request: request, storesStates: storeStates)
         let recorder = TraceRecorder(header: header, writer: writer)
         let prompt = request.promptTokens, np = prompt.count, ng = outputTokens.count
         var sampled: [TokenID] = []
@@ -113,10 +113,10 @@ public enum TracedGeneration {
                            maxTokens: Int, storeStates: Bool) throws(TraceError) -> TraceHeader {
         let request: TraceRequest
         do {
-            request = try TraceRequest(modelDigest: modelDigest ?? model.digest(), promptTokens: prompt, sampler: sampler, maxTokens: maxTokens)
+            request = try TraceRequest(modelDigest: modelDigest ?? model.digest(), shape: ModelShape(model), promptTokens: prompt,
+                                       sampler: sampler, maxTokens: maxTokens)
         } catch { throw .generation(error.description) }
-        return try TraceHeader(request: request, dim: model.config.dim, vocabularySize: model.config.vocabularySize,
-                               layers: model.config.layers, storesStates: storeStates)
+        return TraceHeader(request: request, storesStates: storeStates)
     }
 
     /// The generation loop of SPEC §4.4 with every forward pass captured.

@@ -180,15 +180,16 @@ enum VectorGenerator {
 
     static func validCommitments() throws -> [(String, Commitment, Int)] {
         let schedule = StepSchedule(promptCount: 4, layers: 30)
-        let greedy = try TraceRequest(modelDigest: sha("lockstep vector model A"), promptTokens: [1, 2, 3, 285], temperatureBits: 0, seed: 0, maxTokens: 8)
-        let sampled = try TraceRequest(modelDigest: sha("lockstep vector model B"), promptTokens: (0 ..< 40).map { TokenID($0 * 1229 % 49152) },
+        let smol = try ModelShape(dim: 576, vocabularySize: 49152, layers: 30)
+        let greedy = try TraceRequest(modelDigest: sha("lockstep vector model A"), shape: smol, promptTokens: [1, 2, 3, 285], temperatureBits: 0, seed: 0, maxTokens: 8)
+        let sampled = try TraceRequest(modelDigest: sha("lockstep vector model B"), shape: try ModelShape(dim: 4096, vocabularySize: 128256, layers: 32), promptTokens: (0 ..< 40).map { TokenID($0 * 1229 % 49152) },
                                        temperatureBits: Float(0.7).bitPattern, seed: UInt64.max, maxTokens: 32)
-        let empty = try TraceRequest(modelDigest: sha("lockstep vector model A"), promptTokens: [7], temperatureBits: Float(1).bitPattern, seed: 12345, maxTokens: 0)
+        let empty = try TraceRequest(modelDigest: sha("lockstep vector model A"), shape: smol, promptTokens: [7], temperatureBits: Float(1).bitPattern, seed: 12345, maxTokens: 0)
         return [
             ("greedy, 3 output tokens", try Commitment(request: greedy, outputTokens: [7042, 11, 2], leafCount: UInt64(schedule.leafCount(outputCount: 3)),
                                                         root: sha("lockstep vector root 1"), finalChain: sha("lockstep vector chain 1")), 0),
             ("temperature 0.7, seed 2^64−1, 32 output tokens", try Commitment(request: sampled, outputTokens: (0 ..< 32).map { TokenID(49151 - $0 * 997 % 49152) },
-                                                        leafCount: UInt64(StepSchedule(promptCount: 40, layers: 30).leafCount(outputCount: 32)),
+                                                        leafCount: UInt64(StepSchedule(promptCount: 40, layers: 32).leafCount(outputCount: 32)),
                                                         root: sha("lockstep vector root 2"), finalChain: sha("lockstep vector chain 2")), 0),
             ("max tokens 0: no steps, empty-tree root, chain c₀", try Commitment(request: empty, outputTokens: [], leafCount: 0,
                                                         root: MerkleHasher.rfc6962.emptyRoot, finalChain: empty.chainStart), 1),
@@ -209,8 +210,8 @@ enum VectorGenerator {
             }
             add(name, "valid", commitment, result: "valid")
             let r = commitment.request
-            func request(version: String? = nil, model: Digest? = nil, prompt: [TokenID]? = nil, temperature: UInt32? = nil, seed: UInt64? = nil, maxTokens: Int? = nil) throws -> TraceRequest {
-                try TraceRequest(contractVersion: version ?? r.contractVersion, modelDigest: model ?? r.modelDigest, promptTokens: prompt ?? r.promptTokens,
+            func request(version: String? = nil, model: Digest? = nil, shape: ModelShape? = nil, prompt: [TokenID]? = nil, temperature: UInt32? = nil, seed: UInt64? = nil, maxTokens: Int? = nil) throws -> TraceRequest {
+                try TraceRequest(contractVersion: version ?? r.contractVersion, modelDigest: model ?? r.modelDigest, shape: shape ?? r.shape, promptTokens: prompt ?? r.promptTokens,
                                  temperatureBits: temperature ?? r.temperatureBits, seed: seed ?? r.seed, maxTokens: maxTokens ?? Int(r.maxTokens))
             }
             func with(_ rq: TraceRequest? = nil, output: [TokenID]? = nil, leafCount: UInt64? = nil, root: Digest? = nil, chain: Digest? = nil) throws -> Commitment {
@@ -220,6 +221,10 @@ enum VectorGenerator {
             let out = commitment.outputTokens
             add("contract_version changed", "changed-contract-version", try with(request(version: "0.2")), result: "invalid")
             add("model_digest: bit 0 flipped", "changed-model-digest", try with(request(model: flipped(r.modelDigest, bit: 0))), result: "invalid")
+            let sh = r.shape
+            add("dim + 1", "changed-model-shape", try with(request(shape: ModelShape(dim: sh.dim + 1, vocabularySize: sh.vocabularySize, layers: sh.layers))), result: "invalid")
+            add("vocab_size − 1", "changed-model-shape", try with(request(shape: ModelShape(dim: sh.dim, vocabularySize: sh.vocabularySize - 1, layers: sh.layers))), result: "invalid")
+            add("layers + 1", "changed-model-shape", try with(request(shape: ModelShape(dim: sh.dim, vocabularySize: sh.vocabularySize, layers: sh.layers + 1))), result: "invalid")
             add("prompt_tokens: first token + 1", "changed-prompt-tokens", try with(request(prompt: [r.promptTokens[0] + 1] + r.promptTokens.dropFirst())), result: "invalid")
             add("prompt_tokens: one token appended", "changed-prompt-tokens", try with(request(prompt: r.promptTokens + [0])), result: "invalid")
             if r.promptTokens.count > 1 { add("prompt_tokens: last token removed", "changed-prompt-tokens", try with(request(prompt: Array(r.promptTokens.dropLast()))), result: "invalid") }
@@ -256,6 +261,7 @@ enum VectorGenerator {
             "notes": [
                 "valid": "A correctly signed commitment.",
                 "changed-contract-version": "One field changed after signing.", "changed-model-digest": "One field changed after signing.",
+                "changed-model-shape": "One field changed after signing.",
                 "changed-prompt-tokens": "One field changed after signing.", "changed-temperature": "One field changed after signing.",
                 "changed-seed": "One field changed after signing.", "changed-max-tokens": "One field changed after signing.",
                 "changed-output-tokens": "One field changed after signing.", "changed-leaf-count": "One field changed after signing.",
@@ -276,8 +282,9 @@ enum VectorGenerator {
     /// implementations can check step digests, the chain, the leaves, the root, the commitment
     /// and the trace file format without running a model.
     static func traceChain() throws -> [String: Any] {
-        let request = try TraceRequest(modelDigest: sha("lockstep vector model A"), promptTokens: [5, 3], temperatureBits: 0, seed: 0, maxTokens: 4)
-        let header = try TraceHeader(request: request, dim: 4, vocabularySize: 6, layers: 2, storesStates: true)
+        let request = try TraceRequest(modelDigest: sha("lockstep vector model A"), shape: try ModelShape(dim: 4, vocabularySize: 6, layers: 2),
+                                       promptTokens: [5, 3], temperatureBits: 0, seed: 0, maxTokens: 4)
+        let header = TraceHeader(request: request, storesStates: true)
         let writer = TraceWriter(header: header)
         let recorder = TraceRecorder(header: header, writer: writer)
         let output: [TokenID] = [4, 1]

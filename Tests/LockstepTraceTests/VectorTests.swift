@@ -82,7 +82,7 @@ final class VectorTests: XCTestCase {
                 if leaf.count == TraceLeaf.byteCount {
                     let traceLeaf = try TraceLeaf(bytes: leaf)
                     XCTAssertEqual(traceLeaf.index, proof.index)
-                    let c = try Commitment(request: TraceRequest(modelDigest: sha("m"), promptTokens: [1], temperatureBits: 0, seed: 0, maxTokens: 1),
+                    let c = try Commitment(request: TraceRequest(modelDigest: sha("m"), shape: ModelShape(dim: 1, vocabularySize: 1, layers: 1), promptTokens: [1], temperatureBits: 0, seed: 0, maxTokens: 1),
                                            outputTokens: [], leafCount: proof.treeSize, root: root, finalChain: root)
                     XCTAssertNoThrow(try c.verifyInclusion(of: traceLeaf, path: proof.path))
                 }
@@ -156,7 +156,8 @@ final class VectorTests: XCTestCase {
         XCTAssertEqual(request.digest.hex, t["requestDigest"] as? String)
         var chain = try XCTUnwrap(Digest(hex: t["chainStart"] as! String))
         XCTAssertEqual(request.chainStart, chain)
-        let schedule = StepSchedule(promptCount: request.promptTokens.count, layers: t["layers"] as! Int)
+        XCTAssertEqual(request.shape, try ModelShape(dim: t["dim"] as! Int, vocabularySize: t["vocabularySize"] as! Int, layers: t["layers"] as! Int))
+        let schedule = StepSchedule(promptCount: request.promptTokens.count, layers: request.shape.layers)
         var builder = MerkleTreeBuilder()
         let hasher = SHA256Hasher()
         for s in t["steps"] as! [[String: Any]] {
