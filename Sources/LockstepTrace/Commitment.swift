@@ -327,6 +327,10 @@ private struct CommitmentJSON: Codable {
 }
 
 extension Commitment {
+    /// The JSON form's keys (§7.6); `temperature` is optional when decoding.
+    public static let jsonKeys = ["contract_version", "model_digest", "dim", "vocab_size", "layers", "prompt_tokens", "temperature",
+                                  "temperature_bits", "seed", "max_tokens", "output_tokens", "leaf_count", "root", "final_chain"]
+
     /// The JSON object (as `JSONSerialization` values): digests as hex, `seed` as a decimal
     /// string (exact beyond 2^53), `temperature_bits` as the integer bit pattern and
     /// `temperature` as a number for people (binary32 → binary64 is exact).
