@@ -217,10 +217,12 @@ public struct Commitment: Hashable, Sendable {
     /// The chain value after the last step (c₀ when there are no steps).
     public let finalChain: Digest
 
-    /// - Throws: `CommitmentError.invalidField` for more than 2^24 or negative output tokens.
+    /// - Throws: `CommitmentError.invalidField` for more than 2^24 or negative output tokens, or a
+    ///   leaf count above 2^63 − 1.
     public init(request: TraceRequest, outputTokens: [TokenID], leafCount: UInt64, root: Digest, finalChain: Digest) throws(CommitmentError) {
         guard outputTokens.count <= TraceLimits.tokens else { throw .invalidField("output_tokens", "more than \(TraceLimits.tokens) tokens") }
         if let bad = outputTokens.first(where: { $0 < 0 }) { throw .invalidField("output_tokens", "negative token id \(bad)") }
+        guard leafCount <= UInt64(Int64.max) else { throw .invalidField("leaf_count", "\(leafCount) is above 2^63 − 1") }
         self.request = request; self.outputTokens = outputTokens; self.leafCount = leafCount
         self.root = root; self.finalChain = finalChain
     }
@@ -333,16 +335,15 @@ extension Commitment {
 
     /// The JSON object (as `JSONSerialization` values): digests as hex, `seed` as a decimal
     /// string (exact beyond 2^53), `temperature_bits` as the integer bit pattern and
-    /// `temperature` as a number for people (binary32 → binary64 is exact).
+    /// `temperature` as a number for people (binary32 → binary64 is exact; left out when not finite).
     public var jsonObject: [String: Any] {
-        [
+        var o: [String: Any] = [
             "contract_version": request.contractVersion,
             "model_digest": request.modelDigest.hex,
             "dim": request.shape.dim,
             "vocab_size": request.shape.vocabularySize,
             "layers": request.shape.layers,
             "prompt_tokens": request.promptTokens.map(Int.init),
-            "temperature": Double(request.temperature),
             "temperature_bits": Int(request.temperatureBits),
             "seed": String(request.seed),
             "max_tokens": Int(request.maxTokens),
@@ -351,6 +352,9 @@ extension Commitment {
             "root": root.hex,
             "final_chain": finalChain.hex,
         ]
+        // JSON has no NaN or infinity: such a (never runnable) temperature is given by its bits only.
+        if request.temperature.isFinite { o["temperature"] = Double(request.temperature) }
+        return o
     }
 
     /// Decodes the JSON object form. `temperature_bits` is authoritative; `temperature`, when

@@ -1,3 +1,4 @@
+import Foundation
 import LockstepCore
 import LockstepModel
 import LockstepNative
@@ -19,6 +20,9 @@ public final class TraceRecorder {
     public private(set) var chain: Digest
     /// Every leaf so far.
     public private(set) var leaves: [TraceLeaf] = []
+    /// Wall-clock seconds spent in tracing work so far (hashing, chain, tree, writing, signing):
+    /// the measured cost of tracing, comparable with the generation's own time.
+    public internal(set) var secondsSpent: Double = 0
 
     /// - Parameter writer: where records go (its header must be `header`), or nil.
     public init(header: TraceHeader, writer: TraceWriter? = nil) {
@@ -54,6 +58,8 @@ public final class TraceRecorder {
 
     /// Records the sample step of `position`: its logits row and the chosen token.
     public func recordSample(position: Int, logits: UnsafeBufferPointer<Float>, token: TokenID) throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
         let step = StepID.sample(position)
         let t = UInt32(bitPattern: token)
         let digest = StepDigest.sample(step, logits: logits, token: t, hasher: stepHasher)
@@ -72,7 +78,11 @@ public final class TraceRecorder {
     }
 
     /// Pushes written records to the file.
-    public func flush() throws(TraceError) { try writer?.flush() }
+    public func flush() throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
+        try writer?.flush()
+    }
 
     /// The commitment for `outputTokens` over the recorded steps.
     /// - Throws: `TraceError.commitmentMismatch` when the steps recorded are not exactly the
@@ -90,6 +100,8 @@ public final class TraceRecorder {
 
     /// Signs the commitment and, with a writer, writes the footer and closes the file.
     public func finish(outputTokens: [TokenID], key: Ed25519PrivateKey) throws(TraceError) -> SignedCommitment {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
         let unsigned = try commitment(outputTokens: outputTokens)
         let signed: SignedCommitment
         do { signed = try unsigned.signed(with: key) } catch { throw .commitment(error) }
@@ -98,6 +110,13 @@ public final class TraceRecorder {
     }
 
     fileprivate var stepHasherForCapture: SHA256Hasher { stepHasher }
+}
+
+/// A monotonic clock in seconds.
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
 /// The view of a binary32 row as little-endian bytes (the host's bytes on little-endian hosts).
@@ -141,6 +160,8 @@ public final class ForwardCapture {
     }
 
     private func observe(layer: Int?, residual: UnsafeBufferPointer<Float>) {
+        let started = monotonicSeconds()
+        defer { recorder.secondsSpent += monotonicSeconds() - started }
         precondition(residual.count == rows * dim, "ForwardCapture: residual has \(residual.count) values, expected \(rows) × \(dim)")
         let k = layer.map { $0 + 1 } ?? 0
         let hasher = recorder.stepHasherForCapture
@@ -155,6 +176,8 @@ public final class ForwardCapture {
 
     /// Records the embedding and layer steps of `row` (rows must be emitted in order).
     public func emitRow(_ row: Int) throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { recorder.secondsSpent += monotonicSeconds() - started }
         precondition(row == emitted && row < rows, "ForwardCapture: rows are emitted once, in order")
         emitted += 1
         for k in 0 ... layers {

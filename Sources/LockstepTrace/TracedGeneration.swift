@@ -28,6 +28,9 @@ public struct TracedResult: Sendable {
     public let leaves: [TraceLeaf]
     /// The Merkle tree over the leaves (inclusion proofs).
     public let tree: MerkleTree
+    /// Wall-clock seconds the tracing work took (step hashing, chain, tree, file, signature),
+    /// included in the generation's time.
+    public let traceSeconds: Double
 
     public var commitment: Commitment { signed.commitment }
 }
@@ -49,15 +52,20 @@ public enum TracedGeneration {
         guard !prompt.isEmpty else { throw .generation("the prompt is empty") }
         guard maxTokens >= 0 else { throw .generation("max tokens must be ≥ 0, got \(maxTokens)") }
         if let chunk = options.prefillChunk, chunk < 1 { throw .generation("the prefill chunk must be ≥ 1, got \(chunk)") }
+        let setupStarted = monotonicSeconds()
         let header = try makeHeader(model: model, modelDigest: modelDigest, prompt: prompt, sampler: sampler,
                                     maxTokens: maxTokens, storeStates: options.storeStates)
         let writer = try tracePath.map { (path) throws(TraceError) in try TraceWriter(path: path, header: header) }
         let recorder = TraceRecorder(header: header, writer: writer)
+        recorder.secondsSpent += monotonicSeconds() - setupStarted
         do {
             let tokens = try generate(model: model, backend: backend, recorder: recorder, prompt: prompt, maxTokens: maxTokens,
                                       sampler: sampler, prefillChunk: options.prefillChunk, onToken: onToken)
             let signed = try recorder.finish(outputTokens: tokens, key: key)
-            return TracedResult(tokens: tokens, signed: signed, leaves: recorder.leaves, tree: recorder.tree())
+            let treeStarted = monotonicSeconds()
+            let tree = recorder.tree()
+            recorder.secondsSpent += monotonicSeconds() - treeStarted
+            return TracedResult(tokens: tokens, signed: signed, leaves: recorder.leaves, tree: tree, traceSeconds: recorder.secondsSpent)
         } catch {
             writer?.abandon()
             throw error

@@ -56,8 +56,10 @@ struct GenerateCommand: ParsableCommand {
             return true
         }
         var signed: SignedCommitment? = nil
+        var traceSeconds: Double? = nil
         let tokens: [TokenID]
         let started: Date
+        let startedCPU: Double
         if let trace {
             let nodeKey: NodeKey
             if let key {
@@ -69,21 +71,25 @@ struct GenerateCommand: ParsableCommand {
             // The model digest is a per-model cost (one pass over the weights), computed before the clock starts.
             let digest = model.digest()
             started = Date()
+            startedCPU = processCPUSeconds()
             do {
                 let result = try TracedGeneration.run(model: model, backend: backend, prompt: promptTokens, maxTokens: maxTokens,
                                                       sampler: sampler, key: nodeKey.privateKey, modelDigest: digest, tracePath: trace,
                                                       options: TraceOptions(storeStates: traceActivations), onToken: onToken)
                 tokens = result.tokens
                 signed = result.signed
+                traceSeconds = result.traceSeconds
             } catch { throw CLIError(error.description) }
         } else {
             let session = InferenceSession(model: model, backend: backend)
             started = Date()
+            startedCPU = processCPUSeconds()
             do {
                 tokens = try session.generate(prompt: promptTokens, maxTokens: maxTokens, sampler: sampler, onToken: onToken)
             } catch { throw CLIError(error.description) }
         }
         let seconds = Date().timeIntervalSince(started)
+        let cpuSeconds = processCPUSeconds() - startedCPU
         if json {
             var object: [String: Any] = [
                 "prompt_tokens": promptTokens.map(Int.init),
@@ -92,10 +98,12 @@ struct GenerateCommand: ParsableCommand {
                 "backend": backend.name,
                 "contract_version": ContractVersion.current,
                 "seconds": seconds,
+                "cpu_seconds": cpuSeconds,
             ]
             if let signed {
                 object["commitment"] = signed.jsonObject
                 object["trace"] = trace
+                object["trace_seconds"] = traceSeconds
             }
             try Terminal.json(object)
         } else {
@@ -106,4 +114,11 @@ struct GenerateCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// CPU time used by the process so far (all threads), in seconds.
+private func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

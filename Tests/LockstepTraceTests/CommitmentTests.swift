@@ -60,6 +60,12 @@ final class CommitmentTests: XCTestCase {
         // A NaN temperature round-trips as bits but gives no sampler.
         let nan = try TraceRequest(modelDigest: sha("m"), shape: shape, promptTokens: [1], temperatureBits: Float.nan.bitPattern, seed: 0, maxTokens: 1)
         XCTAssertNil(nan.sampler)
+        // Such a commitment still has a JSON form (the temperature by its bits only) that round-trips.
+        let nanCommitment = try Commitment(request: nan, outputTokens: [], leafCount: 0, root: sha("r"), finalChain: sha("c"))
+        XCTAssertNil(nanCommitment.jsonObject["temperature"])
+        XCTAssertEqual(try Commitment(jsonObject: nanCommitment.jsonObject), nanCommitment)
+        // A leaf count above 2^63 − 1 is refused (it could never be a real trace).
+        XCTAssertThrowsError(try Commitment(request: nan, outputTokens: [], leafCount: .max, root: sha("r"), finalChain: sha("c")))
     }
 
     func testJSONRoundTripIsExact() throws {
