@@ -45,8 +45,11 @@ let package = Package(
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
+        // signed commitments, node keys.
+        .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -62,5 +65,6 @@ let package = Package(
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+        .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
     ]
 )
