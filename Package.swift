@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "Lockstep", targets: ["Lockstep"]),
         .executable(name: "lockstep", targets: ["lockstep"]),
+        .executable(name: "lockstep-verify", targets: ["lockstep-verify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,9 +49,15 @@ let package = Package(
         // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
         // signed commitments, node keys.
         .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
+        // Verification protocols (§8): replay, spot-check, dispute with fraud proofs, Freivalds audit.
+        .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVerify"]),
         .executableTarget(name: "lockstep", dependencies: [
+            "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "lockstep-verify", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,5 +73,6 @@ let package = Package(
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
+        .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep"]),
     ]
 )

@@ -63,50 +63,15 @@ public final class LlamaModel: Sendable {
                         observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) -> [Float] {
         let c = config, n = tokens.count
         precondition(n > 0 && cache.length(layer: 0) == start, "forward: cache holds \(cache.length(layer: 0)) positions, expected \(start)")
-        let positions = Array(start ..< start + n)
-        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
-
+        let scratch = LayerScratch(config: c, rows: n)
         let x = FloatBuffer(count: n * c.dim)          // [n × dim] residual stream
-        let h = FloatBuffer(count: n * c.dim)          // [n × dim] normed input
-        let q = FloatBuffer(count: n * qWidth)         // [n × heads·headDim] queries
-        let k = FloatBuffer(count: n * kvWidth)        // [n × kvHeads·headDim] keys
-        let v = FloatBuffer(count: n * kvWidth)        // [n × kvHeads·headDim] values
-        let att = FloatBuffer(count: n * qWidth)       // [n × heads·headDim] attention output
-        let proj = FloatBuffer(count: n * c.dim)       // [n × dim] block output
-        let gate = FloatBuffer(count: n * c.ffnDim)    // [n × ffnDim] gate, then silu(gate)·up
-        let up = FloatBuffer(count: n * c.ffnDim)      // [n × ffnDim]
-
         for (i, t) in tokens.enumerated() { weights.embedding.row(Int(t), into: x.mutable.baseAddress! + i * c.dim) }
         observer?(nil, x.readOnly)
-
-        for (l, w) in weights.layers.enumerated() {
-            // Attention block.
-            w.attentionNorm.withUnsafeBufferPointer { norm in
-                backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
-            }
-            let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
-            backend.matmul(w.query, hq, into: q.mutable)
-            backend.matmul(w.key, hq, into: k.mutable)
-            backend.matmul(w.value, hq, into: v.mutable)
-            backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-            backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-            cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
-            backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
-            backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
-            backend.add(x.mutable, proj.readOnly)
-            // Feed-forward block (SwiGLU).
-            w.ffnNorm.withUnsafeBufferPointer { norm in
-                backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
-            }
-            let fq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
-            backend.matmul(w.gate, fq, into: gate.mutable)
-            backend.matmul(w.up, fq, into: up.mutable)
-            backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
-            backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
-            backend.add(x.mutable, proj.readOnly)
+        for l in 0 ..< weights.layers.count {
+            applyLayer(l, to: x, rows: n, start: start, cache: cache, backend: backend, scratch: scratch)
             observer?(l, x.readOnly)
         }
-
+        let h = scratch.h
         let first: Int
         switch logits {
         case .none: return []
@@ -119,6 +84,71 @@ public final class LlamaModel: Sendable {
         }
         let out = FloatBuffer(count: rows * c.vocabularySize)  // [rows × vocab] logits
         backend.matmul(weights.output, backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim), into: out.mutable)
+        return out.array
+    }
+
+    /// Scratch tensors of one transformer block over `rows` positions.
+    public final class LayerScratch {
+        let h, q, k, v, att, proj, gate, up: FloatBuffer
+        /// Buffers for `rows` positions of `config`'s shape.
+        public init(config c: LlamaConfig, rows n: Int) {
+            let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+            h = FloatBuffer(count: n * c.dim); q = FloatBuffer(count: n * qWidth)
+            k = FloatBuffer(count: n * kvWidth); v = FloatBuffer(count: n * kvWidth)
+            att = FloatBuffer(count: n * qWidth); proj = FloatBuffer(count: n * c.dim)
+            gate = FloatBuffer(count: n * c.ffnDim); up = FloatBuffer(count: n * c.ffnDim)
+        }
+    }
+
+    /// Runs transformer block `l` in place on the `[rows × dim]` residual stream `x` of
+    /// positions `start ..< start + rows`, appending their keys and values to layer `l` of
+    /// `cache` (which must hold exactly `start` positions in that layer). `forward` is this
+    /// block applied layer after layer; a verifier uses it to recompute one layer step (§8).
+    public func applyLayer(_ l: Int, to x: FloatBuffer, rows n: Int, start: Int, cache: KVCache, backend: any Backend,
+                           scratch: LayerScratch? = nil) {
+        let c = config, w = weights.layers[l]
+        precondition(x.count >= n * c.dim && cache.length(layer: l) == start, "applyLayer: cache layer \(l) holds \(cache.length(layer: l)) positions, expected \(start)")
+        let s = scratch ?? LayerScratch(config: c, rows: n)
+        let h = s.h, q = s.q, k = s.k, v = s.v, att = s.att, proj = s.proj, gate = s.gate, up = s.up
+        let positions = Array(start ..< start + n)
+        let qWidth = c.heads * c.headDim
+        // Attention block.
+        w.attentionNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
+        backend.matmul(w.query, hq, into: q.mutable)
+        backend.matmul(w.key, hq, into: k.mutable)
+        backend.matmul(w.value, hq, into: v.mutable)
+        backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
+        backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
+        cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
+        backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
+        backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
+        backend.add(x.mutable, proj.readOnly)
+        // Feed-forward block (SwiGLU).
+        w.ffnNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        let fq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
+        backend.matmul(w.gate, fq, into: gate.mutable)
+        backend.matmul(w.up, fq, into: up.mutable)
+        backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
+        backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
+        backend.add(x.mutable, proj.readOnly)
+    }
+
+    /// The output head (final norm and output product) of one residual row: the `vocab` logits
+    /// that the sample step of its position hashes (§5.2 step 3).
+    public func logits(residual row: UnsafeBufferPointer<Float>, backend: any Backend) -> [Float] {
+        let c = config
+        precondition(row.count == c.dim)
+        let h = FloatBuffer(count: c.dim)
+        weights.outputNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(row, weight: norm, rows: 1, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        let out = FloatBuffer(count: c.vocabularySize)
+        backend.matmul(weights.output, backend.quantize(h.readOnly, rows: 1, columns: c.dim), into: out.mutable)
         return out.array
     }
 }

@@ -12,9 +12,57 @@ public struct TraceOptions: Sendable {
     /// the trace (§7.2); exposed for memory limits and for the batch-invariance tests.
     public var prefillChunk: Int?
 
-    public init(storeStates: Bool = false, prefillChunk: Int? = nil) {
+    /// A deliberate fault (a test facility for cheating nodes, §8.6); nil for an honest run.
+    public var fault: FaultInjection?
+
+    public init(storeStates: Bool = false, prefillChunk: Int? = nil, fault: FaultInjection? = nil) {
         self.storeStates = storeStates
         self.prefillChunk = prefillChunk
+        self.fault = fault
+    }
+}
+
+/// A simulated cheating node (`lockstep generate --inject-fault TOKEN:LAYER`): flips one bit of
+/// one value of the output state of layer step `L(position, layer)` (or of the embedding step
+/// `E(position)` when `layer` is nil) in the engine's residual stream, before the step is hashed,
+/// and carries on. Every later step computes from the corrupted state, so the trace is well
+/// formed, consistently chained and signed, and wrong from exactly that step.
+public struct FaultInjection: Sendable, Equatable {
+    /// Token position of the faulted step (0 = the first prompt token).
+    public var position: Int
+    /// Layer of the faulted step; nil for the embedding step.
+    public var layer: Int?
+    /// Index of the value flipped within the `dim`-wide row (taken modulo `dim`).
+    public var valueIndex: Int
+    /// Bit of the binary32 pattern flipped (0 … 31; the default, a high mantissa bit, keeps the
+    /// value finite).
+    public var bit: Int
+
+    public init(position: Int, layer: Int?, valueIndex: Int = 0, bit: Int = 20) {
+        precondition(position >= 0 && (layer ?? 0) >= 0 && (0 ..< 32).contains(bit), "FaultInjection: bad parameters")
+        self.position = position; self.layer = layer; self.valueIndex = valueIndex; self.bit = bit
+    }
+
+    /// The faulted step.
+    public var step: StepID { layer.map { .layer(position, $0) } ?? .embedding(position) }
+
+    /// Wraps a forward-pass observer over positions `start ..< start + rows`: flips the bit in
+    /// the residual stream (which the engine goes on computing from) and then calls `observer`.
+    func wrap(_ observer: @escaping (_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void, start: Int, rows: Int, dim: Int)
+        -> (_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void {
+        let row = position - start
+        guard row >= 0 && row < rows else { return observer }
+        let fault = self
+        return { layer, residual in
+            if layer == fault.layer {
+                // The residual stream is the engine's own scratch buffer: the flip is what the
+                // rest of the forward pass computes from.
+                let x = UnsafeMutableBufferPointer(mutating: residual)
+                let i = row * dim + fault.valueIndex % dim
+                x[i] = Float(bitPattern: x[i].bitPattern ^ (UInt32(1) << UInt32(fault.bit)))
+            }
+            observer(layer, residual)
+        }
     }
 }
 
@@ -52,6 +100,9 @@ public enum TracedGeneration {
         guard !prompt.isEmpty else { throw .generation("the prompt is empty") }
         guard maxTokens >= 0 else { throw .generation("max tokens must be ≥ 0, got \(maxTokens)") }
         if let chunk = options.prefillChunk, chunk < 1 { throw .generation("the prefill chunk must be ≥ 1, got \(chunk)") }
+        if let fault = options.fault, let l = fault.layer, l >= model.config.layers {
+            throw .generation("the fault's layer \(l) is outside the model's \(model.config.layers) layers")
+        }
         let setupStarted = monotonicSeconds()
         let header = try makeHeader(model: model, modelDigest: modelDigest, prompt: prompt, sampler: sampler,
                                     maxTokens: maxTokens, storeStates: options.storeStates)
@@ -60,7 +111,7 @@ public enum TracedGeneration {
         recorder.secondsSpent += monotonicSeconds() - setupStarted
         do {
             let tokens = try generate(model: model, backend: backend, recorder: recorder, prompt: prompt, maxTokens: maxTokens,
-                                      sampler: sampler, prefillChunk: options.prefillChunk, onToken: onToken)
+                                      sampler: sampler, prefillChunk: options.prefillChunk, fault: options.fault, onToken: onToken)
             let signed = try recorder.finish(outputTokens: tokens, key: key)
             let treeStarted = monotonicSeconds()
             let tree = recorder.tree()
@@ -129,7 +180,13 @@ public enum TracedGeneration {
 
     /// The generation loop of SPEC §4.4 with every forward pass captured.
     static func generate(model: LlamaModel, backend: any Backend, recorder: TraceRecorder, prompt: [TokenID], maxTokens: Int,
-                         sampler: SamplerSettings, prefillChunk: Int?, onToken: (TokenID) -> Bool) throws(TraceError) -> [TokenID] {
+                         sampler: SamplerSettings, prefillChunk: Int?, fault: FaultInjection? = nil,
+                         onToken: (TokenID) -> Bool) throws(TraceError) -> [TokenID] {
+        let dim = model.config.dim
+        func observer(_ capture: ForwardCapture) -> (_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void {
+            guard let fault else { return capture.observer }
+            return fault.wrap(capture.observer, start: capture.start, rows: capture.rows, dim: dim)
+        }
         guard maxTokens > 0 else { return [] }
         let session = InferenceSession(model: model, backend: backend)
         let np = prompt.count
@@ -141,7 +198,7 @@ public enum TracedGeneration {
             while i < np {
                 let end = min(i + chunk, np)
                 let capture = recorder.capture(start: i, rows: end - i)
-                logits = try session.evaluate(Array(prompt[i ..< end]), logits: end == np ? .last : .none, observer: capture.observer)
+                logits = try session.evaluate(Array(prompt[i ..< end]), logits: end == np ? .last : .none, observer: observer(capture))
                 try capture.emitAll()
                 i = end
             }
@@ -154,7 +211,7 @@ public enum TracedGeneration {
                 out.append(next)
                 if !onToken(next) || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) { break }
                 let capture = recorder.capture(start: np + out.count - 1, rows: 1)
-                logits = try session.evaluate([next], observer: capture.observer)
+                logits = try session.evaluate([next], observer: observer(capture))
                 try capture.emitAll()
             }
         } catch let e as TraceError {

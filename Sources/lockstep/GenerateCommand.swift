@@ -27,6 +27,8 @@ struct GenerateCommand: ParsableCommand {
     var key: String?
     @Flag(name: .long, help: "Store every step's state in the trace (opens any step without recomputation; much larger file).")
     var traceActivations = false
+    @Option(name: .long, help: ArgumentHelp("Testing only: simulate a cheating node by flipping one bit of the output of layer step LAYER at token position TOKEN (LAYER `e`: the embedding step); the trace is signed and wrong from that step.", valueName: "TOKEN:LAYER"))
+    var injectFault: String?
 
     func validate() throws {
         if prompt != nil && chat != nil { throw ValidationError("give either --prompt or --chat, not both") }
@@ -34,6 +36,22 @@ struct GenerateCommand: ParsableCommand {
         if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
         if trace == nil && key != nil { throw ValidationError("--key signs a trace's commitment: give --trace FILE too") }
         if trace == nil && traceActivations { throw ValidationError("--trace-activations needs --trace FILE") }
+        if injectFault != nil && trace == nil { throw ValidationError("--inject-fault needs --trace FILE") }
+        _ = try parsedFault()
+    }
+
+    /// `TOKEN:LAYER` → the fault.
+    func parsedFault() throws -> FaultInjection? {
+        guard let injectFault else { return nil }
+        let parts = injectFault.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let position = Int(parts[0]), position >= 0 else {
+            throw ValidationError("--inject-fault takes TOKEN:LAYER (a token position ≥ 0, a layer ≥ 0 or `e`), got '\(injectFault)'")
+        }
+        if parts[1] == "e" { return FaultInjection(position: position, layer: nil) }
+        guard let layer = Int(parts[1]), layer >= 0 else {
+            throw ValidationError("--inject-fault takes TOKEN:LAYER (a token position ≥ 0, a layer ≥ 0 or `e`), got '\(injectFault)'")
+        }
+        return FaultInjection(position: position, layer: layer)
     }
 
     func run() throws {
@@ -72,10 +90,12 @@ struct GenerateCommand: ParsableCommand {
             let digest = model.digest()
             started = Date()
             startedCPU = processCPUSeconds()
+            let fault = try parsedFault()
             do {
                 let result = try TracedGeneration.run(model: model, backend: backend, prompt: promptTokens, maxTokens: maxTokens,
                                                       sampler: sampler, key: nodeKey.privateKey, modelDigest: digest, tracePath: trace,
-                                                      options: TraceOptions(storeStates: traceActivations), onToken: onToken)
+                                                      options: TraceOptions(storeStates: traceActivations, fault: fault),
+                                                      onToken: onToken)
                 tokens = result.tokens
                 signed = result.signed
                 traceSeconds = result.traceSeconds

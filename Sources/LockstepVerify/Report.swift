@@ -1,0 +1,83 @@
+import Foundation
+import LockstepModel
+import LockstepNative
+import LockstepTrace
+
+/// Input a verifier cannot work with (exit status 2): an unreadable or truncated file, a trace
+/// for another model, two traces of different requests, a trace without the states a protocol
+/// needs.
+public struct VerifyError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+/// The first step where a trace and the verifier's recomputation (or two traces) differ.
+public struct Divergence: Sendable, Equatable, CustomStringConvertible {
+    /// Leaf index i (§7.2).
+    public let index: Int
+    /// The step (kind, token position, layer).
+    public let step: StepID
+    /// The step digest the trace commits to.
+    public let claimed: Digest?
+    /// The step digest the verifier computed.
+    public let computed: Digest?
+
+    public init(index: Int, step: StepID, claimed: Digest?, computed: Digest?) {
+        self.index = index; self.step = step; self.claimed = claimed; self.computed = computed
+    }
+
+    /// The layer, or nil for embedding and sample steps.
+    public var layer: Int? { step.kind == .layer ? Int(step.layer) : nil }
+
+    public var description: String {
+        "step \(index) (\(step.kind == .embedding ? "embedding" : step.kind == .layer ? "layer \(step.layer)" : "sample"), token position \(step.position))"
+    }
+
+    /// JSON fields: `index`, `kind`, `position`, `layer` (null unless a layer step), digests.
+    public var jsonObject: [String: Any] {
+        var o: [String: Any] = ["index": index, "position": Int(step.position),
+                                "kind": step.kind == .embedding ? "embedding" : step.kind == .layer ? "layer" : "sample",
+                                "layer": layer.map { $0 as Any } ?? NSNull()]
+        if let claimed { o["claimed_step_digest"] = claimed.hex }
+        if let computed { o["computed_step_digest"] = computed.hex }
+        return o
+    }
+}
+
+/// The answer to "does the claim hold?" (exit status 0 or 1).
+public struct Verdict: Sendable {
+    /// Whether the claim holds.
+    public let holds: Bool
+    /// Why it fails (or a one-line summary when it holds).
+    public let reason: String
+    /// The first divergent step, when the failure is one.
+    public let divergence: Divergence?
+
+    public static func ok(_ summary: String) -> Verdict { Verdict(holds: true, reason: summary, divergence: nil) }
+    public static func fail(_ reason: String, at divergence: Divergence? = nil) -> Verdict {
+        Verdict(holds: false, reason: reason, divergence: divergence)
+    }
+}
+
+/// Reads a trace file and sorts the reader's errors: a file that is not a complete trace is
+/// unusable input (`VerifyError`); a complete trace whose records, commitment or signature do
+/// not agree is a false claim (a failing `Verdict`).
+public enum TraceLoading {
+    public enum Outcome: Sendable {
+        case valid(TraceContents)
+        case invalid(Verdict)
+    }
+
+    public static func load(path: String, keepStates: Bool = false) throws(VerifyError) -> Outcome {
+        do {
+            return .valid(try TraceReader.read(path: path, keepStates: keepStates))
+        } catch {
+            switch error {
+            case .io, .badMagic, .unsupportedVersion, .unknownFlags, .truncated, .malformed, .limitExceeded, .generation:
+                throw VerifyError("\(path): \(error.description)")
+            case .unexpectedStep, .chainMismatch, .stepDigestMismatch, .commitmentMismatch, .commitment:
+                return .invalid(.fail("\(path): \(error.description)"))
+            }
+        }
+    }
+}

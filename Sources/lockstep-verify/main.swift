@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Lockstep
+
+// Exit status: 0 the claim holds, 1 the claim is false, 2 unusable input (SPEC §8).
+// ArgumentParser's own usage errors (64) are mapped to 2 as well.
+VerifyMain.main()
+
+struct VerifyMain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lockstep-verify",
+        abstract: "Verify committed Lockstep traces: replay, spot-check, dispute, check-proof, audit (SPEC §8).",
+        discussion: "Exit status: 0 the claim holds, 1 the claim is false (with the reason and the first divergent step), 2 unusable input.",
+        subcommands: [ReplayCommand.self, SpotCheckCommand.self, DisputeCommand.self, CheckProofCommand.self, AuditCommand.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch let e as ClaimFalse {
+            Foundation.exit(e.code)
+        } catch let e as VerifyError {
+            FileHandle.standardError.write(Data("lockstep-verify: error: \(e.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Thrown after a report was printed, to set the exit status.
+struct ClaimFalse: Error { let code: Int32 }
+
+/// `--model`, `--backend`, `--threads`, `--json`.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "GGUF model file the trace claims to have run.")
+    var model: String
+    @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
+    var backend: String = BackendRegistry.defaultName
+    @Option(name: .long, help: "Worker threads for the backend.")
+    var threads: Int = 1
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func load() throws(VerifyError) -> (LlamaModel, Digest, any Backend, Double) {
+        let model: LlamaModel
+        do { model = try LlamaModel(path: self.model) } catch { throw VerifyError("--model: \(error.description)") }
+        let backend: any Backend
+        do { backend = try BackendRegistry.make(self.backend, threads: threads) } catch { throw VerifyError("--backend: \(error.description)") }
+        let started = monotonicNow()
+        let digest = model.digest()
+        return (model, digest, backend, monotonicNow() - started)
+    }
+}
+
+/// Prints a verdict (text or JSON) and sets the exit status.
+func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any] = [:]) throws {
+    if json {
+        var o = extra
+        o["command"] = command
+        o["holds"] = verdict.holds
+        o["reason"] = verdict.reason
+        o["exit_status"] = verdict.holds ? 0 : 1
+        o["divergence"] = verdict.divergence?.jsonObject ?? NSNull()
+        let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    } else {
+        var text = (verdict.holds ? "OK: " : "FAILED: ") + verdict.reason + "\n"
+        if let d = verdict.divergence {
+            text += "first divergent step: index \(d.index), token position \(d.step.position), "
+            text += d.layer.map { "layer \($0)" } ?? (d.step.kind == .embedding ? "embedding" : "sample")
+            text += "\n"
+        }
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(v)\n" }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+    if !verdict.holds { throw ClaimFalse(code: 1) }
+}
+
+/// Loads a trace; a structurally valid but false trace prints its verdict and exits 1.
+func loadTrace(_ path: String, keepStates: Bool, command: String, json: Bool) throws -> TraceContents {
+    switch try TraceLoading.load(path: path, keepStates: keepStates) {
+    case let .valid(t): return t
+    case let .invalid(v):
+        try finish(v, command: command, json: json)
+        fatalError("unreachable")
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replay",
+        abstract: "Re-execute the request teacher-forced in one batched pass and compare every leaf.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .long, help: "Trace file.") var trace: String
+
+    func run() throws {
+        let (model, digest, backend, _) = try common.load()
+        let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
+        let r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend)
+        try finish(r.verdict, command: "replay", json: common.json, extra: [
+            "steps": t.leaves.count, "output_tokens": t.signed.commitment.outputTokens.count,
+            "replay_seconds": r.computeSeconds, "backend": backend.name, "public_key": t.signed.publicKey.hex,
+        ])
+    }
+}
+
+struct SpotCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spot-check",
+        abstract: "Sample K steps, check their openings against the root and recompute only those steps (needs --trace-activations).")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .long, help: "Trace file (written with --trace-activations).") var trace: String
+    @Option(name: .long, help: "Number of sampled steps K.") var samples: Int = 16
+    @Option(name: .long, help: "Verifier seed; default: Fiat–Shamir from the root.") var seed: UInt64?
+
+    func run() throws {
+        guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1, got \(samples)") }
+        let (model, digest, backend, _) = try common.load()
+        let t = try loadTrace(trace, keepStates: true, command: "spot-check", json: common.json)
+        let r = try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed)
+        try finish(r.verdict, command: "spot-check", json: common.json, extra: [
+            "steps": t.leaves.count, "samples": r.samples, "distinct_steps_recomputed": r.stepsRecomputed,
+            "randomness": seed.map { "seed \($0)" } ?? "fiat-shamir", "recompute_seconds": r.computeSeconds, "backend": backend.name,
+            "detection_probability_per_bad_fraction": "1 - (1 - f)^\(samples)",
+        ])
+    }
+}
