@@ -3,13 +3,55 @@ import Foundation
 import Lockstep
 
 struct DisputeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dispute", abstract: "(not yet)")
-    func run() throws { throw VerifyError("not implemented") }
+    static let configuration = CommandConfiguration(commandName: "dispute",
+        abstract: "Bisect two traces of the same request to the first divergent step, recompute it, write a fraud proof.",
+        discussion: "Exit 0: trace A is right where the traces first differ (or they agree); 1: A is wrong there; 2: unusable input.")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "Trace A (the claim examined).") var traceA: String
+    @Argument(help: "Trace B.") var traceB: String
+    @Option(name: .long, help: "Write the fraud proof to this file.") var proofOut: String?
+
+    func run() throws {
+        let (model, digest, backend, _) = try common.load()
+        var traces: [TraceContents] = []
+        for path in [traceA, traceB] {
+            switch try TraceLoading.load(path: path, keepStates: true) {
+            case let .valid(t): traces.append(t)
+            case let .invalid(v): throw VerifyError("a dispute needs two valid signed traces: \(v.reason)")
+            }
+        }
+        let r = try Dispute.run(a: traces[0], b: traces[1], model: model, modelDigest: digest, backend: backend)
+        if let proof = r.proof, let proofOut {
+            guard FileManager.default.createFile(atPath: proofOut, contents: Data(proof.bytes)) else {
+                throw VerifyError("\(proofOut): cannot write the fraud proof")
+            }
+        }
+        var extra: [String: Any] = ["rounds": r.rounds, "round_bound": r.roundBound,
+                                    "bisection": r.transcript.map { [$0.lo, $0.hi] }, "backend": backend.name]
+        if let w = r.winner { extra["right"] = w == .first ? "A" : w == .second ? "B" : "neither"; extra["right_trace"] = w == .first ? traceA : w == .second ? traceB : "neither" }
+        if let proofOut, r.proof != nil { extra["proof"] = proofOut; extra["proof_bytes"] = r.proof!.bytes.count }
+        try finish(r.verdict, command: "dispute", json: common.json, extra: extra)
+    }
 }
+
 struct CheckProofCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-proof", abstract: "(not yet)")
-    func run() throws { throw VerifyError("not implemented") }
+    static let configuration = CommandConfiguration(commandName: "check-proof",
+        abstract: "Re-check a fraud proof offline (exit 0 accepted, 1 rejected, 2 unusable input).")
+    @OptionGroup var common: CommonOptions
+    @Argument(help: "Fraud proof file (from `dispute --proof-out`).") var proof: String
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: proof) else { throw VerifyError("\(proof): cannot read") }
+        let (model, digest, backend, _) = try common.load()
+        let verdict: Verdict
+        switch FraudProof.parse([UInt8](data)) {
+        case let .failure(e): verdict = .fail("rejected: \(e.description)")
+        case let .success(p): verdict = try p.check(model: model, modelDigest: digest, backend: backend)
+        }
+        try finish(verdict, command: "check-proof", json: common.json, extra: ["backend": backend.name])
+    }
 }
+
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "(not yet)")
     func run() throws { throw VerifyError("not implemented") }

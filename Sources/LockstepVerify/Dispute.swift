@@ -1,0 +1,266 @@
+import LockstepCore
+import LockstepModel
+import LockstepNative
+import LockstepTrace
+
+/// Which side of a dispute computed the divergent step correctly.
+public enum DisputeWinner: UInt8, Sendable {
+    /// The first trace (A) is right, B is proven wrong.
+    case first = 0
+    /// The second trace (B) is right, A is proven wrong.
+    case second = 1
+    /// Both are wrong at the first divergent step.
+    case neither = 2
+}
+
+/// One step of a fraud proof that both parties committed to: the leaf, its path in A's tree and
+/// its path in B's tree, and (for input states) the state.
+public struct AgreedOpening: Sendable, Equatable {
+    public let leaf: TraceLeaf
+    public let pathA: [Digest]
+    public let pathB: [Digest]
+    public let state: [UInt8]
+}
+
+/// A self-contained, offline-checkable fraud proof (§8.4): both signed commitments, the first
+/// divergent step `i` with both parties' leaves, the agreed leaf `i − 1`, and the agreed input
+/// states of step `i` with their inclusion paths in both trees. A checker with the model
+/// recomputes step `i` and confirms the verdict.
+public struct FraudProof: Sendable, Equatable {
+    public static let magic: [UInt8] = Array("LKSPROOF".utf8)
+    public static let version: UInt32 = 1
+
+    public let winner: DisputeWinner
+    public let index: Int
+    public let a: SignedCommitment
+    public let b: SignedCommitment
+    /// Leaf i of A and its path in A's tree; leaf i of B and its path in B's tree.
+    public let leafA: TraceLeaf, pathA: [Digest]
+    public let leafB: TraceLeaf, pathB: [Digest]
+    /// Leaf i − 1 (agreed: same chain value), when i > 0.
+    public let previous: AgreedOpening?
+    /// The states step i reads, in `StepRecomputer.inputIndices` order.
+    public let inputs: [AgreedOpening]
+
+    /// The canonical encoding (the proof file).
+    public var bytes: [UInt8] {
+        var w = Writer()
+        w.raw(FraudProof.magic); w.u32(FraudProof.version); w.u8(winner.rawValue); w.u64(UInt64(index))
+        for s in [a, b] {
+            let m = s.commitment.encoding
+            w.u32(UInt32(m.count)); w.raw(m); w.raw(s.signature); w.raw(s.publicKey.rawRepresentation)
+        }
+        w.raw(leafA.bytes); w.path(pathA)
+        w.raw(leafB.bytes); w.path(pathB)
+        if let previous { w.raw(previous.leaf.bytes); w.path(previous.pathA); w.path(previous.pathB) }
+        w.u32(UInt32(inputs.count))
+        for o in inputs { w.raw(o.leaf.bytes); w.path(o.pathA); w.path(o.pathB); w.u32(UInt32(o.state.count)); w.raw(o.state) }
+        return w.bytes
+    }
+
+    public init(winner: DisputeWinner, index: Int, a: SignedCommitment, b: SignedCommitment, leafA: TraceLeaf, pathA: [Digest],
+                leafB: TraceLeaf, pathB: [Digest], previous: AgreedOpening?, inputs: [AgreedOpening]) {
+        self.winner = winner; self.index = index; self.a = a; self.b = b; self.leafA = leafA; self.pathA = pathA
+        self.leafB = leafB; self.pathB = pathB; self.previous = previous; self.inputs = inputs
+    }
+
+    /// Parses a proof file. Every length is bounded by the bytes left; trailing bytes are an error.
+    /// - Returns: the proof, or the reason it cannot be parsed.
+    public static func parse(_ bytes: [UInt8]) -> Result<FraudProof, VerifyError> {
+        var r = Reader(bytes)
+        guard let m = r.take(8), m == magic else { return .failure(VerifyError("not a Lockstep fraud proof (bad magic)")) }
+        guard let v = r.u32(), v == version else { return .failure(VerifyError("unsupported fraud proof version")) }
+        guard let wb = r.u8(), let winner = DisputeWinner(rawValue: wb) else { return .failure(VerifyError("bad verdict byte")) }
+        guard let index64 = r.u64(), index64 < UInt64(Int32.max) else { return .failure(VerifyError("bad step index")) }
+        var signed: [SignedCommitment] = []
+        for side in ["A", "B"] {
+            guard let n = r.u32(), let m = r.take(Int(n)), let sig = r.take(64), let key = r.take(32) else {
+                return .failure(VerifyError("truncated commitment \(side)"))
+            }
+            do {
+                let c = try Commitment(encoding: m)
+                signed.append(SignedCommitment(commitment: c, signature: sig, publicKey: try Ed25519PublicKey(rawRepresentation: key)))
+            } catch { return .failure(VerifyError("commitment \(side): \(error)")) }
+        }
+        func leaf() -> TraceLeaf? { r.take(TraceLeaf.byteCount).flatMap { try? TraceLeaf(bytes: $0) } }
+        guard let leafA = leaf(), let pathA = r.path(), let leafB = leaf(), let pathB = r.path() else { return .failure(VerifyError("truncated leaves")) }
+        var previous: AgreedOpening? = nil
+        if index64 > 0 {
+            guard let l = leaf(), let pa = r.path(), let pb = r.path() else { return .failure(VerifyError("truncated previous leaf")) }
+            previous = AgreedOpening(leaf: l, pathA: pa, pathB: pb, state: [])
+        }
+        guard let count = r.u32(), Int(count) <= r.remaining / TraceLeaf.byteCount else { return .failure(VerifyError("bad input count")) }
+        var inputs: [AgreedOpening] = []
+        for _ in 0 ..< count {
+            guard let l = leaf(), let pa = r.path(), let pb = r.path(), let n = r.u32(), let s = r.take(Int(n)) else {
+                return .failure(VerifyError("truncated input opening"))
+            }
+            inputs.append(AgreedOpening(leaf: l, pathA: pa, pathB: pb, state: s))
+        }
+        guard r.remaining == 0 else { return .failure(VerifyError("\(r.remaining) bytes after the end of the proof")) }
+        return .success(FraudProof(winner: winner, index: Int(index64), a: signed[0], b: signed[1], leafA: leafA, pathA: pathA,
+                                   leafB: leafB, pathB: pathB, previous: previous, inputs: inputs))
+    }
+
+    /// Checks the proof offline against the model: both signatures; one request; the model is the
+    /// request's; leaf i of each side is in its tree and the step digests differ; leaf i − 1 is
+    /// in both trees (the chains agree before i); every input is in both trees and its state
+    /// hashes to its leaf; then step i is recomputed and the verdict must be the proof's.
+    /// - Returns: `.ok` when accepted, a failing verdict with the reason when rejected.
+    /// - Throws: `VerifyError` when the proof is for another model.
+    public func check(model: LlamaModel, modelDigest: Digest, backend: any Backend) throws(VerifyError) -> Verdict {
+        for (name, s) in [("A", a), ("B", b)] {
+            do { try s.verifySignature() } catch { return .fail("commitment \(name): \(error)") }
+        }
+        guard a.commitment.request == b.commitment.request else { return .fail("the commitments are for different requests") }
+        let request = a.commitment.request
+        try checkModel(request, model: model, modelDigest: modelDigest)
+        let header = TraceHeader(request: request, storesStates: true)
+        let schedule = header.schedule
+        let nA = Int(a.commitment.leafCount), nB = Int(b.commitment.leafCount)
+        for (name, c) in [("A", a.commitment), ("B", b.commitment)] where Int(c.leafCount) != schedule.leafCount(outputCount: c.outputTokens.count) {
+            return .fail("commitment \(name): leaf count \(c.leafCount) does not fit \(c.outputTokens.count) output tokens")
+        }
+        guard index < min(nA, nB) else { return .fail("step \(index) is outside the traces") }
+        let step = schedule.step(at: index)
+        guard leafA.index == UInt64(index), leafB.index == UInt64(index) else { return .fail("the divergent leaves are not leaf \(index)") }
+        do { try a.commitment.verifyInclusion(of: leafA, path: pathA) } catch { return .fail("A's leaf \(index): \(error)") }
+        do { try b.commitment.verifyInclusion(of: leafB, path: pathB) } catch { return .fail("B's leaf \(index): \(error)") }
+        guard leafA.stepDigest != leafB.stepDigest else { return .fail("the two traces agree on step \(index)") }
+        if let previous {
+            guard previous.leaf.index == UInt64(index - 1) else { return .fail("the agreed leaf is not leaf \(index - 1)") }
+            do {
+                try a.commitment.verifyInclusion(of: previous.leaf, path: previous.pathA)
+                try b.commitment.verifyInclusion(of: previous.leaf, path: previous.pathB)
+            } catch { return .fail("agreed leaf \(index - 1): \(error)") }
+        }
+        let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
+        let needed = recomputer.inputIndices(of: index)
+        guard needed.count == inputs.count else { return .fail("step \(index) reads \(needed.count) states, the proof opens \(inputs.count)") }
+        for (j, o) in zip(needed, inputs) {
+            let inA = StepOpening(leaf: o.leaf, path: o.pathA, state: o.state), inB = StepOpening(leaf: o.leaf, path: o.pathB, state: o.state)
+            if let why = inA.check(index: j, step: schedule.step(at: j), header: header, commitment: a.commitment) { return .fail("A: " + why) }
+            if let why = inB.check(index: j, step: schedule.step(at: j), header: header, commitment: b.commitment) { return .fail("B: " + why) }
+        }
+        // An input an honest run cannot have read (a token outside the vocabulary) makes both wrong.
+        let computed: Digest?
+        switch recomputer.digest(of: index, inputs: inputs.map(\.state)) {
+        case let .success(d): computed = d
+        case .failure: computed = nil
+        }
+        let actual: DisputeWinner = computed == leafA.stepDigest ? .first : computed == leafB.stepDigest ? .second : .neither
+        let divergence = Divergence(index: index, step: step, claimed: actual == .second ? leafA.stepDigest : leafB.stepDigest, computed: computed)
+        guard actual == winner else { return .fail("the proof names \(winner) as right, the recomputation says \(actual)", at: divergence) }
+        return Verdict(holds: true, reason: "accepted: at step \(index) (\(step)) \(FraudProof.describe(winner))", divergence: divergence)
+    }
+
+    static func describe(_ w: DisputeWinner) -> String {
+        switch w {
+        case .first: return "trace A is right and trace B is wrong"
+        case .second: return "trace B is right and trace A is wrong"
+        case .neither: return "both traces are wrong"
+        }
+    }
+}
+
+/// The outcome of a dispute.
+public struct DisputeReport: Sendable {
+    /// Holds when A is right where the traces first differ (or they do not differ).
+    public let verdict: Verdict
+    /// Bisection rounds used (each: both parties reveal one chain value).
+    public let rounds: Int
+    /// ⌈log₂ N⌉ for the common length N.
+    public let roundBound: Int
+    /// The (lo, hi) interval after each round.
+    public let transcript: [(lo: Int, hi: Int)]
+    public let winner: DisputeWinner?
+    public let proof: FraudProof?
+}
+
+/// The dispute game (§8.4).
+public enum Dispute {
+    /// Bisection over chain values between two traces of the same request, then the referee's
+    /// one-step recomputation from the agreed inputs.
+    /// - Throws: `VerifyError` for traces of different requests, or when neither stores states
+    ///   (the agreed inputs are opened from the stored states).
+    public static func run(a: TraceContents, b: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend) throws(VerifyError) -> DisputeReport {
+        let request = a.signed.commitment.request
+        guard request == b.signed.commitment.request else { throw VerifyError("the two traces are for different requests") }
+        try checkModel(request, model: model, modelDigest: modelDigest)
+        let n = min(a.leaves.count, b.leaves.count)
+        let bound = n <= 1 ? 0 : Int.bitWidth - (n - 1).leadingZeroBitCount
+        // Invariant: the chains agree at lo (−1: the chain start, fixed by the common request)
+        // and differ at hi.
+        var lo = -1, hi = n - 1, rounds = 0
+        var transcript: [(lo: Int, hi: Int)] = []
+        if n == 0 || a.leaves[hi].chain == b.leaves[hi].chain {
+            let same = a.leaves.count == b.leaves.count
+            return DisputeReport(verdict: .ok(same ? "the traces agree on every step" : "no divergent step: one trace is a prefix of the other (an early stop, §7.9 T1)"),
+                                 rounds: 0, roundBound: bound, transcript: [], winner: nil, proof: nil)
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2
+            rounds += 1
+            if a.leaves[mid].chain == b.leaves[mid].chain { lo = mid } else { hi = mid }
+            transcript.append((lo, hi))
+        }
+        let i = hi
+        guard let source = a.states != nil ? a : (b.states != nil ? b : nil) else {
+            throw VerifyError("the referee opens the agreed inputs from stored states: neither trace was written with --trace-activations")
+        }
+        let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
+        func proofPath(_ t: TraceContents, _ j: Int) throws(VerifyError) -> [Digest] {
+            do { return try t.tree.inclusionProof(index: UInt64(j)).path } catch { throw VerifyError("inclusion proof \(j): \(error)") }
+        }
+        var inputs: [AgreedOpening] = []
+        for j in recomputer.inputIndices(of: i) {
+            inputs.append(AgreedOpening(leaf: source.leaves[j], pathA: try proofPath(a, j), pathB: try proofPath(b, j), state: source.states![j]))
+        }
+        let previous = i > 0 ? AgreedOpening(leaf: a.leaves[i - 1], pathA: try proofPath(a, i - 1), pathB: try proofPath(b, i - 1), state: []) : nil
+        let computed: Digest?
+        switch recomputer.digest(of: i, inputs: inputs.map(\.state)) {
+        case let .success(d): computed = d
+        case .failure: computed = nil
+        }
+        let winner: DisputeWinner = computed == a.leaves[i].stepDigest ? .first : computed == b.leaves[i].stepDigest ? .second : .neither
+        let proof = FraudProof(winner: winner, index: i, a: a.signed, b: b.signed, leafA: a.leaves[i], pathA: try proofPath(a, i),
+                               leafB: b.leaves[i], pathB: try proofPath(b, i), previous: previous, inputs: inputs)
+        let step = a.header.schedule.step(at: i)
+        let divergence = Divergence(index: i, step: step, claimed: a.leaves[i].stepDigest, computed: computed)
+        let reason = "first divergent step \(i) (\(step)) after \(rounds) rounds: \(FraudProof.describe(winner))"
+        return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: divergence) : .fail(reason, at: divergence),
+                             rounds: rounds, roundBound: bound, transcript: transcript, winner: winner, proof: proof)
+    }
+}
+
+// MARK: - Byte coding of proofs
+
+struct Writer {
+    var bytes: [UInt8] = []
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    /// `u32 count ‖ count × 32 bytes`.
+    mutating func path(_ p: [Digest]) { u32(UInt32(p.count)); for d in p { raw(d.bytes) } }
+}
+
+struct Reader {
+    let bytes: [UInt8]
+    var offset = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var remaining: Int { bytes.count - offset }
+    mutating func take(_ n: Int) -> [UInt8]? {
+        guard n >= 0, n <= remaining else { return nil }
+        defer { offset += n }
+        return Array(bytes[offset ..< offset + n])
+    }
+    mutating func u8() -> UInt8? { take(1)?[0] }
+    mutating func u32() -> UInt32? { take(4).map { $0.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) } } }
+    mutating func u64() -> UInt64? { take(8).map { $0.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } } }
+    /// A path of at most 64 digests.
+    mutating func path() -> [Digest]? {
+        guard let n = u32(), n <= 64, Int(n) * 32 <= remaining else { return nil }
+        return (0 ..< Int(n)).map { _ in Digest(bytes: take(32)!) }
+    }
+}
