@@ -194,6 +194,25 @@ public enum Dispute {
         var lo = -1, hi = n - 1, rounds = 0
         var transcript: [(lo: Int, hi: Int)] = []
         if n == 0 || a.leaves[hi].chain == b.leaves[hi].chain {
+            // The steps agree; the commitments' output tokens must then agree too, since each
+            // token is part of its (agreed) sample step. A mismatch means one commitment's
+            // tokens contradict its own sample steps: the stored sample state says which.
+            let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
+            if let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) {
+                let schedule = a.header.schedule
+                let p = schedule.promptCount - 1 + j, s = schedule.firstIndex(ofPosition: p) + schedule.layers + 1
+                guard let states = a.states ?? b.states, s < states.count else {
+                    throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
+                }
+                let st = states[s], k = st.count
+                let b0 = UInt32(st[k - 4]), b1 = UInt32(st[k - 3]) << 8, b2 = UInt32(st[k - 2]) << 16, b3 = UInt32(st[k - 1]) << 24
+                let token = Int32(bitPattern: b0 | b1 | b2 | b3)
+                let div = Divergence(index: s, step: .sample(p), claimed: nil, computed: nil)
+                let winner: DisputeWinner = token == ta[j] ? .first : token == tb[j] ? .second : .neither
+                let reason = "the traces agree on every step but commit to different output token \(j); the agreed sample step chose \(token): \(FraudProof.describe(winner))"
+                return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: div) : .fail(reason, at: div),
+                                     rounds: 0, roundBound: bound, transcript: [], winner: winner, proof: nil)
+            }
             let same = a.leaves.count == b.leaves.count
             return DisputeReport(verdict: .ok(same ? "the traces agree on every step" : "no divergent step: one trace is a prefix of the other (an early stop, §7.9 T1)"),
                                  rounds: 0, roundBound: bound, transcript: [], winner: nil, proof: nil)

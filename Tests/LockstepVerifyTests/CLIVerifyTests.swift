@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+import Lockstep
+
+/// The built `lockstep-verify` (and `lockstep generate --inject-fault`) on honest, faulted,
+/// forged and corrupted inputs: never exit 0 on a bad one, never crash.
+final class CLIVerifyTests: XCTestCase {
+    func testHonestFaultedAndDisputeThroughTheBinaries() throws {
+        let m = Fixture.modelPath, d = Fixture.dir
+        let honest = d.appendingPathComponent("cli-h.trace").path, bad = d.appendingPathComponent("cli-f.trace").path
+        for (path, extra) in [(honest, [String]()), (bad, ["--inject-fault", "3:1"])] {
+            let g = try Binary.run("lockstep", ["generate", "--model", m, "--prompt", "hello world", "--max-tokens", "6", "--trace", path, "--trace-activations"] + extra)
+            XCTAssertEqual(g.status, 0, g.stderr)
+        }
+        for backend in BackendRegistry.names where (try? BackendRegistry.make(backend)) != nil {
+            let r = try Binary.verify(["replay", "--model", m, "--trace", honest, "--backend", backend, "--json"])
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        }
+        let r = try Binary.verify(["replay", "--model", m, "--trace", bad, "--json"])
+        XCTAssertEqual(r.status, 1)
+        let div = Binary.json(r)["divergence"] as? [String: Any]
+        XCTAssertEqual(div?["position"] as? Int, 3); XCTAssertEqual(div?["layer"] as? Int, 1)
+        XCTAssertEqual(try Binary.verify(["spot-check", "--model", m, "--trace", honest, "--samples", "16"]).status, 0)
+        let proof = d.appendingPathComponent("cli.proof").path
+        let dsp = try Binary.verify(["dispute", "--model", m, bad, honest, "--proof-out", proof, "--json"])
+        XCTAssertEqual(dsp.status, 1)
+        XCTAssertEqual(Binary.json(dsp)["right_trace"] as? String, honest)
+        XCTAssertEqual(try Binary.verify(["dispute", "--model", m, honest, bad]).status, 0)
+        XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, proof]).status, 0)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: proof)))
+        bytes[bytes.count / 2] ^= 4
+        let flipped = d.appendingPathComponent("cli-flipped.proof").path
+        try Data(bytes).write(to: URL(fileURLWithPath: flipped))
+        XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, flipped]).status, 1)
+    }
+
+    func testForgedAndCorruptedInputsNeverVerify() throws {
+        let m = Fixture.modelPath, d = Fixture.dir
+        let (hPath, h) = try Fixture.trace("cli-base.trace", maxTokens: 4, states: false)
+        let (_, other) = try Fixture.trace("cli-other.trace", maxTokens: 4, prompt: [2, 2, 7], states: false)
+        let honestBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: hPath)))
+        let c = h.signed.commitment, request = c.request
+        let attacker = NodeKey.generate().privateKey
+        var cases: [(String, String)] = []
+        func write(_ name: String, _ bytes: [UInt8]) throws {
+            let p = d.appendingPathComponent(name).path
+            try Data(bytes).write(to: URL(fileURLWithPath: p))
+            cases.append((name, p))
+        }
+        func forge(_ name: String, request r: TraceRequest = request, digests: [Digest], tokens: [TokenID]) throws {
+            let p = d.appendingPathComponent(name).path
+            try forgeTrace(path: p, request: r, stepDigests: digests, outputTokens: tokens, key: attacker)
+            cases.append((name, p))
+        }
+        let digests = h.leaves.map(\.stepDigest)
+        // Edited output token, re-signed by the forger (a consistent, validly signed file).
+        var tokens = c.outputTokens; tokens[1] = (tokens[1] + 1) % 50
+        try forge("edited-tokens-resigned.trace", digests: digests, tokens: tokens)
+        // Swapped leaves and an edited leaf, re-chained and re-signed.
+        var swapped = digests; swapped.swapAt(4, 7)
+        try forge("swapped-leaves.trace", digests: swapped, tokens: c.outputTokens)
+        var edited = digests; edited[9] = SHA256Hasher.hash([9])
+        try forge("edited-leaf.trace", digests: edited, tokens: c.outputTokens)
+        // Another model's digest.
+        let otherModel = try TraceRequest(modelDigest: SHA256Hasher.hash([1]), shape: request.shape, promptTokens: request.promptTokens,
+                                          sampler: .greedy, maxTokens: Int(request.maxTokens))
+        try forge("other-model.trace", request: otherModel, digests: digests, tokens: c.outputTokens)
+        // The footer of a trace for another prompt on this trace's records.
+        let footerStart = honestBytes.count - (1 + 4 + c.encoding.count + 64 + 32 + 16)
+        let otherBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: d.appendingPathComponent("cli-other.trace").path)))
+        let oc = other.signed.commitment
+        let otherFooter = Array(otherBytes[(otherBytes.count - (1 + 4 + oc.encoding.count + 64 + 32 + 16))...])
+        var replayed = Array(honestBytes[..<footerStart]) + otherFooter
+        // Fix the trailer's footer offset so only the commitment is wrong.
+        let off = UInt64(footerStart)
+        for i in 0 ..< 8 { replayed[replayed.count - 16 + i] = UInt8((off >> (8 * UInt64(i))) & 0xFF) }
+        try write("other-prompt-commitment.trace", replayed)
+        // Bad signature, edited token in the signed commitment, truncation, random bytes, empty.
+        var badSig = honestBytes; badSig[honestBytes.count - 16 - 32 - 5] ^= 0x10
+        try write("bad-signature.trace", badSig)
+        var tokenEdit = honestBytes; tokenEdit[footerStart + 5 + c.encoding.count - 32 - 32 - 8 - 4] ^= 1
+        try write("edited-token-in-file.trace", tokenEdit)
+        try write("truncated.trace", Array(honestBytes[..<(honestBytes.count * 2 / 3)]))
+        var g = SeededGenerator(seed: 5)
+        try write("random.trace", (0 ..< 4096).map { _ in UInt8.random(in: 0 ... 255, using: &g) })
+        try write("empty.trace", [])
+        try write("magic-only.trace", Array("LKSTRACE".utf8) + [1, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+
+        for (name, path) in cases {
+            for args in [["replay", "--model", m, "--trace", path], ["spot-check", "--model", m, "--trace", path, "--samples", "4"],
+                         ["dispute", "--model", m, path, hPath]] {
+                let r = try Binary.verify(args + ["--json"])
+                XCTAssertFalse(r.crashed, "\(name) \(args[0]) crashed")
+                XCTAssertTrue(r.status == 1 || r.status == 2, "\(name) \(args[0]): exit \(r.status)\n\(r.stdout)\(r.stderr)")
+                XCTAssertFalse((r.stdout + r.stderr).isEmpty, "\(name) \(args[0]): no reason given")
+            }
+        }
+        // Model files: another model, a missing model, a random file.
+        for model in [Fixture.otherModelPath, d.appendingPathComponent("missing.gguf").path, d.appendingPathComponent("random.trace").path] {
+            let r = try Binary.verify(["replay", "--model", model, "--trace", hPath])
+            XCTAssertEqual(r.status, 2, r.stderr); XCTAssertFalse(r.crashed)
+        }
+        // Bad arguments are unusable input too.
+        XCTAssertEqual(try Binary.verify(["replay", "--trace", hPath]).status, 2)
+        XCTAssertEqual(try Binary.verify(["spot-check", "--model", m, "--trace", hPath, "--samples", "0"]).status, 2)
+        XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, d.appendingPathComponent("random.trace").path]).status, 1)
+    }
+}
