@@ -1,0 +1,224 @@
+/* Instruction-set detection and the worker pool. */
+#define _GNU_SOURCE
+#include "lk_internal.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#ifdef LK_X86
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/* ---- instruction sets ---- */
+
+#ifdef LK_X86
+static uint64_t lk_xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* bit 0: avx2, bit 1: avx512 (F, BW, VL, DQ), bit 2: avx512 VNNI. Never AMX. */
+static int lk_x86_features(void) {
+    static _Atomic int cached = -1;
+    int f = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (f >= 0) return f;
+    f = 0;
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+        if (osxsave && avx) {
+            uint64_t xcr0 = lk_xgetbv0();
+            int ymm_ok = (xcr0 & 0x6) == 0x6;
+            int zmm_ok = (xcr0 & 0xE6) == 0xE6;
+            if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+                int avx2 = (b >> 5) & 1, bmi2 = (b >> 8) & 1;
+                int f512 = (b >> 16) & 1, dq = (b >> 17) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+                int vnni = (c >> 11) & 1;
+                if (ymm_ok && avx2 && bmi2) f |= 1;
+                if (ymm_ok && zmm_ok && (f & 1) && f512 && dq && bw && vl) f |= 2;
+                if ((f & 2) && vnni) f |= 4;
+            }
+        }
+    }
+    atomic_store_explicit(&cached, f, memory_order_relaxed);
+    return f;
+}
+
+static _Atomic int lk_vnni_override = -1;
+
+int lk_cpu_has_avx512vnni(void) {
+    int o = atomic_load_explicit(&lk_vnni_override, memory_order_relaxed);
+    int has = (lk_x86_features() & 4) != 0;
+    return o < 0 ? has : (has && o);
+}
+#endif
+
+/** Test hook: 0 makes the avx512 path use its non-VNNI kernels, 1 (or -1) restores detection. */
+void lk_avx512_allow_vnni(int allow) {
+#ifdef LK_X86
+    atomic_store_explicit(&lk_vnni_override, allow < 0 ? -1 : allow, memory_order_relaxed);
+#else
+    (void)allow;
+#endif
+}
+
+int lk_isa_supported(int isa) {
+    switch (isa) {
+    case LK_ISA_SCALAR: return 1;
+#ifdef LK_X86
+    case LK_ISA_AVX2: return (lk_x86_features() & 1) != 0;
+    case LK_ISA_AVX512: return (lk_x86_features() & 2) != 0;
+#endif
+#ifdef LK_ARM64
+    case LK_ISA_NEON: return 1;
+#endif
+    default: return 0;
+    }
+}
+
+int lk_isa_best(void) {
+    if (lk_isa_supported(LK_ISA_AVX512)) return LK_ISA_AVX512;
+    if (lk_isa_supported(LK_ISA_AVX2)) return LK_ISA_AVX2;
+    if (lk_isa_supported(LK_ISA_NEON)) return LK_ISA_NEON;
+    return LK_ISA_SCALAR;
+}
+
+static const char *const lk_isa_names[LK_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+
+const char *lk_isa_name(int isa) { return (isa >= 0 && isa < LK_ISA_COUNT) ? lk_isa_names[isa] : NULL; }
+
+int lk_isa_from_name(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < LK_ISA_COUNT; i++) if (strcmp(name, lk_isa_names[i]) == 0) return i;
+    return -1;
+}
+
+/* ---- pool ---- */
+
+struct lk_pool {
+    int threads;
+    pthread_t *tids;
+    pthread_mutex_t run_lock;      /* one job at a time */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic uint64_t generation;   /* bumped per job */
+    _Atomic int pending;           /* workers still running the current job */
+    _Atomic int stop;
+    lk_task_fn fn;
+    void *ctx;
+    int active;                    /* workers taking part in the current job */
+};
+
+typedef struct { lk_pool *pool; int index; } lk_worker_arg;
+
+static inline void lk_cpu_relax(void) {
+#ifdef LK_X86
+    _mm_pause();
+#elif defined(LK_ARM64)
+    __asm__ volatile("yield");
+#endif
+}
+
+static double lk_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *lk_worker_main(void *p) {
+    lk_worker_arg arg = *(lk_worker_arg *)p;
+    free(p);
+    lk_pool *pool = arg.pool;
+    uint64_t seen = 0;
+    for (;;) {
+        /* Spin a while (jobs come in bursts), then sleep. */
+        uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g == seen && !atomic_load(&pool->stop)) {
+            double start = lk_now();
+            int spins = 0;
+            while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+                   !atomic_load_explicit(&pool->stop, memory_order_relaxed)) {
+                lk_cpu_relax();
+                if (++spins == 256) {
+                    spins = 0;
+                    if (lk_now() - start > 2e-4) break;
+                }
+            }
+            if (g == seen) {
+                pthread_mutex_lock(&pool->mu);
+                while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+                       !atomic_load(&pool->stop))
+                    pthread_cond_wait(&pool->cv, &pool->mu);
+                pthread_mutex_unlock(&pool->mu);
+            }
+        }
+        if (atomic_load(&pool->stop)) return NULL;
+        seen = g;
+        if (arg.index < pool->active) {
+            pool->fn(pool->ctx, arg.index, pool->active);
+            atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        }
+    }
+}
+
+lk_pool *lk_pool_create(int threads) {
+    if (threads < 1) threads = 1;
+    lk_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->run_lock, NULL);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->tids = calloc((size_t)threads, sizeof(pthread_t));
+    for (int i = 1; i < threads; i++) {
+        lk_worker_arg *a = malloc(sizeof *a);
+        a->pool = p;
+        a->index = i;
+        if (pthread_create(&p->tids[i], NULL, lk_worker_main, a) != 0) {
+            free(a);
+            p->threads = i;   /* run with the workers we have */
+            break;
+        }
+    }
+    return p;
+}
+
+void lk_pool_destroy(lk_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->threads; i++) pthread_join(p->tids[i], NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->run_lock);
+    free(p->tids);
+    free(p);
+}
+
+int lk_pool_threads(const lk_pool *p) { return p ? p->threads : 1; }
+
+void lk_pool_run(lk_pool *p, int wanted, lk_task_fn fn, void *ctx) {
+    int n = p ? p->threads : 1;
+    if (wanted < n) n = wanted;
+    if (n <= 1) { fn(ctx, 0, 1); return; }
+    pthread_mutex_lock(&p->run_lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->active = n;
+    atomic_store_explicit(&p->pending, n - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    fn(ctx, 0, n);
+    int spins = 0;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+        lk_cpu_relax();
+        if (++spins > 4096) sched_yield();
+    }
+    pthread_mutex_unlock(&p->run_lock);
+}
