@@ -55,7 +55,11 @@ final class ComparisonCounter {
 }
 
 extension XCTestCase {
-    /// Compares two binary32 arrays bit for bit; returns the number of values compared.
+    /// Compares two binary32 arrays bit for bit, except that any NaN matches any NaN: IEEE 754
+    /// does not say which NaN an operation with several NaN operands returns (x86 returns the
+    /// first operand's, and compilers order commutative operands freely; GPUs return a canonical
+    /// NaN), so no backend can promise the reference's NaN payload or sign. Every non-NaN value
+    /// must match exactly, including the sign of zero and subnormals.
     @discardableResult
     func assertSameBits(_ got: [Float], _ want: [Float], _ label: @autoclosure () -> String,
                         counter: ComparisonCounter? = nil, file: StaticString = #filePath, line: UInt = #line) -> Bool {
@@ -65,8 +69,9 @@ extension XCTestCase {
             XCTFail("\(label()): \(got.count) values, reference has \(want.count)", file: file, line: line)
             return false
         }
-        for i in 0..<want.count where got[i].bitPattern != want[i].bitPattern {
-            let bad = (0..<want.count).filter { got[$0].bitPattern != want[$0].bitPattern }.count
+        func same(_ i: Int) -> Bool { got[i].bitPattern == want[i].bitPattern || (got[i].isNaN && want[i].isNaN) }
+        for i in 0..<want.count where !same(i) {
+            let bad = (0..<want.count).filter { !same($0) }.count
             XCTFail("\(label()): \(bad) of \(want.count) values differ; first at \(i): got \(got[i]) (0x\(String(got[i].bitPattern, radix: 16))), reference \(want[i]) (0x\(String(want[i].bitPattern, radix: 16)))",
                     file: file, line: line)
             return false
