@@ -1,6 +1,16 @@
 /* The exact accumulator and the general (slow, always exact) matmul output. */
 #include "lk_internal.h"
 
+_Atomic uint64_t lk_stat_counters[4];
+
+void lk_stats(uint64_t out[4]) {
+    for (int i = 0; i < 4; i++) out[i] = atomic_load_explicit(&lk_stat_counters[i], memory_order_relaxed);
+}
+
+void lk_stats_reset(void) {
+    for (int i = 0; i < 4; i++) atomic_store_explicit(&lk_stat_counters[i], 0, memory_order_relaxed);
+}
+
 void lk_exact_add(lk_exact *a, int64_t value, int64_t exponent) {
     if (value == 0) return;
     if (exponent < LK_EXACT_MIN_EXP || exponent > LK_EXACT_MAX_TERM_EXP) { a->out_of_range = 1; return; }

@@ -72,6 +72,12 @@ LK_INLINE void lk_half_split(uint32_t h, int32_t *sig, int32_t *ex) {
 
 LK_INLINE uint32_t lk_load_u16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 
+/* ---- diagnostics ---- */
+
+#include <stdatomic.h>
+extern _Atomic uint64_t lk_stat_counters[4];
+LK_INLINE void lk_stat_add(int i, uint64_t n) { atomic_fetch_add_explicit(&lk_stat_counters[i], n, memory_order_relaxed); }
+
 /* ---- thread pool ---- */
 
 typedef void (*lk_task_fn)(void *ctx, int worker, int workers);
@@ -102,7 +108,10 @@ float lk_mm_exact_one(const lk_mm_ctx *c, int64_t r, int64_t t);
 /** Stores output (r, t) from the fast path's accumulator, or recomputes it exactly. */
 LK_INLINE void lk_mm_store(const lk_mm_ctx *c, int64_t r, int64_t t, int64_t acc, int64_t base, int bad) {
     float v;
-    if (bad || !c->tok_ok[t] || !lk_finish(acc, base, &v)) v = lk_mm_exact_one(c, r, t);
+    if (bad || !c->tok_ok[t] || !lk_finish(acc, base, &v)) {
+        v = lk_mm_exact_one(c, r, t);
+        lk_stat_add(1, 1);
+    }
     c->y[t * c->rows + r] = v;
 }
 

@@ -206,6 +206,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     if (isa == LK_ISA_NEON) kernel = lk_mm_rows_neon;
 #endif
 
+    lk_stat_add(0, (uint64_t)(rows * T));
     lk_mm_job job = {&c, kernel, (rows + 15) / 16};
     /* Small products are not worth waking workers for. */
     int64_t work = rows * nb * T;

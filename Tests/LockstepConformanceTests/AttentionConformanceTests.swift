@@ -65,4 +65,33 @@ final class AttentionConformanceTests: XCTestCase {
         }
         XCTAssertEqual(counter.cases, Self.shapes.count * 4 * Data.allCases.count * 3 * BackendsUnderTest.all.count)
     }
+
+    /// Typical attention stays on the int64 fast path; scores with tiny products (subnormal
+    /// results) take the exact fallback; both agree with the reference.
+    func testFastPathAndExactFallbackBothRun() {
+        let reference = ReferenceBackend()
+        var rng = SplitMix64(seed: 0xA7_0002)
+        let shape = AttentionShape(heads: 9, kvHeads: 3, headDim: 64)
+        for (data, expectFallback) in [(Data.normal, false), (Data.tiny, true)] {
+            let cache = KVCache(layers: 1, shape: shape)
+            let n = 40 * 3 * 64
+            let k = fill(n, data, scale: 1, rng: &rng), v = fill(n, data, scale: 1, rng: &rng)
+            k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in cache.append(layer: 0, keys: kp, values: vp, rows: 40) } }
+            let q = fill(9 * 64, data, scale: 1, rng: &rng)
+            var want = [Float](repeating: .nan, count: 9 * 64)
+            q.withUnsafeBufferPointer { qp in want.withUnsafeMutableBufferPointer {
+                reference.attention(queries: qp, rows: 1, positions: [39], cache: cache, layer: 0, into: $0) } }
+            for (label, backend) in BackendsUnderTest.all {
+                CPUPathCounters.reset()
+                var got = [Float](repeating: .nan, count: 9 * 64)
+                q.withUnsafeBufferPointer { qp in got.withUnsafeMutableBufferPointer {
+                    backend.attention(queries: qp, rows: 1, positions: [39], cache: cache, layer: 0, into: $0) } }
+                let c = CPUPathCounters.read()
+                assertSameBits(got, want, "attention paths \(data) \(label)")
+                XCTAssertGreaterThan(c.attentionSums, 0)
+                if expectFallback { XCTAssertGreaterThan(c.attentionExactFallbacks, 0, "\(label)") }
+                else { XCTAssertEqual(c.attentionExactFallbacks, 0, "\(label)") }
+            }
+        }
+    }
 }

@@ -164,6 +164,36 @@ final class MatmulConformanceTests: XCTestCase {
                        WeightFormat.allCases.count * ScaleKind.allCases.count * ActivationKind.allCases.count * 2 * BackendsUnderTest.all.count)
     }
 
+    /// Both arithmetic paths run on every instruction set: typical data stays on the int64 fast
+    /// path, scales across the whole fp16 range force the exact fallback, and both agree with
+    /// the reference.
+    func testFastPathAndExactFallbackBothRun() {
+        var rng = SplitMix64(seed: 0x3A_0004)
+        for format in WeightFormat.allCases {
+            let typical = makeWeights(format, rows: 64, columns: 576, scales: .typical, rng: &rng)
+            let wide = makeWeights(format, rows: 64, columns: 576, scales: .wide, rng: &rng)
+            let x = ActivationKind.floats(.normal).make(rows: 3, columns: 576, rng: &rng)
+            for (label, backend) in BackendsUnderTest.all {
+                for (w, expectFallback) in [(typical, false), (wide, true)] {
+                    let reference = ReferenceBackend()
+                    var want = [Float](repeating: .nan, count: 3 * 64)
+                    want.withUnsafeMutableBufferPointer { reference.matmul(w, x, into: $0) }
+                    CPUPathCounters.reset()
+                    var got = [Float](repeating: .nan, count: 3 * 64)
+                    got.withUnsafeMutableBufferPointer { backend.matmul(w, x, into: $0) }
+                    let c = CPUPathCounters.read()
+                    assertSameBits(got, want, "matmul paths \(format.rawValue) \(label)")
+                    XCTAssertEqual(c.matmulOutputs, 3 * 64, "\(label)")
+                    if expectFallback {
+                        XCTAssertGreaterThan(c.matmulExactFallbacks, 0, "\(format.rawValue) \(label): wide scales should need the exact path")
+                    } else {
+                        XCTAssertEqual(c.matmulExactFallbacks, 0, "\(format.rawValue) \(label): typical data should stay on the fast path")
+                    }
+                }
+            }
+        }
+    }
+
     /// Sums that land exactly on binary32 rounding ties, at exponents from the subnormal range to
     /// overflow, and sums that cancel to exactly zero.
     func testRoundingTiesCancellationAndRange() {

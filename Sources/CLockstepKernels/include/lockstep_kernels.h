@@ -137,6 +137,20 @@ typedef struct {
 int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows,
                  const int64_t *positions, const lk_attention_cache *cache, float *out);
 
+/* ---- diagnostics ---------------------------------------------------------------------- */
+
+/**
+ * Counters since the last `lk_stats_reset` (process-wide): [0] matmul outputs, [1] matmul
+ * outputs that took the general exact path, [2] attention sums (scores and P·V outputs),
+ * [3] attention sums that took the general exact path. The paths give identical bits; the
+ * counters show which ones a workload (or a test) exercised.
+ */
+void lk_stats(uint64_t out[4]);
+void lk_stats_reset(void);
+
+/** Test hook: 0 makes the avx512 path avoid VNNI instructions; -1 restores detection. */
+void lk_avx512_allow_vnni(int allow);
+
 #ifdef __cplusplus
 }
 #endif
