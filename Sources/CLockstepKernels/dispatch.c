@@ -46,21 +46,14 @@ static int lk_x86_features(void) {
     return f;
 }
 
-static _Atomic int lk_vnni_override = -1;
-
-int lk_cpu_has_avx512vnni(void) {
-    int o = atomic_load_explicit(&lk_vnni_override, memory_order_relaxed);
-    int has = (lk_x86_features() & 4) != 0;
-    return o < 0 ? has : (has && o);
-}
+int lk_cpu_has_avx512vnni(void) { return (lk_x86_features() & 4) != 0; }
 #endif
 
-/** Test hook: 0 makes the avx512 path use its non-VNNI kernels, 1 (or -1) restores detection. */
-void lk_avx512_allow_vnni(int allow) {
+int lk_cpu_has_avx512vnni_public(void) {
 #ifdef LK_X86
-    atomic_store_explicit(&lk_vnni_override, allow < 0 ? -1 : allow, memory_order_relaxed);
+    return lk_cpu_has_avx512vnni();
 #else
-    (void)allow;
+    return 0;
 #endif
 }
 

@@ -99,6 +99,8 @@ typedef struct {
     const int32_t *emin;          /* T */
     const uint8_t *tok_ok;        /* T: 0 → every output of the token takes the exact path */
     int shmax;                    /* largest shift the int64 fast path may take */
+    const uint8_t *xb8;           /* T × nb × 64: per block the low bytes (u8) of elements 0–15, 16–31,
+                                     then the high bytes (s8) of 0–15, 16–31 (VNNI kernels only) */
     float *y;
 } lk_mm_ctx;
 
@@ -120,6 +122,7 @@ void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 int lk_cpu_has_avx512vnni(void);
 #endif
 #ifdef LK_ARM64

@@ -118,6 +118,8 @@ static void lk_mm_worker(void *p, int w, int n) {
 void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t rows, int64_t nb,
                const int8_t *hints, const int16_t *xv, const int32_t *xe, const int32_t *xs,
                int64_t T, float *y) {
+    const int allow_vnni = !(isa & LK_ISA_NO_VNNI);
+    isa &= 0xFF;
     if (rows <= 0 || T <= 0) return;
     if (nb <= 0) {
         for (int64_t i = 0; i < rows * T; i++) y[i] = 0.0f;
@@ -200,10 +202,27 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
 #ifdef LK_X86
     if (isa == LK_ISA_AVX2 && lk_isa_supported(LK_ISA_AVX2)) kernel = lk_mm_rows_avx2;
     if (isa == LK_ISA_AVX512 && lk_isa_supported(LK_ISA_AVX512))
-        kernel = lk_cpu_has_avx512vnni() ? lk_mm_rows_avx512 : lk_mm_rows_avx512_novnni;
+        kernel = allow_vnni && lk_cpu_has_avx512vnni() ? lk_mm_rows_avx512 : lk_mm_rows_avx512_novnni;
 #endif
 #ifdef LK_ARM64
     if (isa == LK_ISA_NEON) kernel = lk_mm_rows_neon;
+#endif
+
+    uint8_t *xb8 = NULL;
+#ifdef LK_X86
+    if (kernel == lk_mm_rows_avx512 && format != LK_Q8_0) {
+        /* Byte planes for vpdpbusd: s = 256·(s >> 8) + (s & 0xFF). */
+        xb8 = malloc((size_t)(T * nb * 64));
+        for (int64_t i = 0; i < T * nb; i++) {
+            const int16_t *src = xv + i * 32;
+            uint8_t *dst = xb8 + i * 64;
+            for (int j = 0; j < 32; j++) {
+                dst[j] = (uint8_t)(src[j] & 0xFF);
+                dst[32 + j] = (uint8_t)(int8_t)(src[j] >> 8);
+            }
+        }
+        c.xb8 = xb8;
+    }
 #endif
 
     lk_stat_add(0, (uint64_t)(rows * T));
@@ -212,5 +231,6 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     int64_t work = rows * nb * T;
     int wanted = work < 4096 ? 1 : (int)(job.groups < 64 ? job.groups : 64);
     lk_pool_run(pool, wanted, lk_mm_worker, &job);
+    free(xb8);
     free(scratch);
 }

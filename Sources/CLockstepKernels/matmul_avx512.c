@@ -8,9 +8,9 @@
  */
 #include "lk_internal.h"
 #ifdef LK_X86
-#include <immintrin.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
+#include "mm_avx512.h"
 
 /* 32 weights of one block as int16 (Q4: unsigned nibbles; the −8 of Q4_0 is applied later). */
 LK_INLINE __m512i lk5_unpack(const uint8_t *blk, int fmt) {
@@ -42,29 +42,8 @@ LK_INLINE __m512i lk5_reduce16(const __m512i *p) {
     return _mm512_permutexvar_epi32(idx, r);
 }
 
-/* fp16 bits in the low 16 bits of each lane → signed significand and exponent. */
-LK_INLINE void lk5_split(__m512i h, __m512i *sig, __m512i *ex) {
-    const __m512i one = _mm512_set1_epi32(1);
-    __m512i e = _mm512_and_si512(_mm512_srli_epi32(h, 10), _mm512_set1_epi32(31));
-    __m512i s = _mm512_or_si512(_mm512_and_si512(h, _mm512_set1_epi32(0x3FF)),
-                                _mm512_slli_epi32(_mm512_min_epu32(e, one), 10));
-    *ex = _mm512_sub_epi32(_mm512_max_epu32(e, one), _mm512_set1_epi32(25));
-    __mmask16 neg = _mm512_test_epi32_mask(h, _mm512_set1_epi32(0x8000));
-    *sig = _mm512_mask_sub_epi32(s, neg, _mm512_setzero_si512(), s);
-}
-
-/* acc += (sig << sh) · v as int64 (even lanes in *ae, odd lanes in *ao); flags bad shifts. */
-LK_INLINE void lk5_term(__m512i sig, __m512i sh, __m512i v, __m512i vshmax, __m512i *ae, __m512i *ao,
-                        __mmask16 *bad) {
-    *bad |= _mm512_mask_cmpgt_epu32_mask(_mm512_test_epi32_mask(sig, sig), sh, vshmax);
-    __m512i d = _mm512_sllv_epi32(sig, sh);
-    *ae = _mm512_add_epi64(*ae, _mm512_mul_epi32(d, v));
-    *ao = _mm512_add_epi64(*ao, _mm512_mul_epi32(_mm512_srli_epi64(d, 32), _mm512_srli_epi64(v, 32)));
-}
-
-LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T) {
+LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T, const int fmt) {
     const int R = 16 / T;
-    const int fmt = c->format;
     const int64_t nb = c->nb, bb = c->bb, rb = c->row_bytes, TT = c->T;
     const uint8_t *rp[16];
     int32_t offs[16], basel[16];
@@ -72,12 +51,7 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
         int64_t r = r0 + i < rend ? r0 + i : rend - 1;
         rp[i] = c->w + r * rb;
     }
-    for (int L = 0; L < 16; L++) {
-        int i = L / T, tt = L % T;
-        int64_t r = r0 + i < rend ? r0 + i : rend - 1;
-        offs[L] = (int32_t)((r - r0) * rb);
-        basel[L] = c->hints[r] + c->emin[t0 + tt];
-    }
+    lk5_tile_lanes(c, r0, rend, t0, T, offs, basel);
     const __m512i voffs = _mm512_loadu_si512(offs), vbase = _mm512_loadu_si512(basel);
     const __m512i vshmax = _mm512_set1_epi32(c->shmax);
     __m512i acc_e = _mm512_setzero_si512(), acc_o = _mm512_setzero_si512();
@@ -104,34 +78,37 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
         __m512i g = _mm512_i32gather_epi32(voffs, gbase + b * bb, 1);
         __m512i sig, ex;
         lk5_split(g, &sig, &ex);
-        lk5_term(sig, _mm512_sub_epi32(_mm512_add_epi32(ex, vae), vbase), isum, vshmax, &acc_e, &acc_o, &bad);
+        lk5_term(sig, _mm512_sub_epi32(_mm512_add_epi32(ex, vae), vbase), isum, 0, vshmax, &acc_e, &acc_o, &bad);
         if (fmt == LK_Q4_1) {
             lk5_split(_mm512_srli_epi32(g, 16), &sig, &ex);
-            lk5_term(sig, _mm512_sub_epi32(_mm512_add_epi32(ex, vae), vbase), vs, vshmax, &acc_e, &acc_o, &bad);
+            lk5_term(sig, _mm512_sub_epi32(_mm512_add_epi32(ex, vae), vbase), vs, T == 1, vshmax, &acc_e, &acc_o, &bad);
         }
     }
-    int64_t ev[8], ov[8];
-    _mm512_storeu_si512(ev, acc_e);
-    _mm512_storeu_si512(ov, acc_o);
-    for (int L = 0; L < 16; L++) {
-        int i = L / T, tt = L % T;
-        if (r0 + i >= rend) continue;
-        int64_t acc = (L & 1) ? ov[L >> 1] : ev[L >> 1];
-        lk_mm_store(c, r0 + i, t0 + tt, acc, basel[L], (bad >> L) & 1);
-    }
+    lk5_store_tile(c, r0, rend, t0, T, acc_e, acc_o, basel, bad);
 }
 
-void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+LK_INLINE void lk5_rows(const lk_mm_ctx *c, int64_t r0, int64_t r1, const int fmt) {
     const int64_t T = c->T;
     for (int64_t g = r0; g < r1; g += 16) {
         int64_t t = 0;
         for (; t + 4 <= T; t += 4)
-            for (int64_t s = g; s < g + 16 && s < r1; s += 4) lk5_tile(c, s, r1, t, 4);
-        for (; t < T; t++) lk5_tile(c, g, r1, t, 1);
+            for (int64_t s = g; s < g + 16 && s < r1; s += 4) lk5_tile(c, s, r1, t, 4, fmt);
+        for (; t < T; t++) lk5_tile(c, g, r1, t, 1, fmt);
     }
 }
 
-void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1) { lk_mm_rows_avx512(c, r0, r1); }
+void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+    switch (c->format) {
+    case LK_Q8_0: lk5_rows(c, r0, r1, LK_Q8_0); break;
+    case LK_Q4_0: lk5_rows(c, r0, r1, LK_Q4_0); break;
+    default: lk5_rows(c, r0, r1, LK_Q4_1); break;
+    }
+}
+
+void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+    if (c->xb8 && c->format != LK_Q8_0) lk_mm_rows_avx512vnni_q4(c, r0, r1);
+    else lk_mm_rows_avx512_novnni(c, r0, r1);
+}
 
 #pragma clang attribute pop
 #endif

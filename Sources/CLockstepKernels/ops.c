@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 const lk_light_table *lk_light(int isa) {
+    isa &= 0xFF;
 #ifdef LK_X86
     if (isa == LK_ISA_AVX512 && lk_isa_supported(LK_ISA_AVX512)) return &lk_light_avx512;
     if (isa == LK_ISA_AVX2 && lk_isa_supported(LK_ISA_AVX2)) return &lk_light_avx2;

@@ -17,6 +17,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public let threads: Int
     /// The instruction-set path every op takes.
     public let isa: CPUISA
+    /// Whether the avx512 path may use its VNNI kernels (when the CPU has VNNI).
+    public let allowVNNI: Bool
+    private let code: Int32
     public var name: String { "cpu" }
 
     private let pool: OpaquePointer?
@@ -29,16 +32,21 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// else the fastest path available).
     /// - Precondition: `isa` is available here, and `$LOCKSTEP_CPU_ISA` (when used) names an
     ///   available path. Use `make(threads:isa:)` to get an error instead.
-    public convenience init(threads: Int, isa: CPUISA? = nil) {
-        do { try self.init(checkedThreads: threads, isa: isa) } catch { preconditionFailure("CPUBackend: \(error)") }
+    ///   `allowVNNI: false` keeps the avx512 path off its VNNI kernels (same bits; for tests
+    ///   and measurements).
+    public convenience init(threads: Int, isa: CPUISA? = nil, allowVNNI: Bool = true) {
+        do { try self.init(checkedThreads: threads, isa: isa, allowVNNI: allowVNNI) } catch { preconditionFailure("CPUBackend: \(error)") }
     }
 
     /// Like `init(threads:isa:)`, throwing instead of trapping.
-    public static func make(threads: Int, isa: CPUISA? = nil) throws(CPUBackendError) -> CPUBackend {
-        try CPUBackend(checkedThreads: threads, isa: isa)
+    public static func make(threads: Int, isa: CPUISA? = nil, allowVNNI: Bool = true) throws(CPUBackendError) -> CPUBackend {
+        try CPUBackend(checkedThreads: threads, isa: isa, allowVNNI: allowVNNI)
     }
 
-    private init(checkedThreads threads: Int, isa: CPUISA?) throws(CPUBackendError) {
+    /// Whether this machine has the VNNI instructions the avx512 path can use.
+    public static var hasVNNI: Bool { lk_cpu_has_avx512vnni_public() != 0 }
+
+    private init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool) throws(CPUBackendError) {
         guard threads >= 1 else { throw CPUBackendError("threads must be at least 1, got \(threads)") }
         let chosen: CPUISA
         if let isa {
@@ -51,6 +59,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
         self.threads = threads
         self.isa = chosen
+        self.allowVNNI = allowVNNI
+        code = chosen.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
         pool = threads > 1 ? lk_pool_create(Int32(threads)) : nil
     }
 
@@ -65,7 +75,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         q.values.withUnsafeMutableBufferPointer { v in
             q.exponents.withUnsafeMutableBufferPointer { e in
                 q.sums.withUnsafeMutableBufferPointer { s in
-                    lk_quantize(isa.code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
+                    lk_quantize(code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
                 }
             }
         }
@@ -92,7 +102,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             x.values.withUnsafeBufferPointer { v in
                 x.exponents.withUnsafeBufferPointer { e in
                     x.sums.withUnsafeBufferPointer { s in
-                        lk_matmul(pool, isa.code, format, base, Int64(w.rows), Int64(w.blocksPerRow), h.baseAddress,
+                        lk_matmul(pool, code, format, base, Int64(w.rows), Int64(w.blocksPerRow), h.baseAddress,
                                   v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows), y.baseAddress!)
                     }
                 }
@@ -106,7 +116,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let n = weight.count
         precondition(x.count >= rows * n && y.count >= rows * n, "rmsNorm: buffers shorter than rows × n")
         if rows == 0 || n == 0 { return }
-        lk_rms_norm(isa.code, x.baseAddress!, weight.baseAddress!, Int64(rows), Int64(n), epsilon, y.baseAddress!)
+        lk_rms_norm(code, x.baseAddress!, weight.baseAddress!, Int64(rows), Int64(n), epsilon, y.baseAddress!)
     }
 
     public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles) {
@@ -116,7 +126,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let pos = positions.prefix(rows).map { Int64($0) }
         pos.withUnsafeBufferPointer { p in
             angles.inverseFrequencies.withUnsafeBufferPointer { f in
-                lk_rope(isa.code, x.baseAddress!, Int64(rows), Int64(heads), Int64(headDim), p.baseAddress!, f.baseAddress!,
+                lk_rope(code, x.baseAddress!, Int64(rows), Int64(heads), Int64(headDim), p.baseAddress!, f.baseAddress!,
                         Int64(angles.pairs))
             }
         }
@@ -146,7 +156,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                                                        cache_length: Int64(length), keys: k.baseAddress,
                                                        key_exponents: ke.baseAddress, values: v.baseAddress,
                                                        value_exponents: ve.baseAddress)
-                            return lk_attention(pool, isa.code, queries.baseAddress!, Int64(rows), p.baseAddress!, &c,
+                            return lk_attention(pool, code, queries.baseAddress!, Int64(rows), p.baseAddress!, &c,
                                                 out.baseAddress!)
                         }
                     }
@@ -159,13 +169,13 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(up.count >= gate.count && out.count >= gate.count, "siluMul: buffers differ in length")
         if gate.count == 0 { return }
-        lk_silu_mul(isa.code, gate.baseAddress!, up.baseAddress!, out.baseAddress!, Int64(gate.count))
+        lk_silu_mul(code, gate.baseAddress!, up.baseAddress!, out.baseAddress!, Int64(gate.count))
     }
 
     public func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
         precondition(y.count >= x.count, "add: buffers differ in length")
         if x.count == 0 { return }
-        lk_add(isa.code, x.baseAddress!, y.baseAddress!, Int64(x.count))
+        lk_add(code, x.baseAddress!, y.baseAddress!, Int64(x.count))
     }
 }
 

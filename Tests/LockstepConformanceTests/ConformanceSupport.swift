@@ -32,6 +32,9 @@ enum BackendsUnderTest {
         for isa in CPUBackend.availableISAs {
             for threads in [1, 2] {
                 out.append(("cpu/\(isa)/\(threads)t", CPUBackend(threads: threads, isa: isa)))
+                if isa == .avx512 && CPUBackend.hasVNNI {
+                    out.append(("cpu/avx512-novnni/\(threads)t", CPUBackend(threads: threads, isa: isa, allowVNNI: false)))
+                }
             }
         }
         return out

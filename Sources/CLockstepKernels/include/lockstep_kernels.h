@@ -31,9 +31,13 @@ typedef enum {
 
 /** Number of `lk_isa` values. */
 #define LK_ISA_COUNT 4
+/** Flag or-ed into an `isa` argument: the avx512 path must not use VNNI instructions. */
+#define LK_ISA_NO_VNNI 0x100
 
 /** 1 when this machine (and this build) can run `isa`. */
 int lk_isa_supported(int isa);
+/** 1 when the avx512 path can use VNNI instructions here. */
+int lk_cpu_has_avx512vnni_public(void);
 /** The fastest supported path. */
 int lk_isa_best(void);
 /** Short lower-case name ("scalar", "avx2", "avx512", "neon"), or NULL for an unknown value. */
@@ -148,8 +152,6 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows,
 void lk_stats(uint64_t out[4]);
 void lk_stats_reset(void);
 
-/** Test hook: 0 makes the avx512 path avoid VNNI instructions; -1 restores detection. */
-void lk_avx512_allow_vnni(int allow);
 
 #ifdef __cplusplus
 }
