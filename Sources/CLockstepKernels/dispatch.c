@@ -88,7 +88,14 @@ int lk_isa_from_name(const char *name) {
     return -1;
 }
 
-/* ---- pool ---- */
+/* ---- pool ----
+ *
+ * Jobs are split into chunks that threads claim from a shared counter, so a worker that the OS
+ * has descheduled (a busy machine, more threads than cores) costs nothing: the caller claims the
+ * remaining chunks itself and waits only for chunks already being run. The counter carries the
+ * job's generation in its high half, so a late worker can never claim a chunk of a finished job.
+ * Which thread runs which chunk never changes a result: chunks write disjoint outputs.
+ */
 
 struct lk_pool {
     int threads;
@@ -96,15 +103,14 @@ struct lk_pool {
     pthread_mutex_t run_lock;      /* one job at a time */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    _Atomic uint64_t generation;   /* bumped per job */
-    _Atomic int pending;           /* workers still running the current job */
+    _Atomic uint64_t state;        /* generation << 32 | next chunk */
+    _Atomic uint32_t done;         /* chunks finished in the current job */
+    _Atomic uint32_t total;        /* chunks in the current job */
+    _Atomic(lk_task_fn) fn;
+    _Atomic(void *) ctx;
     _Atomic int stop;
-    lk_task_fn fn;
-    void *ctx;
-    int active;                    /* workers taking part in the current job */
+    _Atomic int sleepers;
 };
-
-typedef struct { lk_pool *pool; int index; } lk_worker_arg;
 
 static inline void lk_cpu_relax(void) {
 #ifdef LK_X86
@@ -120,39 +126,51 @@ static double lk_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void *lk_worker_main(void *p) {
-    lk_worker_arg arg = *(lk_worker_arg *)p;
-    free(p);
-    lk_pool *pool = arg.pool;
+/* Claims and runs chunks of the current job until none is left. */
+static void lk_pool_drain(lk_pool *p) {
+    for (;;) {
+        uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+        uint32_t idx = (uint32_t)s;
+        uint32_t total = atomic_load_explicit(&p->total, memory_order_relaxed);
+        lk_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        if (idx >= total) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel, memory_order_relaxed))
+            continue;
+        fn(ctx, (int)idx, (int)total);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+    }
+}
+
+static void *lk_worker_main(void *arg) {
+    lk_pool *p = arg;
     uint64_t seen = 0;
     for (;;) {
-        /* Spin a while (jobs come in bursts), then sleep. */
-        uint64_t g = atomic_load_explicit(&pool->generation, memory_order_acquire);
-        if (g == seen && !atomic_load(&pool->stop)) {
-            double start = lk_now();
-            int spins = 0;
-            while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
-                   !atomic_load_explicit(&pool->stop, memory_order_relaxed)) {
+        /* Wait for work: spin a while (jobs come in bursts), then sleep. */
+        double start = lk_now();
+        int spins = 0, slept = 0;
+        for (;;) {
+            if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return NULL;
+            uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+            if ((s >> 32) != seen && (uint32_t)s < atomic_load_explicit(&p->total, memory_order_relaxed)) break;
+            if ((s >> 32) != seen) seen = s >> 32;   /* a job we missed entirely */
+            if (!slept) {
                 lk_cpu_relax();
                 if (++spins == 256) {
                     spins = 0;
-                    if (lk_now() - start > 2e-4) break;
+                    if (lk_now() - start > 2e-4) slept = 1;
                 }
-            }
-            if (g == seen) {
-                pthread_mutex_lock(&pool->mu);
-                while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
-                       !atomic_load(&pool->stop))
-                    pthread_cond_wait(&pool->cv, &pool->mu);
-                pthread_mutex_unlock(&pool->mu);
+            } else {
+                pthread_mutex_lock(&p->mu);
+                atomic_fetch_add(&p->sleepers, 1);
+                uint64_t s2 = atomic_load(&p->state);
+                if ((s2 >> 32) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+                atomic_fetch_sub(&p->sleepers, 1);
+                pthread_mutex_unlock(&p->mu);
             }
         }
-        if (atomic_load(&pool->stop)) return NULL;
-        seen = g;
-        if (arg.index < pool->active) {
-            pool->fn(pool->ctx, arg.index, pool->active);
-            atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
-        }
+        seen = atomic_load_explicit(&p->state, memory_order_acquire) >> 32;
+        lk_pool_drain(p);
     }
 }
 
@@ -166,11 +184,7 @@ lk_pool *lk_pool_create(int threads) {
     pthread_cond_init(&p->cv, NULL);
     p->tids = calloc((size_t)threads, sizeof(pthread_t));
     for (int i = 1; i < threads; i++) {
-        lk_worker_arg *a = malloc(sizeof *a);
-        a->pool = p;
-        a->index = i;
-        if (pthread_create(&p->tids[i], NULL, lk_worker_main, a) != 0) {
-            free(a);
+        if (pthread_create(&p->tids[i], NULL, lk_worker_main, p) != 0) {
             p->threads = i;   /* run with the workers we have */
             break;
         }
@@ -194,24 +208,28 @@ void lk_pool_destroy(lk_pool *p) {
 
 int lk_pool_threads(const lk_pool *p) { return p ? p->threads : 1; }
 
-void lk_pool_run(lk_pool *p, int wanted, lk_task_fn fn, void *ctx) {
-    int n = p ? p->threads : 1;
-    if (wanted < n) n = wanted;
-    if (n <= 1) { fn(ctx, 0, 1); return; }
+void lk_pool_run(lk_pool *p, int chunks, lk_task_fn fn, void *ctx) {
+    if (!p || p->threads <= 1 || chunks <= 1) {
+        for (int i = 0; i < chunks; i++) fn(ctx, i, chunks);
+        return;
+    }
     pthread_mutex_lock(&p->run_lock);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->active = n;
-    atomic_store_explicit(&p->pending, n - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, n);
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->total, (uint32_t)chunks, memory_order_relaxed);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint64_t gen = (atomic_load_explicit(&p->state, memory_order_relaxed) >> 32) + 1;
+    atomic_store_explicit(&p->state, gen << 32, memory_order_release);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    lk_pool_drain(p);
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    while (atomic_load_explicit(&p->done, memory_order_acquire) != (uint32_t)chunks) {
         lk_cpu_relax();
-        if (++spins > 4096) sched_yield();
+        if (++spins > 2048) sched_yield();
     }
     pthread_mutex_unlock(&p->run_lock);
 }

@@ -80,9 +80,10 @@ LK_INLINE void lk_stat_add(int i, uint64_t n) { atomic_fetch_add_explicit(&lk_st
 
 /* ---- thread pool ---- */
 
-typedef void (*lk_task_fn)(void *ctx, int worker, int workers);
-/** Runs fn(ctx, w, n) on n = min(wanted, pool threads) workers (w = 0 on the caller) and waits. */
-void lk_pool_run(lk_pool *pool, int wanted, lk_task_fn fn, void *ctx);
+typedef void (*lk_task_fn)(void *ctx, int chunk, int chunks);
+/** Runs fn(ctx, i, chunks) for every i < chunks on the pool's threads (the caller included), and
+    waits. Chunks must write disjoint outputs. */
+void lk_pool_run(lk_pool *pool, int chunks, lk_task_fn fn, void *ctx);
 
 /* ---- matmul ---- */
 

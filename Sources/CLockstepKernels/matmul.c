@@ -227,10 +227,12 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
 
     lk_stat_add(0, (uint64_t)(rows * T));
     lk_mm_job job = {&c, kernel, (rows + 15) / 16};
-    /* Small products are not worth waking workers for. */
+    /* Chunks of row groups; small products are not worth waking workers for. */
     int64_t work = rows * nb * T;
-    int wanted = work < 4096 ? 1 : (int)(job.groups < 64 ? job.groups : 64);
-    lk_pool_run(pool, wanted, lk_mm_worker, &job);
+    int threads = lk_pool_threads(pool);
+    int chunks = work < 4096 || threads <= 1 ? 1 : 4 * threads;
+    if (chunks > job.groups) chunks = (int)job.groups;
+    lk_pool_run(pool, chunks, lk_mm_worker, &job);
     free(xb8);
     free(scratch);
 }

@@ -51,9 +51,8 @@ LK_INLINE void lk2_term(__m256i sig, __m256i sh, __m256i v, __m256i vshmax, __m2
     *ao = _mm256_add_epi64(*ao, _mm256_mul_epi32(_mm256_srli_epi64(d, 32), _mm256_srli_epi64(v, 32)));
 }
 
-LK_INLINE void lk2_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T) {
+LK_INLINE void lk2_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T, const int fmt) {
     const int R = 8 / T;
-    const int fmt = c->format;
     const int64_t nb = c->nb, bb = c->bb, rb = c->row_bytes, TT = c->T;
     const uint8_t *rp[8];
     int32_t offs[8], basel[8];
@@ -73,6 +72,14 @@ LK_INLINE void lk2_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256(), bad = _mm256_setzero_si256();
     const uint8_t *gbase = c->w + r0 * rb;
     for (int64_t b = 0; b < nb; b++) {
+        if (T == 1) {
+            /* prefetch the matching slice of the group two groups (16 rows) ahead */
+            const int64_t chunk = 8 * bb;
+            const uint8_t *pf = c->w + (r0 + 16) * rb + b * chunk;
+            const uint8_t *end = c->w + c->rows * rb;
+            for (int64_t k = 0; k < chunk; k += 64)
+                if (pf + k < end) _mm_prefetch((const char *)(pf + k), _MM_HINT_T0);
+        }
         __m256i alo[8], ahi[8];
         for (int tt = 0; tt < T; tt++) {
             const int16_t *s = c->xv + ((t0 + tt) * nb + b) * 32;
@@ -118,13 +125,21 @@ LK_INLINE void lk2_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     }
 }
 
-void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+LK_INLINE void lk2_rows(const lk_mm_ctx *c, int64_t r0, int64_t r1, const int fmt) {
     const int64_t T = c->T;
     for (int64_t g = r0; g < r1; g += 8) {
         int64_t t = 0;
         for (; t + 4 <= T; t += 4)
-            for (int64_t s = g; s < g + 8 && s < r1; s += 2) lk2_tile(c, s, r1, t, 4);
-        for (; t < T; t++) lk2_tile(c, g, r1, t, 1);
+            for (int64_t s = g; s < g + 8 && s < r1; s += 2) lk2_tile(c, s, r1, t, 4, fmt);
+        for (; t < T; t++) lk2_tile(c, g, r1, t, 1, fmt);
+    }
+}
+
+void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+    switch (c->format) {
+    case LK_Q8_0: lk2_rows(c, r0, r1, LK_Q8_0); break;
+    case LK_Q4_0: lk2_rows(c, r0, r1, LK_Q4_0); break;
+    default: lk2_rows(c, r0, r1, LK_Q4_1); break;
     }
 }
 

@@ -58,6 +58,7 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     __mmask16 bad = 0;
     const uint8_t *gbase = c->w + r0 * rb;
     for (int64_t b = 0; b < nb; b++) {
+        if (T == 1) lk5_prefetch(c, r0, b);
         __m512i a[16];
         for (int tt = 0; tt < T; tt++) a[tt] = _mm512_loadu_si512(c->xv + ((t0 + tt) * nb + b) * 32);
         __m512i p[16];

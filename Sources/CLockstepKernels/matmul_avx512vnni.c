@@ -62,6 +62,7 @@ LK_INLINE void lkv_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     __mmask32 bad16 = 0;
     const uint8_t *gbase = c->w + r0 * rb;
     for (int64_t b = 0; b < nb; b++) {
+        if (T == 1) lk5_prefetch(c, r0, b);
         const int64_t off = b * bb;
         __m512i p[4];
         if (T == 1) {

@@ -78,3 +78,16 @@ LK_INLINE void lk5_tile_lanes(const lk_mm_ctx *c, int64_t r0, int64_t rend, int6
         basel[L] = c->hints[r] + c->emin[t0 + tt];
     }
 }
+
+/* Software prefetch for decode tiles: while block b of a 16-row group is processed, fetch the
+   matching slice of the group `ahead` groups later (groups are contiguous: 16 rows × row_bytes). */
+#ifndef LK_PF_AHEAD
+#define LK_PF_AHEAD 2
+#endif
+LK_INLINE void lk5_prefetch(const lk_mm_ctx *c, int64_t r0, int64_t b) {
+    const int64_t chunk = 16 * c->bb;
+    const uint8_t *p = c->w + (r0 + 16 * LK_PF_AHEAD) * c->row_bytes + b * chunk;
+    const uint8_t *end = c->w + c->rows * c->row_bytes;
+    for (int64_t k = 0; k < chunk; k += 64)
+        if (p + k < end) _mm_prefetch((const char *)(p + k), _MM_HINT_T0);
+}

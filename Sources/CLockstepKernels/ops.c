@@ -136,7 +136,9 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->heads,
                             lk_attention_scratch_bytes(cache, cache->cache_length)};
     work *= cache->heads * ((cache->head_dim + 31) / 32);
-    int wanted = work < 512 ? 1 : (int)(job.tasks < 64 ? job.tasks : 64);
-    lk_pool_run(pool, wanted, lk_attention_worker, &job);
+    int threads = lk_pool_threads(pool);
+    int64_t chunks = work < 512 || threads <= 1 ? 1 : 2 * threads;
+    if (chunks > job.tasks) chunks = job.tasks;
+    lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
     return 0;
 }
