@@ -47,7 +47,8 @@ let package = Package(
         // Every op × shape × edge value × backend, byte for byte against the reference backend.
         .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU"]),
         .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF"]),
-        .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"]),
+        .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),

@@ -19,7 +19,7 @@ public final class InferenceSession {
         self.model = model
         self.backend = backend
         cache = KVCache(layers: model.config.layers, shape: model.config.attentionShape)
-        self.contextLimit = contextLimit ?? model.config.contextLength
+        self.contextLimit = min(contextLimit ?? model.config.contextLength, RopeAngles.maxPosition + 1)
     }
 
     /// Evaluates `newTokens` after the tokens already seen and returns logits

@@ -60,7 +60,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
                 if let def { return def }
                 throw fail(key, "missing")
             }
-            guard let d = v.doubleValue, d.isFinite else { throw fail(key, "expected a finite number, found \(v)") }
+            guard let d = v.doubleValue, Float(d).isFinite else { throw fail(key, "expected a finite binary32 number, found \(v)") }
             return Float(d)
         }
         dim = try int("llama.embedding_length", range: 1...65536)
@@ -68,8 +68,10 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
         heads = try int("llama.attention.head_count", range: 1...1024)
         kvHeads = try int("llama.attention.head_count_kv", default: heads, range: 1...1024)
         guard heads % kvHeads == 0 else { throw fail("llama.attention.head_count_kv", "\(kvHeads) does not divide head_count \(heads)") }
+        if file.metadata["llama.attention.key_length"] == nil && dim % heads != 0 {
+            throw fail("llama.attention.head_count", "\(heads) does not divide embedding_length \(dim) and key_length is absent")
+        }
         headDim = try int("llama.attention.key_length", default: dim / heads, range: 1...4096)
-        guard headDim * heads >= 1 else { throw fail("llama.attention.key_length", "invalid") }
         if let v = file.metadata["llama.attention.value_length"], v.intValue != headDim {
             throw fail("llama.attention.value_length", "\(v) differs from key_length \(headDim) (unsupported)")
         }
@@ -85,7 +87,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
         if let scaling = file.metadata["llama.rope.scaling.type"]?.stringValue, scaling != "none" {
             throw fail("llama.rope.scaling.type", "'\(scaling)' is not supported")
         }
-        contextLength = try int("llama.context_length", default: 2048, range: 1...1_048_576)
+        contextLength = try int("llama.context_length", default: 2048, range: 1...RopeAngles.maxPosition + 1)
         guard let embd = file.tensor(named: "token_embd.weight") else {
             throw ModelError(path: path, "tensor 'token_embd.weight' is missing")
         }

@@ -58,6 +58,20 @@ public struct EmbeddingTable: @unchecked Sendable {
     }
 }
 
+extension EmbeddingTable {
+    /// Rejects a table with a non-finite element or block scale (every row must dequantise to
+    /// finite values).
+    func checkFinite(name: String, path: String) throws(ModelError) {
+        var row = [Float](repeating: 0, count: width)
+        for t in 0..<rows {
+            row.withUnsafeMutableBufferPointer { self.row(t, into: $0.baseAddress!) }
+            if let j = row.firstIndex(where: { !$0.isFinite }) {
+                throw ModelError(path: path, "tensor '\(name)': row \(t) element \(j) is \(row[j]) (not finite)")
+            }
+        }
+    }
+}
+
 /// Weights of one transformer block.
 public struct LayerWeights: Sendable {
     /// `dim` RMSNorm weights before attention.
@@ -128,6 +142,7 @@ public struct LlamaWeights: Sendable {
         }
         embedding = EmbeddingTable(type: embdInfo.type, width: c.dim, rows: c.vocabularySize,
                                    bytes: file.data(for: embdInfo), owner: file)
+        try embedding.checkFinite(name: embdInfo.name, path: path)
         var layers: [LayerWeights] = []
         for l in 0..<c.layers {
             let p = "blk.\(l)."

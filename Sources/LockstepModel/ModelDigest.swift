@@ -5,7 +5,9 @@ import LockstepTokenizer
 
 extension LlamaModel {
     /// The model digest (SPEC §5.1): SHA-256 over a canonical encoding of the configuration,
-    /// the tokenizer and every tensor (sorted by name: name, type, dimensions, data bytes).
+    /// everything that decides tokenisation and stopping (vocabulary, scores, types, merges,
+    /// special ids, flags, chat template) and every tensor (sorted by name: name, type,
+    /// dimensions, data bytes).
     /// Every field is length-prefixed (u64 little-endian), so no two models share an encoding.
     /// Costs one pass over the weights (about 0.1 s for the real model).
     public func digest() -> Digest {
@@ -20,11 +22,15 @@ extension LlamaModel {
         let v = tokenizer.vocabulary
         string(v.model); string(v.pre ?? "")
         u64(v.tokens.count); for t in v.tokens { string(t) }
-        u64(v.merges.count); for m in v.merges { string(m) }
+        let scores = v.scores ?? []
+        u64(scores.count); for x in scores { u64(Int(x.bitPattern)) }
         let types = v.tokenTypes ?? []
-        u64(types.count); for t in types { u64(Int(t)) }
-        for id in [v.bosID, v.eosID] { u64(id.map { Int($0) + 1 } ?? 0) }
+        u64(types.count); for t in types { u64(Int(UInt32(bitPattern: t))) }
+        u64(v.merges.count); for m in v.merges { string(m) }
+        for id in [v.bosID, v.eosID, v.eotID, v.unknownID, v.paddingID] { u64(id.map { Int(UInt32(bitPattern: $0)) + 1 } ?? 0) }
         u64(v.addBOS ? 1 : 0); u64(v.addEOS ? 1 : 0)
+        u64(v.addSpacePrefix.map { $0 ? 2 : 1 } ?? 0)
+        string(v.chatTemplate ?? "")
         let tensors = file.tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         u64(tensors.count)
         for t in tensors {

@@ -32,7 +32,10 @@ public enum ModelStore {
             try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
             let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
             try TinyModel.write(.standard, to: temporary)
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+            // rename(2) is atomic: a concurrent reader sees no file or the whole file.
+            guard rename(temporary, path) == 0 else {
+                throw ModelError(path: path, "cannot move the tiny model into place (errno \(errno))")
+            }
         }
         return (path, true)
     }

@@ -44,24 +44,27 @@ public enum Sampler {
 
     /// Chooses the next token from `logits` (one row, vocabulary-sized).
     ///
+    /// Greedy (`argmax`) when the temperature is 0 or the largest logit is not finite.
     /// Stochastic rule: `m = max` (NaN ignored); for each id `z = (l − m) / T` and
-    /// `p = exp(z)` in binary32 (contract `exp`; NaN logits get p = 0); integer weight
+    /// `p = exp(z)` in binary32 (contract `exp`; NaN logits get weight 0); integer weight
     /// `w = floor(p · 2^32)`; `W = Σ w`; `u = random(seed, counter: index)`;
     /// `r = floor(u · W / 2^64)`; the token is the first id whose running sum of weights
     /// exceeds `r`.
     /// - Parameters: `index`: the number of tokens generated before this one (0 for the first).
     public static func sample(_ logits: UnsafeBufferPointer<Float>, settings: SamplerSettings, index: Int) -> TokenID {
-        if settings.temperature == 0 { return TokenID(argmax(logits)) }
-        let m = logits[argmax(logits)]
+        let best = argmax(logits)
+        let m = logits[best]
+        // Greedy; or a non-finite maximum (+∞, or every logit NaN/−∞), where weights are undefined.
+        if settings.temperature == 0 || !m.isFinite { return TokenID(best) }
         var weights = [UInt64](repeating: 0, count: logits.count)
         var total: UInt64 = 0
         for (i, l) in logits.enumerated() where !l.isNaN {
-            let p = ContractMath.exp((l - m) / settings.temperature)
+            let p = ContractMath.exp((l - m) / settings.temperature)   // in [0, 1]; NaN only for NaN input
+            guard p >= 0 && p <= 1 else { continue }
             let w = UInt64(Double(p) * 4294967296.0)
             weights[i] = w
             total += w
         }
-        if total == 0 { return TokenID(argmax(logits)) }
         let u = random(seed: settings.seed, counter: UInt64(index))
         let r = u.multipliedFullWidth(by: total).high
         var running: UInt64 = 0

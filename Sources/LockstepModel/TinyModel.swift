@@ -3,7 +3,7 @@ import LockstepCore
 import LockstepGGUF
 
 /// The shape and tensor types of a tiny, seed-generated Llama model.
-public struct TinyModelSpec: Sendable, Equatable, Codable {
+public struct TinyModelSpec: Sendable, Equatable {
     /// Seed of the weight generator.
     public var seed: UInt64
     /// Model width.

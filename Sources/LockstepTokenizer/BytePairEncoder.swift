@@ -48,13 +48,18 @@ struct BytePairEncoder: Sendable {
     /// Dead symbols (merged into their left neighbour) carry this id.
     private static let dead: TokenID = .min
 
-    /// Encodes one word given as UTF-8 bytes, appending its token ids to `out`. Bytes without a
-    /// byte-level token (only in incomplete vocabularies) become `unknown`, or are dropped when it is nil.
-    func encode(_ bytes: ArraySlice<UInt8>, unknown: TokenID?, into out: inout [TokenID], workspace ws: inout Workspace) {
+    /// Encodes one word given as UTF-8 bytes, appending its token ids to `out`.
+    ///
+    /// A byte whose byte-level token is missing from the vocabulary is dropped, as llama.cpp and
+    /// Hugging Face's byte-level BPE (without an unknown token) do: such vocabularies cannot spell
+    /// it. (SmolLM2's lacks 21 bytes: 0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2 and
+    /// 0xF5…0xFF, so U+0004 or a scalar in planes 4–11 vanishes.) The unknown token is not used:
+    /// in gpt2 vocabularies it is usually an end-of-text token, which must not appear mid-prompt.
+    func encode(_ bytes: ArraySlice<UInt8>, into out: inout [TokenID], workspace ws: inout Workspace) {
         let n = bytes.count
         if n == 0 { return }
         if n == 1 {
-            emit(byteTokens[Int(bytes[bytes.startIndex])], unknown: unknown, into: &out)
+            emit(byteTokens[Int(bytes[bytes.startIndex])], into: &out)
             return
         }
         ws.ids.removeAll(keepingCapacity: true)
@@ -84,18 +89,14 @@ struct BytePairEncoder: Sendable {
 
         var i = 0
         while i < n {
-            emit(ws.ids[i], unknown: unknown, into: &out)
+            emit(ws.ids[i], into: &out)
             i = Int(ws.next[i])
         }
     }
 
     @inline(__always)
-    private func emit(_ id: TokenID, unknown: TokenID?, into out: inout [TokenID]) {
-        if id >= 0 {
-            out.append(id)
-        } else if let unknown {
-            out.append(unknown)
-        }
+    private func emit(_ id: TokenID, into out: inout [TokenID]) {
+        if id >= 0 { out.append(id) }
     }
 
     /// Pushes the pair (left, right) when a merge rule exists for it.

@@ -9,10 +9,21 @@
 /// Only tokens of type normal (or undefined / out-of-table types) are formed from text; control,
 /// user-defined, unknown, unused and byte tokens are never produced by merging.
 struct SentencePieceEncoder: Sendable {
-    /// Tokens that text may merge into, by exact UTF-8 bytes: their id and score.
-    let pieces: [ByteKey: (id: TokenID, score: Float)]
+    /// Every token's text → id.
+    let index: TokenTextIndex
+    /// Whether text may merge into token `id` (normal tokens only).
+    let mergeable: [Bool]
+    /// Token scores (higher merges first).
+    let scores: [Float]
     /// `byteTokens[b]`: the `<0xXX>` token of byte `b`, or -1.
     let byteTokens: [TokenID]
+
+    /// The mergeable token spelled by `text[range]`, with its score.
+    private func piece(_ text: [UInt8], _ range: Range<Int>) -> (id: TokenID, score: Float)? {
+        let id = text.withUnsafeBufferPointer { index.id(of: UnsafeBufferPointer(rebasing: $0[range])) }
+        guard let id, mergeable[Int(id)] else { return nil }
+        return (id, scores[Int(id)])
+    }
 
     private struct Entry {
         var score: Float
@@ -44,7 +55,7 @@ struct SentencePieceEncoder: Sendable {
 
         func push(_ l: Int32, _ r: Int32) {
             let a = Int(start[Int(l)]), b = Int(start[Int(r)] + length[Int(r)])
-            guard let p = pieces[ByteKey(Array(text[a..<b]))] else { return }
+            guard let p = piece(text, a..<b) else { return }
             heap.append(Entry(score: p.score, left: l, right: r, size: Int32(b - a)))
             var c = heap.count - 1
             while c > 0 {
@@ -86,7 +97,7 @@ struct SentencePieceEncoder: Sendable {
         var k = 0
         while k < n {
             let a = Int(start[k]), b = a + Int(length[k])
-            if let p = pieces[ByteKey(Array(text[a..<b]))] {
+            if let p = piece(text, a..<b) {
                 out.append(p.id)
             } else if text[a..<b].allSatisfy({ byteTokens[Int($0)] >= 0 }) {
                 for byte in text[a..<b] { out.append(byteTokens[Int(byte)]) }

@@ -24,7 +24,7 @@ public final class Tokenizer: Sendable {
 
     private let kind: Kind
     /// Every token's text → id (the last id wins for duplicate texts, as in llama.cpp).
-    private let idForText: [ByteKey: TokenID]
+    private let idForText: TokenTextIndex
     /// The bytes each token decodes to (see ``bytes(of:)``).
     private let pieces: [[UInt8]]
     /// Tokens matched in text when `parseSpecial` is true.
@@ -41,6 +41,27 @@ public final class Tokenizer: Sendable {
     ///   special-token id is out of range, `addBOS`/`addEOS` is set without the id, or a merge is
     ///   malformed or names a token (or produces a concatenation) that is not in the vocabulary.
     public init(vocabulary v: TokenizerVocabulary) throws(TokenizerError) {
+        // Model and pre-tokenizer names first.
+        var preTokenizer: PreTokenizer?
+        switch v.model {
+        case "gpt2":
+            let name = v.pre ?? "default"
+            if Tokenizer.gpt2PreNames.contains(name) {
+                preTokenizer = .gpt2
+            } else if Tokenizer.smollmPreNames.contains(name) {
+                preTokenizer = .smollm
+            } else if Tokenizer.llama3PreNames.contains(name) {
+                preTokenizer = .llama3
+            } else {
+                let known = Tokenizer.smollmPreNames.union(Tokenizer.gpt2PreNames).union(Tokenizer.llama3PreNames).sorted()
+                throw TokenizerError("unknown pre-tokenizer \"\(name)\" (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
+            }
+        case "llama":
+            preTokenizer = nil  // SentencePiece models have no pre-tokenizer; `pre` is ignored
+        default:
+            throw TokenizerError("unknown tokenizer model \"\(v.model)\" (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
+        }
+
         let n = v.tokens.count
         guard n > 0 else { throw TokenizerError("the vocabulary has no tokens (tokenizer.ggml.tokens is empty)") }
         guard n <= Int(Int32.max) else { throw TokenizerError("the vocabulary has \(n) tokens, more than 32-bit ids can address") }
@@ -69,31 +90,39 @@ public final class Tokenizer: Sendable {
             throw TokenizerError("addEOS (tokenizer.ggml.add_eos_token) is true but the vocabulary has no eosID")
         }
 
-        var idForText: [ByteKey: TokenID] = [:]
-        idForText.reserveCapacity(n)
-        for (i, t) in v.tokens.enumerated() where !t.isEmpty {
-            idForText[ByteKey(t)] = TokenID(i)
-        }
+        let idForText = TokenTextIndex(v.tokens)
 
         // Merges: "left right", split at the first space after the first scalar (as llama.cpp does,
         // so that a left part may itself be a space).
         var rules: [UInt64: BytePairEncoder.Rule] = [:]
         rules.reserveCapacity(v.merges.count)
-        for (rank, merge) in v.merges.enumerated() {
-            let bytes = Array(merge.utf8)
-            let firstLen = bytes.isEmpty ? 0 : utf8Length(bytes[0])
-            guard let sp = bytes.indices.first(where: { $0 >= firstLen && bytes[$0] == 0x20 }) else {
+        var both: [UInt8] = []
+        for rank in 0..<v.merges.count {
+            var merge = v.merges[rank]
+            var split = -1
+            var l: TokenID?, r: TokenID?, m: TokenID?
+            merge.withUTF8 { u in
+                guard !u.isEmpty else { return }
+                var i = utf8Length(u[0])
+                while i < u.count && u[i] != 0x20 { i += 1 }
+                guard i < u.count else { return }
+                split = i
+                let left = UnsafeBufferPointer(rebasing: u[0..<i]), right = UnsafeBufferPointer(rebasing: u[(i + 1)...])
+                l = idForText.id(of: left)
+                r = idForText.id(of: right)
+                both.removeAll(keepingCapacity: true)
+                both.append(contentsOf: left)
+                both.append(contentsOf: right)
+                m = idForText.id(of: both)
+            }
+            guard split >= 0 else {
                 throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) is not of the form \"left right\"")
             }
-            let left = Array(bytes[..<sp]), right = Array(bytes[(sp + 1)...])
-            guard let l = idForText[ByteKey(left)] else {
-                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) names \"\(String(decoding: left, as: UTF8.self))\", which is not a token")
-            }
-            guard let r = idForText[ByteKey(right)] else {
-                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) names \"\(String(decoding: right, as: UTF8.self))\", which is not a token")
-            }
-            guard let m = idForText[ByteKey(left + right)] else {
-                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) produces \"\(String(decoding: left + right, as: UTF8.self))\", which is not a token")
+            guard let l, let r, let m else {
+                let u = Array(merge.utf8)
+                let left = String(decoding: u[..<split], as: UTF8.self), right = String(decoding: u[(split + 1)...], as: UTF8.self)
+                let what = l == nil ? "names \"\(left)\"" : r == nil ? "names \"\(right)\"" : "produces \"\(left + right)\""
+                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) \(what), which is not a token")
             }
             let key = BytePairEncoder.key(l, r)
             if rules[key] == nil {  // a repeated merge keeps its first (lowest) rank
@@ -104,30 +133,16 @@ public final class Tokenizer: Sendable {
         let types = v.tokenTypes
         func type(_ i: Int) -> Int32 { types?[i] ?? TokenType.normal }
 
-        switch v.model {
-        case "gpt2":
-            let pre: PreTokenizer
-            let name = v.pre ?? "default"
-            if Tokenizer.gpt2PreNames.contains(name) {
-                pre = .gpt2
-            } else if Tokenizer.smollmPreNames.contains(name) {
-                pre = .smollm
-            } else if Tokenizer.llama3PreNames.contains(name) {
-                pre = .llama3
-            } else {
-                let known = (Tokenizer.smollmPreNames.union(Tokenizer.gpt2PreNames).union(Tokenizer.llama3PreNames)).sorted()
-                throw TokenizerError("unknown pre-tokenizer \"\(name)\" (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
-            }
+        if let pre = preTokenizer {
             var byteTokens = [TokenID](repeating: -1, count: 256)
             for b in 0..<256 {
                 var s = String.UnicodeScalarView()
                 s.append(ByteLevel.scalarForByte[b])
-                byteTokens[b] = idForText[ByteKey(String(s))] ?? -1
+                byteTokens[b] = idForText.id(of: String(s)) ?? -1
             }
             kind = .byteLevel(pre, BytePairEncoder(byteTokens: byteTokens, rules: rules), ignoreMerges: pre == .llama3)
-        case "llama":
-            var table: [ByteKey: (id: TokenID, score: Float)] = [:]
-            table.reserveCapacity(n)
+        } else {
+            var mergeable = [Bool](repeating: false, count: n)
             var byteTokens = [TokenID](repeating: -1, count: 256)
             for (i, t) in v.tokens.enumerated() where !t.isEmpty {
                 let ty = type(i)
@@ -135,15 +150,11 @@ public final class Tokenizer: Sendable {
                     if let b = Tokenizer.byteTokenValue(t) { byteTokens[Int(b)] = TokenID(i) }
                     continue
                 }
-                if ty == TokenType.control || ty == TokenType.userDefined || ty == TokenType.unknown || ty == TokenType.unused {
-                    continue
-                }
-                table[ByteKey(t)] = (TokenID(i), v.scores?[i] ?? 0)
+                mergeable[i] = !(ty == TokenType.control || ty == TokenType.userDefined || ty == TokenType.unknown || ty == TokenType.unused)
             }
-            kind = .sentencePiece(SentencePieceEncoder(pieces: table, byteTokens: byteTokens),
+            let scores = v.scores ?? [Float](repeating: 0, count: n)
+            kind = .sentencePiece(SentencePieceEncoder(index: idForText, mergeable: mergeable, scores: scores, byteTokens: byteTokens),
                                   addSpacePrefix: v.addSpacePrefix ?? true)
-        default:
-            throw TokenizerError("unknown tokenizer model \"\(v.model)\" (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
         }
 
         // Decoded bytes of every token.
@@ -180,7 +191,7 @@ public final class Tokenizer: Sendable {
         if let e = v.eosID { eog.insert(e) }
         if let e = v.eotID { eog.insert(e) }
         for text in ["<|eot_id|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>", "<|end|>", "<end_of_turn>"] {
-            if let id = idForText[ByteKey(text)] {
+            if let id = idForText.id(of: text) {
                 let ty = type(Int(id))
                 if types == nil || ty == TokenType.control || ty == TokenType.userDefined { eog.insert(id) }
             }
@@ -204,7 +215,7 @@ public final class Tokenizer: Sendable {
     /// The id of the token spelled exactly `text` (in the vocabulary's own spelling, e.g. `"Ġthe"`
     /// or `"<|im_end|>"`), or `nil`.
     public func id(forToken text: String) -> TokenID? {
-        idForText[ByteKey(text)]
+        idForText.id(of: text)
     }
 
     // MARK: - Encoding
@@ -250,12 +261,12 @@ public final class Tokenizer: Sendable {
                         bytes.removeAll(keepingCapacity: true)
                         for k in w { appendUTF8(scalars[k], to: &bytes) }
                         if ignoreMerges, bytes.count > 1,
-                           let whole = idForText[ByteKey(Array(ByteLevel.encode(bytes).utf8))],
+                           let whole = idForText.id(of: ByteLevel.encode(bytes)),
                            !specials.contains(whole) {
                             out.append(whole)
                             continue
                         }
-                        bpe.encode(bytes[...], unknown: vocabulary.unknownID, into: &out, workspace: &ws)
+                        bpe.encode(bytes[...], into: &out, workspace: &ws)
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct LockstepCommand: ParsableCommand {
@@ -6,4 +7,17 @@ struct LockstepCommand: ParsableCommand {
         commandName: "lockstep",
         abstract: "Deterministic, verifiable inference for Llama-family GGUF models.",
         subcommands: [GenerateCommand.self, ScoreCommand.self, InfoCommand.self, TinyModelCommand.self])
+
+    /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("lockstep: error: \(error.description)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

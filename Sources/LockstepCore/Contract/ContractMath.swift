@@ -33,7 +33,7 @@ public enum ContractMath {
         return p
     }
 
-    /// The contract's e^x in binary64 for |x| ≤ 700 (±∞ / 0 beyond; NaN propagates).
+    /// The contract's e^x in binary64: +∞ for x > 709, +0 for x < −708, NaN for NaN.
     public static func exp(_ x: Double) -> Double {
         if x.isNaN { return x }
         if x > 709 { return .infinity }
@@ -84,24 +84,24 @@ public enum ContractMath {
     /// sin and cos of |r| ≤ π/4 in binary64 by Taylor polynomials of degree 17 and 18.
     @inlinable static func sinCosKernel(_ r: Double) -> (sin: Double, cos: Double) {
         let r2 = r * r
-        var s: Double = -1.0 / 355687428096000.0          // −1/17!
-        s = s * r2 + 1.0 / 1307674368000.0                 // 1/15!
-        s = s * r2 - 1.0 / 6227020800.0                    // −1/13!
-        s = s * r2 + 1.0 / 39916800.0
-        s = s * r2 - 1.0 / 362880.0
-        s = s * r2 + 1.0 / 5040.0
-        s = s * r2 - 1.0 / 120.0
-        s = s * r2 - 1.0 / 6.0
+        var s: Double = 1.0 / 355687428096000.0           // 1/17!
+        s = s * r2 - 1.0 / 1307674368000.0                 // −1/15!
+        s = s * r2 + 1.0 / 6227020800.0                    // 1/13!
+        s = s * r2 - 1.0 / 39916800.0                      // −1/11!
+        s = s * r2 + 1.0 / 362880.0                        // 1/9!
+        s = s * r2 - 1.0 / 5040.0                          // −1/7!
+        s = s * r2 + 1.0 / 120.0                           // 1/5!
+        s = s * r2 - 1.0 / 6.0                             // −1/3!
         s = s * r2 + 1.0
-        var c: Double = 1.0 / 6402373705728000.0           // 1/18!
-        c = c * r2 - 1.0 / 20922789888000.0                // −1/16!
-        c = c * r2 + 1.0 / 87178291200.0
-        c = c * r2 - 1.0 / 479001600.0
-        c = c * r2 + 1.0 / 3628800.0
-        c = c * r2 - 1.0 / 40320.0
-        c = c * r2 + 1.0 / 720.0
-        c = c * r2 - 1.0 / 24.0
-        c = c * r2 - 0.5
+        var c: Double = -1.0 / 6402373705728000.0          // −1/18!
+        c = c * r2 + 1.0 / 20922789888000.0                // 1/16!
+        c = c * r2 - 1.0 / 87178291200.0                   // −1/14!
+        c = c * r2 + 1.0 / 479001600.0                     // 1/12!
+        c = c * r2 - 1.0 / 3628800.0                       // −1/10!
+        c = c * r2 + 1.0 / 40320.0                         // 1/8!
+        c = c * r2 - 1.0 / 720.0                           // −1/6!
+        c = c * r2 + 1.0 / 24.0                            // 1/4!
+        c = c * r2 - 0.5                                   // −1/2!
         c = c * r2 + 1.0
         return (s * r, c)
     }

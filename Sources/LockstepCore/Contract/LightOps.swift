@@ -58,8 +58,13 @@ public struct RopeAngles: Sendable {
         }
     }
 
-    /// Writes `cos` and `sin` of position `position` (≥ 0) for every pair.
+    /// The largest position the contract defines (angles stay within `ContractMath.sinCos`'s
+    /// range because every θᵢ ≤ 1).
+    public static let maxPosition = 1 << 20 - 1
+
+    /// Writes `cos` and `sin` of position `position` (0...maxPosition) for every pair.
     public func angles(position: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+        precondition(position >= 0 && position <= Self.maxPosition, "RopeAngles: position \(position) out of range")
         for i in 0..<pairs {
             let (s, c) = ContractMath.sinCos(Double(position) * inverseFrequencies[i])
             cos[i] = Float(c)

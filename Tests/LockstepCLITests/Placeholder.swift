@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepCLITestsPlaceholder: XCTestCase { func testNothing() {} }

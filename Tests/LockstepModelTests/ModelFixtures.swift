@@ -1,0 +1,36 @@
+import Foundation
+import XCTest
+import LockstepCore
+import LockstepGGUF
+import LockstepModel
+
+/// Models the tests run on: seed-generated tiny models in several shapes and types, and the
+/// real model when it is present.
+enum ModelFixtures {
+    /// Tiny specs covering every tensor type, grouped-query ratios, odd head counts and an
+    /// untied output head.
+    static let tinySpecs: [TinyModelSpec] = [
+        TinyModelSpec(),                                                                   // Q4_1 + Q8_0 embeddings, GQA 2
+        TinyModelSpec(seed: 2, dim: 96, layers: 2, heads: 3, kvHeads: 1, ffnDim: 160, weightType: .q8_0, embeddingType: .q8_0),
+        TinyModelSpec(seed: 3, dim: 64, layers: 1, heads: 2, kvHeads: 2, ffnDim: 96, weightType: .q4_0, embeddingType: .q4_0, tiedOutput: false),
+        TinyModelSpec(seed: 4, dim: 40, layers: 2, heads: 5, kvHeads: 5, ffnDim: 52, weightType: .f32, embeddingType: .f32),
+        TinyModelSpec(seed: 5, dim: 48, layers: 1, heads: 4, kvHeads: 2, ffnDim: 80, weightType: .f16, embeddingType: .f16, tiedOutput: false),
+        TinyModelSpec(seed: 6, dim: 64, layers: 1, heads: 1, kvHeads: 1, ffnDim: 64, weightType: .bf16, embeddingType: .bf16),
+    ]
+
+    static func tiny(_ spec: TinyModelSpec) throws -> LlamaModel {
+        try LlamaModel(file: GGUFFile(bytes: TinyModel.gguf(spec), name: "tiny-\(spec.seed).gguf"))
+    }
+
+    /// The real model, or a skip (a failure when `LOCKSTEP_REQUIRE_MODEL=1`).
+    static func real() throws -> LlamaModel {
+        let path = ModelStore.realModelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            if ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_MODEL"] == "1" {
+                XCTFail("LOCKSTEP_REQUIRE_MODEL=1 but the real model is missing at \(path)")
+            }
+            throw XCTSkip("real model not found at \(path)")
+        }
+        return try LlamaModel(path: path)
+    }
+}

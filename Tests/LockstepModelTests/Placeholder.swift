@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepModelTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,0 +1,30 @@
+import XCTest
+import LockstepModel
+
+final class SamplerTests: XCTestCase {
+    func testArgmaxTiesGoToLowestIdAndNaNIsNeverChosen() {
+        let logits: [Float] = [.nan, 1, 3, 3, -.infinity, .nan]
+        XCTAssertEqual(logits.withUnsafeBufferPointer { Sampler.argmax($0) }, 2)
+        XCTAssertEqual([Float.nan, .nan].withUnsafeBufferPointer { Sampler.argmax($0) }, 0)
+    }
+
+    func testCounterGeneratorMatchesSplitMix64() {
+        // SplitMix64 seeded with 0: its first outputs are the published sequence.
+        XCTAssertEqual(Sampler.random(seed: 0, counter: 0), 0xE220A8397B1DCDAF)
+        XCTAssertEqual(Sampler.random(seed: 0, counter: 1), 0x6E789E6AA1B965F4)
+    }
+
+    func testStochasticChoiceFollowsIntegerWeights() {
+        // Two equal logits at temperature 1: weights are 2^32 each, so u < 2^63 picks id 0.
+        let logits: [Float] = [0, 0]
+        var counts = [0, 0]
+        for i in 0..<2000 {
+            let id = logits.withUnsafeBufferPointer { Sampler.sample($0, settings: SamplerSettings(temperature: 1, seed: 99), index: i) }
+            counts[Int(id)] += 1
+            let u = Sampler.random(seed: 99, counter: UInt64(i))
+            XCTAssertEqual(Int(id), u < (1 << 63) ? 0 : 1)
+        }
+        XCTAssertGreaterThan(counts[0], 900)
+        XCTAssertGreaterThan(counts[1], 900)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepNativeTestsPlaceholder: XCTestCase { func testNothing() {} }

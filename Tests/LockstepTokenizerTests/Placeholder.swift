@@ -1,2 +1,0 @@
-import XCTest
-final class LockstepTokenizerTestsPlaceholder: XCTestCase { func testNothing() {} }
