@@ -122,6 +122,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles) {
         precondition(2 * angles.pairs <= headDim && positions.count >= rows, "rope: bad shape")
         precondition(x.count >= rows * heads * headDim, "rope: buffer shorter than rows × heads × headDim")
+        for t in 0..<rows {
+            precondition(positions[t] >= 0 && positions[t] <= RopeAngles.maxPosition, "RopeAngles: position \(positions[t]) out of range")
+        }
         if rows == 0 || heads == 0 { return }
         let pos = positions.prefix(rows).map { Int64($0) }
         pos.withUnsafeBufferPointer { p in
