@@ -96,10 +96,19 @@ static int lk_ceil_log2_i(int64_t n) {
 }
 
 size_t lk_attention_scratch_bytes(const lk_attention_cache *c, int64_t length) {
+    int64_t g = c->heads / c->kv_heads;
     int64_t nbp = (length + 31) / 32, bph = (c->head_dim + 31) / 32;
-    int W = 61 - 30 - lk_ceil_log2_i(c->cache_length + 1);
-    return (size_t)(nbp * 32 * 4 + nbp * 8 + bph * 8 + 64) + (size_t)32 * 8 * (size_t)(1200 / W + 3) +
-           (size_t)(nbp * 32 * 2 + bph * 32 * 2 + 64);
+    int64_t maxwin = 1200 / (61 - 30 - lk_ceil_log2_i(c->cache_length + 1)) + 3;
+    /* each array rounded up to 64 bytes (see attention_task) */
+    int64_t bytes = 0;
+    bytes += (g * nbp * 32 * 4 + 63) / 64 * 64;      /* scores */
+    bytes += 2 * ((g * nbp * 4 + 63) / 64 * 64);     /* p exponents, sums */
+    bytes += 2 * ((g * bph * 4 + 63) / 64 * 64);     /* q exponents, sums */
+    bytes += (g * nbp * 32 * 2 + 63) / 64 * 64;      /* p values */
+    bytes += (g * bph * 32 * 2 + 63) / 64 * 64;      /* q values */
+    bytes += 2 * ((g * 8 + 63) / 64 * 64);           /* windows, minima */
+    bytes += g * 32 * maxwin * 8;                    /* window accumulators */
+    return (size_t)bytes + 64;
 }
 
 typedef struct {
@@ -116,10 +125,11 @@ static void lk_attention_worker(void *p, int w, int n) {
     const lk_attention_job *job = p;
     int64_t a = job->tasks * w / n, b = job->tasks * (w + 1) / n;
     if (a >= b) return;
-    void *scratch = malloc(job->scratch_bytes);
+    void *raw = malloc(job->scratch_bytes + 64);
+    void *scratch = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     for (int64_t task = a; task < b; task++)
         job->ops->attention_task(job->queries, job->positions, job->cache, job->out, task, scratch);
-    free(scratch);
+    free(raw);
 }
 
 int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, const int64_t *positions,
@@ -133,7 +143,7 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
         if (positions[t] < 0 || positions[t] + 1 > cache->cache_length) return -1;
         work += positions[t] + 1;
     }
-    lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->heads,
+    lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->kv_heads,
                             lk_attention_scratch_bytes(cache, cache->cache_length)};
     work *= cache->heads * ((cache->head_dim + 31) / 32);
     int threads = lk_pool_threads(pool);
