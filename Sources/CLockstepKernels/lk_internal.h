@@ -152,5 +152,11 @@ extern const lk_light_table lk_light_avx512;
 
 /** The light-op table for `isa` (falls back to scalar for paths without their own copy). */
 const lk_light_table *lk_light(int isa);
+#ifdef LK_X86
+int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+                          int64_t n, float *sc, int64_t stride);
+int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
+                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);
+#endif
 /** Bytes of scratch one attention task needs for a cache of `length` positions. */
 size_t lk_attention_scratch_bytes(const lk_attention_cache *cache, int64_t length);
