@@ -9,6 +9,7 @@
 #include "lk_internal.h"
 #ifdef LK_X86
 #include <immintrin.h>
+#include <pthread.h>
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
 
 LK_INLINE void lka_transpose16(__m512i *r) {
@@ -38,10 +39,9 @@ LK_INLINE void lka_transpose16(__m512i *r) {
 /* The network's permutations, found once by running it on labelled input: output vector p lane i
    holds input row row_of[i], column col_of[p]. */
 static int lka_row_of[16], lka_col_of[16];
-static _Atomic int lka_ready;
+static pthread_once_t lka_once = PTHREAD_ONCE_INIT;
 
-static void lka_init(void) {
-    if (atomic_load_explicit(&lka_ready, memory_order_acquire)) return;
+static void lka_init_once(void) {
     __m512i r[16];
     for (int i = 0; i < 16; i++) {
         int32_t v[16];
@@ -57,8 +57,9 @@ static void lka_init(void) {
             if (i == 0) lka_col_of[p] = v[i] % 16;
         }
     }
-    atomic_store_explicit(&lka_ready, 1, memory_order_release);
 }
+
+static void lka_init(void) { pthread_once(&lka_once, lka_init_once); }
 
 /*
  * Scores of `g` query heads (quantised: qv g×bph×32, qe g×bph) against positions 0..n−1 of

@@ -119,6 +119,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
                const int8_t *hints, const int16_t *xv, const int32_t *xe, const int32_t *xs,
                int64_t T, float *y) {
     const int allow_vnni = !(isa & LK_ISA_NO_VNNI);
+    (void)allow_vnni;
     isa &= 0xFF;
     if (rows <= 0 || T <= 0) return;
     if (nb <= 0) {
