@@ -69,7 +69,7 @@ static void lka_init(void) { pthread_once(&lka_once, lka_init_once); }
 int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
                           int64_t n, float *sc, int64_t stride) {
     const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
-    if (g * bph > 64) return 0;
+    if (g * bph > 64 || c->cache_length * kvstride >= ((int64_t)1 << 31)) return 0;   /* int32 gather indices */
     lka_init();
     /* q split into high and low parts, pairs broadcast in the network's column order */
     int32_t qpair_h[64][16], qpair_l[64][16];

@@ -141,7 +141,7 @@ typedef struct {
     void (*add)(float *x, const float *y, int64_t n);
     void (*softmax)(float *x, int64_t n);
     void (*attention_task)(const float *queries, const int64_t *positions, const lk_attention_cache *cache,
-                           float *out, int64_t task, void *scratch);
+                           float *out, int64_t task, int64_t splits, void *scratch);
 } lk_light_table;
 
 extern const lk_light_table lk_light_scalar;

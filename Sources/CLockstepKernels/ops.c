@@ -117,7 +117,7 @@ typedef struct {
     const int64_t *positions;
     const lk_attention_cache *cache;
     float *out;
-    int64_t tasks;
+    int64_t tasks, splits;
     size_t scratch_bytes;
 } lk_attention_job;
 
@@ -128,7 +128,7 @@ static void lk_attention_worker(void *p, int w, int n) {
     void *raw = malloc(job->scratch_bytes + 64);
     void *scratch = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     for (int64_t task = a; task < b; task++)
-        job->ops->attention_task(job->queries, job->positions, job->cache, job->out, task, scratch);
+        job->ops->attention_task(job->queries, job->positions, job->cache, job->out, task, job->splits, scratch);
     free(raw);
 }
 
@@ -143,12 +143,15 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
         if (positions[t] < 0 || positions[t] + 1 > cache->cache_length) return -1;
         work += positions[t] + 1;
     }
-    lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->kv_heads,
+    /* Tasks: one per (row, key/value head); when that is fewer than two per thread, the query
+       heads of each group are split over several tasks so that the threads stay busy. */
+    int threads = lk_pool_threads(pool);
+    int64_t group = cache->heads / cache->kv_heads, splits = 1;
+    while (rows * cache->kv_heads * splits < 2 * threads && splits < group) splits++;
+    lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->kv_heads * splits, splits,
                             lk_attention_scratch_bytes(cache, cache->cache_length)};
     work *= cache->heads * ((cache->head_dim + 31) / 32);
-    int threads = lk_pool_threads(pool);
-    int64_t chunks = work < 512 || threads <= 1 ? 1 : 2 * threads;
-    if (chunks > job.tasks) chunks = job.tasks;
+    int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 2 * threads ? job.tasks : 2 * threads;
     lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
     return 0;
 }
