@@ -37,6 +37,8 @@ enum BackendsUnderTest {
                 }
             }
         }
+        // An odd thread count, more threads than this machine has cores.
+        out.append(("cpu/\(CPUISA.best)/3t", CPUBackend(threads: 3, isa: CPUISA.best)))
         return out
     }()
 }
