@@ -45,8 +45,10 @@ let package = Package(
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Determinism test vectors: generator and runner of Vectors/ops and Vectors/models.
+        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepVectors"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -62,5 +64,6 @@ let package = Package(
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
     ]
 )

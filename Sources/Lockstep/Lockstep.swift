@@ -4,3 +4,4 @@
 @_exported import LockstepTokenizer
 @_exported import LockstepModel
 @_exported import LockstepNative
+@_exported import LockstepVectors
