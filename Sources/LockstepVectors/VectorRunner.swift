@@ -224,8 +224,9 @@ public struct VectorRunner {
                     default:
                         throw VectorError("unknown test type '\(g.type)'")
                     }
-                    if let model, let want = g["modelDigest"]?.string, model.digest().hex != want {
-                        problem = .failed("model digest \(model.digest().hex), expected \(want)")
+                    if let model, let want = g["modelDigest"]?.string {
+                        let digest = model.digest().hex
+                        if digest != want { problem = .failed("model digest \(digest), expected \(want)") }
                     }
                 } catch {
                     problem = .failed("\(error)")
