@@ -14,8 +14,8 @@ final class VectorsCLITests: XCTestCase {
         let dir = try VectorsFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = URL(fileURLWithPath: dir + "/out"), err = URL(fileURLWithPath: dir + "/err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
