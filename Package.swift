@@ -45,11 +45,13 @@ let package = Package(
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Determinism test vectors: generator and runner of Vectors/ops and Vectors/models.
+        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer"]),
         // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
         // signed commitments, node keys.
         .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -66,5 +68,6 @@ let package = Package(
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
+        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
     ]
 )

@@ -5,3 +5,4 @@
 @_exported import LockstepModel
 @_exported import LockstepNative
 @_exported import LockstepTrace
+@_exported import LockstepVectors
