@@ -20,10 +20,12 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CGMP", pkgConfig: "gmp", providers: [.apt(["libgmp-dev"])]),
+        // The CUDA driver API and NVRTC, loaded with dlopen at run time (no CUDA needed to build).
+        .target(name: "CCUDALoader", cSettings: strictC, linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "COpenCL", pkgConfig: "OpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
 
         // Safe Swift owners of the C handles (SHA-256, GMP integers, BLAS, OpenCL platforms).
-        .target(name: "LockstepNative", dependencies: ["COpenBLAS", "CLibCrypto", "CGMP", "COpenCL"]),
+        .target(name: "LockstepNative", dependencies: ["COpenBLAS", "CLibCrypto", "CGMP", "COpenCL", "CCUDALoader"]),
         // The arithmetic contract: activation quantisation, exact dot products, ordered light ops,
         // the backend protocol and the reference backend.
         .target(name: "LockstepCore", dependencies: []),
@@ -31,26 +33,41 @@ let package = Package(
         .target(name: "CLockstepKernels", cSettings: strictC),
         // The `cpu` backend: threads and C kernels behind the Backend protocol.
         .target(name: "LockstepCPU", dependencies: ["LockstepCore", "CLockstepKernels"]),
+        // The `blas` backend: exact products as dgemm on integer-valued binary64 slices.
+        .target(name: "LockstepBLAS", dependencies: ["LockstepCore", "LockstepNative"]),
+        // The `opencl` and `cuda` backends: one kernel source for both dialects.
+        .target(name: "LockstepGPU", dependencies: ["LockstepCore", "LockstepNative"]),
+        // Random operands and bit-for-bit comparison helpers shared by the backend tests.
+        .target(name: "LockstepTestSupport", dependencies: ["LockstepCore"]),
         // GGUF v2/v3 reader (memory-mapped, every field checked) and writer.
         .target(name: "LockstepGGUF", dependencies: []),
         // Byte-level BPE and SentencePiece-style BPE tokenizers, chat templates.
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Determinism test vectors: generator and runner of Vectors/ops and Vectors/models.
+        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer"]),
+        // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
+        // signed commitments, node keys.
+        .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),
         // Every op × shape × edge value × backend, byte for byte against the reference backend.
-        .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU"]),
+        .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF"]),
         .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore"]),
+        .testTarget(name: "LockstepBLASTests", dependencies: ["LockstepBLAS", "LockstepCore", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepGPUTests", dependencies: ["LockstepGPU", "LockstepCore", "LockstepNative", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+        .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
+        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
     ]
 )

@@ -1,22 +1,43 @@
+import LockstepBLAS
+import LockstepCore
+import LockstepGPU
+
 /// The backends this build knows, by name, and why an unavailable one cannot run here.
 public enum BackendRegistry {
     /// Names accepted by `make`, in the order `lockstep backends` lists them.
-    public static let names = ["reference"]
+    public static let names = ["reference", "blas", "opencl", "cuda"]
+
+    /// The backend used when none is named.
+    public static let defaultName = "reference"
 
     /// Creates the backend called `name` with `threads` worker threads (backends that are
-    /// single-threaded ignore it).
-    /// - Throws: `BackendError` for an unknown name or a backend that cannot run here.
+    /// single-threaded ignore it). Ops a backend does not accelerate run on `reference`.
+    /// - Throws: `BackendError` for an unknown name or a backend that cannot run here (the
+    ///   message says what is missing).
     public static func make(_ name: String, threads: Int = 1) throws(BackendError) -> any Backend {
         guard threads >= 1 else { throw BackendError("threads must be at least 1, got \(threads)") }
         switch name {
         case "reference": return ReferenceBackend()
+        case "blas": return BLASBackend(threads: threads, fallback: ReferenceBackend())
+        case "opencl": return try OpenCLBackend(fallback: ReferenceBackend())
+        case "cuda": return try CUDABackend(fallback: ReferenceBackend())
         default: throw BackendError("unknown backend '\(name)' (known: \(names.joined(separator: ", ")))")
         }
     }
-}
 
-/// Why a backend cannot be created.
-public struct BackendError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ message: String) { description = message }
+    /// One line per known backend: whether it can run here, and what it runs on or why not.
+    public static func availability() -> [(name: String, available: Bool, detail: String)] {
+        names.map { name in
+            do {
+                let backend = try make(name)
+                switch backend {
+                case let b as OpenCLBackend: return (name, true, "device \(b.device.name)")
+                case let b as CUDABackend: return (name, true, "device \(b.deviceDescription)")
+                default: return (name, true, "host CPU")
+                }
+            } catch {
+                return (name, false, "\(error)")
+            }
+        }
+    }
 }

@@ -4,3 +4,5 @@
 @_exported import LockstepTokenizer
 @_exported import LockstepModel
 @_exported import LockstepNative
+@_exported import LockstepTrace
+@_exported import LockstepVectors

@@ -55,12 +55,14 @@ public final class LlamaModel: Sendable {
     ///
     /// The same computation runs for one token or many: each token's result depends only on
     /// the tokens before it, and every product is exact, so prefill and decode give the same bits.
+    /// - Throws: `GenerationError` when a residual value leaves the binary32 range (±∞ or NaN),
+    ///   which the contract refuses rather than compute (the observer never sees such a state).
     /// - Parameters:
     ///   - observer: called after each step with (token index in `tokens`, layer or nil for the
     ///     embedding, the `[tokens.count × dim]` residual stream).
     /// - Returns: `rows × vocab` logits, row-major (rows per `logits`).
     public func forward(tokens: [TokenID], start: Int, cache: KVCache, backend: any Backend, logits: LogitRows = .last,
-                        observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) -> [Float] {
+                        observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) throws(GenerationError) -> [Float] {
         let c = config, n = tokens.count
         precondition(n > 0 && cache.length(layer: 0) == start, "forward: cache holds \(cache.length(layer: 0)) positions, expected \(start)")
         let positions = Array(start ..< start + n)
@@ -104,6 +106,12 @@ public final class LlamaModel: Sendable {
             backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
             backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
             backend.add(x.mutable, proj.readOnly)
+            if let bad = x.readOnly.firstIndex(where: { !$0.isFinite }) {
+                // ±∞ or NaN in the residual stream: NaN payloads are not portable across
+                // hardware, so the contract does not define such a computation (SPEC §5.2).
+                throw GenerationError("position \(start + bad / c.dim), layer \(l): a residual value is \(x.mutable[bad]); "
+                                      + "the computation left the binary32 range, which contract \(ContractVersion.current) does not define")
+            }
             observer?(l, x.readOnly)
         }
 

@@ -21,11 +21,19 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var backendOptions: BackendOptions
     @Flag(name: .long, help: "Print one JSON object instead of streaming text.")
     var json = false
+    @Option(name: .long, help: "Write the committed execution trace to this file (SPEC §7).")
+    var trace: String?
+    @Option(name: .long, help: "Node key file (from `lockstep keygen`) that signs the commitment; default: an ephemeral key.")
+    var key: String?
+    @Flag(name: .long, help: "Store every step's state in the trace (opens any step without recomputation; much larger file).")
+    var traceActivations = false
 
     func validate() throws {
         if prompt != nil && chat != nil { throw ValidationError("give either --prompt or --chat, not both") }
         if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
         if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+        if trace == nil && key != nil { throw ValidationError("--key signs a trace's commitment: give --trace FILE too") }
+        if trace == nil && traceActivations { throw ValidationError("--trace-activations needs --trace FILE") }
     }
 
     func run() throws {
@@ -41,30 +49,76 @@ struct GenerateCommand: ParsableCommand {
         }
         let promptTokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: parseSpecial)
         guard !promptTokens.isEmpty else { throw CLIError("the prompt is empty: give --prompt TEXT or --chat TEXT") }
-        let session = InferenceSession(model: model, backend: backend)
         var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
-        let started = Date()
+        let sampler = SamplerSettings(temperature: temperature, seed: seed)
+        let onToken: (TokenID) -> Bool = { id in
+            if !json { Terminal.out(detokenizer.append(id)) }
+            return true
+        }
+        var signed: SignedCommitment? = nil
+        var traceSeconds: Double? = nil
         let tokens: [TokenID]
-        do {
-            tokens = try session.generate(prompt: promptTokens, maxTokens: maxTokens,
-                                          sampler: SamplerSettings(temperature: temperature, seed: seed)) { id in
-                if !json { Terminal.out(detokenizer.append(id)) }
-                return true
+        let started: Date
+        let startedCPU: Double
+        if let trace {
+            let nodeKey: NodeKey
+            if let key {
+                do { nodeKey = try NodeKey.load(from: key) } catch { throw CLIError(error.description) }
+            } else {
+                nodeKey = NodeKey.generate()
+                Terminal.note("no --key given: signing with an ephemeral key \(nodeKey.publicKey.hex)")
             }
-        } catch { throw CLIError(error.description) }
+            // The model digest is a per-model cost (one pass over the weights), computed before the clock starts.
+            let digest = model.digest()
+            started = Date()
+            startedCPU = processCPUSeconds()
+            do {
+                let result = try TracedGeneration.run(model: model, backend: backend, prompt: promptTokens, maxTokens: maxTokens,
+                                                      sampler: sampler, key: nodeKey.privateKey, modelDigest: digest, tracePath: trace,
+                                                      options: TraceOptions(storeStates: traceActivations), onToken: onToken)
+                tokens = result.tokens
+                signed = result.signed
+                traceSeconds = result.traceSeconds
+            } catch { throw CLIError(error.description) }
+        } else {
+            let session = InferenceSession(model: model, backend: backend)
+            started = Date()
+            startedCPU = processCPUSeconds()
+            do {
+                tokens = try session.generate(prompt: promptTokens, maxTokens: maxTokens, sampler: sampler, onToken: onToken)
+            } catch { throw CLIError(error.description) }
+        }
         let seconds = Date().timeIntervalSince(started)
+        let cpuSeconds = processCPUSeconds() - startedCPU
         if json {
-            try Terminal.json([
+            var object: [String: Any] = [
                 "prompt_tokens": promptTokens.map(Int.init),
                 "tokens": tokens.map(Int.init),
                 "text": model.tokenizer.decode(tokens),
                 "backend": backend.name,
                 "contract_version": ContractVersion.current,
                 "seconds": seconds,
-            ])
+                "cpu_seconds": cpuSeconds,
+            ]
+            if let signed {
+                object["commitment"] = signed.jsonObject
+                object["trace"] = trace
+                object["trace_seconds"] = traceSeconds
+            }
+            try Terminal.json(object)
         } else {
             Terminal.out(detokenizer.finish() + "\n")
             Terminal.note(String(format: "%d prompt + %d generated tokens in %.2f s on %@", promptTokens.count, tokens.count, seconds, backend.name))
+            if let signed, let trace {
+                Terminal.note("trace \(trace): \(signed.commitment.leafCount) steps, root \(signed.commitment.root.hex), signed by \(signed.publicKey.hex)")
+            }
         }
     }
+}
+
+/// CPU time used by the process so far (all threads), in seconds.
+private func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -6,7 +6,8 @@ struct LockstepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lockstep",
         abstract: "Deterministic, verifiable inference for Llama-family GGUF models.",
-        subcommands: [GenerateCommand.self, ScoreCommand.self, InfoCommand.self, TinyModelCommand.self])
+        subcommands: [GenerateCommand.self, ScoreCommand.self, InfoCommand.self, BackendsCommand.self, BenchCommand.self,
+                      KeygenCommand.self, TinyModelCommand.self, VectorsCommand.self])
 
     /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1.
     static func main() {

@@ -28,7 +28,7 @@ struct ModelOptions: ParsableArguments {
 /// `--backend NAME --threads N`.
 struct BackendOptions: ParsableArguments {
     @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
-    var backend: String = "reference"
+    var backend: String = BackendRegistry.defaultName
 
     @Option(name: .long, help: "Worker threads for the backend.")
     var threads: Int = 1

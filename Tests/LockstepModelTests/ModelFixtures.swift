@@ -3,6 +3,7 @@ import XCTest
 import LockstepCore
 import LockstepGGUF
 import LockstepModel
+import LockstepTokenizer
 
 /// Models the tests run on: seed-generated tiny models in several shapes and types, and the
 /// real model when it is present.
@@ -32,5 +33,19 @@ enum ModelFixtures {
             throw XCTSkip("real model not found at \(path)")
         }
         return try LlamaModel(path: path)
+    }
+
+    /// Logits of every position of `tokens`, evaluated in chunks of `chunk` tokens on `backend`
+    /// (one fresh session; `chunk = 1` is token-by-token decode).
+    static func logits(_ model: LlamaModel, _ backend: any Backend, _ tokens: [TokenID], chunk: Int) throws -> [Float] {
+        let session = InferenceSession(model: model, backend: backend)
+        var out: [Float] = []
+        var i = 0
+        while i < tokens.count {
+            let end = min(i + chunk, tokens.count)
+            out += try session.evaluate(Array(tokens[i..<end]), logits: .all)
+            i = end
+        }
+        return out
     }
 }

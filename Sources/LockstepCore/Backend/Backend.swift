@@ -62,3 +62,9 @@ public protocol Backend: AnyObject, Sendable {
     /// `x[i] += y[i]`.
     func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>)
 }
+
+/// Why a backend cannot be created or run here; the message names what is missing.
+public struct BackendError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ message: String) { description = message }
+}

@@ -1,0 +1,44 @@
+import LockstepNative
+
+/// The hash functions of a Merkle tree with RFC 6962 / RFC 9162 domain separation:
+/// a leaf hashes as `SHA-256(0x00 ‖ leaf)`, an interior node as `SHA-256(0x01 ‖ left ‖ right)`,
+/// and the empty tree's root is `SHA-256("")`.
+///
+/// The prefixes make a leaf hash never equal to a node hash (for the same input bytes), which
+/// defeats the second-preimage attack where interior nodes are presented as leaves.
+public struct MerkleHasher: Sendable {
+    /// The RFC 6962 / RFC 9162 SHA-256 hasher.
+    public static let rfc6962 = MerkleHasher()
+
+    /// The prefix byte of a leaf hash input.
+    public static let leafPrefix: UInt8 = 0x00
+    /// The prefix byte of an interior node hash input.
+    public static let nodePrefix: UInt8 = 0x01
+
+    public init() {}
+
+    /// The root of the empty tree: `SHA-256("")`.
+    public var emptyRoot: Digest { SHA256Hasher.hash([]) }
+
+    /// `SHA-256(0x00 ‖ leaf)`.
+    public func leafHash(_ leaf: [UInt8]) -> Digest {
+        leaf.withUnsafeBytes { leafHash($0) }
+    }
+
+    /// `SHA-256(0x00 ‖ leaf)`.
+    public func leafHash(_ leaf: UnsafeRawBufferPointer) -> Digest {
+        let h = SHA256Hasher()
+        h.update(littleEndian: MerkleHasher.leafPrefix)
+        h.update(leaf)
+        return h.finalize()
+    }
+
+    /// `SHA-256(0x01 ‖ left ‖ right)`.
+    public func nodeHash(_ left: Digest, _ right: Digest) -> Digest {
+        let h = SHA256Hasher()
+        h.update(littleEndian: MerkleHasher.nodePrefix)
+        h.update(left.bytes)
+        h.update(right.bytes)
+        return h.finalize()
+    }
+}

@@ -1,0 +1,403 @@
+import Foundation
+import LockstepNative
+
+/// The fixed part of a trace file (§7.7): the request (which holds the model shape that fixes
+/// the step order and the size of every step state) and whether states are stored.
+public struct TraceHeader: Hashable, Sendable {
+    /// `LKSTRACE`.
+    public static let magic: [UInt8] = Array("LKSTRACE".utf8)
+    /// `LKSTEND` and a zero byte: the last 8 bytes of a complete trace.
+    public static let endMagic: [UInt8] = Array("LKSTEND".utf8) + [0]
+    /// The format version this build writes and reads.
+    public static let formatVersion: UInt32 = 1
+    /// Flag bit 0: every record carries its step state.
+    public static let flagStates: UInt32 = 1
+
+    public let request: TraceRequest
+    /// Whether every record carries its step state (`--trace-activations`).
+    public let storesStates: Bool
+
+    public init(request: TraceRequest, storesStates: Bool) {
+        self.request = request
+        self.storesStates = storesStates
+    }
+
+    /// Residual width.
+    public var dim: Int { request.shape.dim }
+    /// Vocabulary size.
+    public var vocabularySize: Int { request.shape.vocabularySize }
+    /// Transformer blocks.
+    public var layers: Int { request.shape.layers }
+
+    /// The canonical step order.
+    public var schedule: StepSchedule { StepSchedule(promptCount: request.promptTokens.count, layers: layers) }
+
+    /// Bytes of a step's state: `4·dim` for embedding and layer steps, `4·vocab + 4` for sample steps.
+    public func stateByteCount(_ kind: StepID.Kind) -> Int {
+        kind == .sample ? 4 * vocabularySize + 4 : 4 * dim
+    }
+
+    /// Bytes before the request encoding: magic, version, flags, request length.
+    static let fixedBytes = 20
+
+    /// The header bytes.
+    var bytes: [UInt8] {
+        let r = request.encoding
+        var w = ByteWriter(capacity: TraceHeader.fixedBytes + r.count)
+        w.raw(TraceHeader.magic)
+        w.u32(TraceHeader.formatVersion)
+        w.u32(storesStates ? TraceHeader.flagStates : 0)
+        w.u32(UInt32(r.count)); w.raw(r)
+        return w.bytes
+    }
+}
+
+/// Record type bytes.
+enum RecordType {
+    static let step: UInt8 = 0x01
+    static let footer: UInt8 = 0x02
+}
+
+/// Size of a step record without its state: type, kind, position, layer, oᵢ, cᵢ.
+let stepRecordFixedBytes = 1 + 9 + 32 + 32
+
+// MARK: - Writing
+
+/// Writes a trace file as the request runs (§7.7): the header at creation, each step record as
+/// soon as its digest is known, the footer (signed commitment) at the end. Records go through a
+/// stdio buffer; `flush()` pushes them to the file (the recorder flushes after every forward pass).
+public final class TraceWriter {
+    public let header: TraceHeader
+    /// The file, or nil for an in-memory trace.
+    public let path: String?
+    private var file: UnsafeMutablePointer<FILE>?
+    /// The in-memory trace's bytes (empty for a file).
+    public private(set) var bytes: [UInt8] = []
+    /// Step records written.
+    public private(set) var recordCount = 0
+    private var offset = 0
+    private var finished = false
+
+    /// Creates (or replaces) the file at `path` and writes the header.
+    public init(path: String, header: TraceHeader) throws(TraceError) {
+        self.header = header
+        self.path = path
+        guard let f = fopen(path, "wb") else { throw .io("\(path): cannot create (\(String(cString: strerror(errno))))") }
+        file = f
+        try write(header.bytes)
+    }
+
+    /// An in-memory trace (`bytes`).
+    public init(header: TraceHeader) {
+        self.header = header
+        self.path = nil
+        bytes = header.bytes
+        offset = bytes.count
+    }
+
+    deinit { if let file { fclose(file) } }
+
+    private func write(_ b: UnsafeRawBufferPointer) throws(TraceError) {
+        precondition(!finished, "TraceWriter: write after finish")
+        if let file {
+            guard b.count == 0 || fwrite(b.baseAddress, 1, b.count, file) == b.count else {
+                throw .io("\(path ?? ""): write failed (\(String(cString: strerror(errno))))")
+            }
+        } else {
+            bytes.append(contentsOf: b)
+        }
+        offset += b.count
+    }
+
+    private func write(_ b: [UInt8]) throws(TraceError) {
+        precondition(!finished, "TraceWriter: write after finish")
+        if let file {
+            guard b.isEmpty || fwrite(b, 1, b.count, file) == b.count else {
+                throw .io("\(path ?? ""): write failed (\(String(cString: strerror(errno))))")
+            }
+        } else {
+            bytes.append(contentsOf: b)
+        }
+        offset += b.count
+    }
+
+    /// Appends one step record. `state` (the step's canonical output bytes, in as many pieces as
+    /// convenient) must be given exactly when the header says states are stored.
+    public func append(_ step: StepID, stepDigest: Digest, chain: Digest, state: [UnsafeRawBufferPointer] = []) throws(TraceError) {
+        var w = ByteWriter(capacity: stepRecordFixedBytes)
+        w.u8(RecordType.step)
+        w.raw(step.header)
+        w.digest(stepDigest)
+        w.digest(chain)
+        try write(w.bytes)
+        if header.storesStates {
+            let n = state.reduce(0) { $0 + $1.count }
+            precondition(n == header.stateByteCount(step.kind), "TraceWriter: state of \(step) is \(n) bytes, expected \(header.stateByteCount(step.kind))")
+            for piece in state { try write(piece) }
+        }
+        recordCount += 1
+    }
+
+    /// Pushes buffered records to the file.
+    public func flush() throws(TraceError) {
+        if let file, fflush(file) != 0 { throw .io("\(path ?? ""): flush failed (\(String(cString: strerror(errno))))") }
+    }
+
+    /// Writes the footer (the signed commitment and the trailer) and closes the file.
+    public func finish(_ signed: SignedCommitment) throws(TraceError) {
+        let footerOffset = offset
+        let c = signed.commitment.encoding
+        var w = ByteWriter(capacity: 1 + 4 + c.count + 64 + 32 + 16)
+        w.u8(RecordType.footer)
+        w.u32(UInt32(c.count)); w.raw(c)
+        w.raw(signed.signature)
+        w.raw(signed.publicKey.rawRepresentation)
+        w.u64(UInt64(footerOffset))
+        w.raw(TraceHeader.endMagic)
+        try write(w.bytes)
+        try flush()
+        finished = true
+        if let file {
+            self.file = nil
+            guard fclose(file) == 0 else { throw .io("\(path ?? ""): close failed (\(String(cString: strerror(errno))))") }
+        }
+    }
+
+    /// Closes and deletes an unfinished file (after a failed generation).
+    public func abandon() {
+        if let file { fclose(file); self.file = nil }
+        if let path, !finished { unlink(path) }
+        finished = true
+    }
+}
+
+// MARK: - Reading
+
+/// Sequential, bounds-checked input: every read is checked against the bytes left before any
+/// allocation, so no length field can make the reader allocate more than the file holds.
+final class TraceInput {
+    let size: Int
+    private(set) var offset = 0
+    private let memory: [UInt8]
+    private var file: UnsafeMutablePointer<FILE>?
+    private let path: String
+
+    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>" }
+
+    init(path: String) throws(TraceError) {
+        self.path = path
+        memory = []
+        guard let f = fopen(path, "rb") else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        var st = stat()
+        guard fstat(fileno(f), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            fclose(f)
+            throw .io("\(path): not a regular file")
+        }
+        file = f
+        size = Int(st.st_size)
+    }
+
+    deinit { if let file { fclose(file) } }
+
+    var remaining: Int { size - offset }
+
+    func read(_ n: Int, _ what: String) throws(TraceError) -> [UInt8] {
+        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
+        defer { offset += n }
+        if let file {
+            var out = [UInt8](repeating: 0, count: n)
+            let got = out.withUnsafeMutableBytes { n == 0 ? 0 : fread($0.baseAddress, 1, n, file) }
+            guard got == n else { throw .io("\(path): read failed at byte \(offset) (the file changed while being read?)") }
+            return out
+        }
+        return Array(memory[offset ..< offset + n])
+    }
+
+    func reader(_ n: Int, _ what: String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what)) }
+
+    func u8(_ what: String) throws(TraceError) -> UInt8 { try read(1, what)[0] }
+    func u32(_ what: String) throws(TraceError) -> UInt32 {
+        var r = try reader(4, what)
+        return (try? r.u32(what)) ?? 0
+    }
+}
+
+/// One step record as read.
+public struct TraceRecord: Sendable {
+    public let index: Int
+    public let step: StepID
+    public let leaf: TraceLeaf
+    /// The stored state (when the trace stores states and the reader keeps them).
+    public let state: [UInt8]?
+}
+
+/// Everything a verified trace holds.
+public struct TraceContents: Sendable {
+    public let header: TraceHeader
+    public let signed: SignedCommitment
+    /// Every leaf, in order.
+    public let leaves: [TraceLeaf]
+    /// The step of each leaf.
+    public let steps: [StepID]
+    /// The stored states, when kept.
+    public let states: [[UInt8]]?
+    /// The Merkle tree over the leaves (for inclusion proofs).
+    public let tree: MerkleTree
+}
+
+/// Reads a trace file record by record and verifies it as it goes (§7.7): the step order, every
+/// chain value, every stored state against its step digest, and at the end the footer's
+/// commitment against the header, the records, the Merkle root, the final chain value and the
+/// signature.
+public final class TraceReader {
+    public let header: TraceHeader
+    private let input: TraceInput
+    private let schedule: StepSchedule
+    private let hasher = SHA256Hasher(), chainHasher = SHA256Hasher()
+    private var chain: Digest
+    private var tree = MerkleTreeBuilder()
+    /// Tokens at the end of the stored sample states, in order.
+    private var sampledTokens: [UInt32] = []
+    /// The signed commitment, once the footer has been read and verified.
+    public private(set) var signed: SignedCommitment?
+    /// Records read so far.
+    public private(set) var recordCount = 0
+    /// A key the commitment must be signed with (nil: any key).
+    public let expectedPublicKey: Ed25519PublicKey?
+
+    /// Opens a trace file and reads its header.
+    public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
+        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey)
+    }
+
+    /// Reads a trace held in memory.
+    public convenience init(bytes: [UInt8], expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
+        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey)
+    }
+
+    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?) throws(TraceError) {
+        self.input = input
+        self.expectedPublicKey = expectedPublicKey
+        guard try input.read(8, "magic") == TraceHeader.magic else { throw .badMagic }
+        let version = try input.u32("format version")
+        guard version == TraceHeader.formatVersion else { throw .unsupportedVersion(version) }
+        let flags = try input.u32("flags")
+        guard flags & ~TraceHeader.flagStates == 0 else { throw .unknownFlags(flags) }
+        let lengthOffset = input.offset
+        let requestLength = Int(try input.u32("request length"))
+        guard requestLength <= input.remaining else { throw .truncated(offset: input.offset, what: "request (\(requestLength) bytes)") }
+        var r = try input.reader(requestLength, "request")
+        let request: TraceRequest
+        do { request = try TraceRequest.decode(&r) } catch { throw .malformed(offset: lengthOffset + 4, "request: \(error)") }
+        guard r.atEnd else { throw .malformed(offset: lengthOffset, "request length \(requestLength) leaves \(r.remaining) unused bytes") }
+        header = TraceHeader(request: request, storesStates: flags & TraceHeader.flagStates != 0)
+        schedule = header.schedule
+        chain = request.chainStart
+    }
+
+    /// Reads the next step record; nil once the footer has been read and everything verified.
+    public func next(keepState: Bool = false) throws(TraceError) -> TraceRecord? {
+        if signed != nil { return nil }
+        let start = input.offset
+        let type = try input.u8("record type")
+        switch type {
+        case RecordType.step:
+            var r = try input.reader(stepRecordFixedBytes - 1, "step record")
+            let kindByte = (try? r.u8("")) ?? 0, position = (try? r.u32("")) ?? 0, layer = (try? r.u32("")) ?? 0
+            let o = (try? r.digest("")) ?? Digest(bytes: [UInt8](repeating: 0, count: 32))
+            let c = (try? r.digest("")) ?? o
+            let index = recordCount
+            guard index < Int(UInt32.max) else { throw .limitExceeded(offset: start, "too many records") }
+            let expected = schedule.step(at: index)
+            guard let kind = StepID.Kind(rawValue: kindByte), StepID(kind: kind, position: position, layer: layer) == expected else {
+                let found = StepID(kind: StepID.Kind(rawValue: kindByte) ?? .embedding, position: position, layer: layer)
+                if StepID.Kind(rawValue: kindByte) == nil { throw .malformed(offset: start + 1, "unknown step kind \(kindByte)") }
+                throw .unexpectedStep(index: index, expected: expected, found: found)
+            }
+            var state: [UInt8]? = nil
+            if header.storesStates {
+                let bytes = try input.read(header.stateByteCount(kind), "state of record \(index) (\(expected))")
+                let digest = bytes.withUnsafeBytes { StepDigest.stored(expected, stateBytes: $0, hasher: hasher) }
+                guard digest == o else { throw .stepDigestMismatch(index: index) }
+                if kind == .sample {
+                    let n = bytes.count
+                    sampledTokens.append(UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16 | UInt32(bytes[n - 1]) << 24)
+                }
+                if keepState { state = bytes }
+            }
+            let nextChain = TraceChain.next(chain, o, hasher: chainHasher)
+            guard nextChain == c else { throw .chainMismatch(index: index) }
+            chain = c
+            let leaf = TraceLeaf(index: UInt64(index), stepDigest: o, chain: c)
+            tree.append(leafHash: leaf.hash())
+            recordCount += 1
+            return TraceRecord(index: index, step: expected, leaf: leaf, state: state)
+        case RecordType.footer:
+            try readFooter(start: start)
+            return nil
+        default:
+            throw .malformed(offset: start, "unknown record type 0x\(String(type, radix: 16))")
+        }
+    }
+
+    private func readFooter(start: Int) throws(TraceError) {
+        let lengthOffset = input.offset
+        let length = Int(try input.u32("commitment length"))
+        guard length <= input.remaining else { throw .truncated(offset: lengthOffset + 4, what: "commitment (\(length) bytes)") }
+        let encoding = try input.read(length, "commitment")
+        let signature = try input.read(64, "signature")
+        let keyBytes = try input.read(32, "public key")
+        let trailerOffset = input.offset
+        var trailer = try input.reader(16, "trailer")
+        let footerOffset = (try? trailer.u64("")) ?? 0
+        guard footerOffset == UInt64(start) else { throw .malformed(offset: trailerOffset, "trailer names footer offset \(footerOffset), the footer is at \(start)") }
+        guard (try? trailer.take(8, "").elementsEqual(TraceHeader.endMagic)) == true else { throw .malformed(offset: trailerOffset + 8, "bad end magic") }
+        guard input.remaining == 0 else { throw .malformed(offset: input.offset, "\(input.remaining) bytes after the end of the trace") }
+
+        let commitment: Commitment
+        do { commitment = try Commitment(encoding: encoding) } catch { throw .commitment(error) }
+        let key: Ed25519PublicKey
+        do { key = try Ed25519PublicKey(rawRepresentation: keyBytes) } catch { throw .malformed(offset: trailerOffset - 32, "public key: \(error)") }
+        let signed = SignedCommitment(commitment: commitment, signature: signature, publicKey: key)
+
+        guard commitment.request == header.request else { throw .commitmentMismatch("its request differs from the trace header's") }
+        let n = commitment.outputTokens.count
+        guard n <= Int(commitment.request.maxTokens) else { throw .commitmentMismatch("\(n) output tokens exceed max tokens \(commitment.request.maxTokens)") }
+        guard commitment.leafCount == UInt64(recordCount) else { throw .commitmentMismatch("leaf count \(commitment.leafCount), the trace has \(recordCount) records") }
+        guard recordCount == schedule.leafCount(outputCount: n) else {
+            throw .commitmentMismatch("\(recordCount) records, but \(n) output tokens need \(schedule.leafCount(outputCount: n))")
+        }
+        guard commitment.root == tree.root else { throw .commitmentMismatch("root \(commitment.root.hex), the records give \(tree.root.hex)") }
+        guard commitment.finalChain == chain else { throw .commitmentMismatch("final chain \(commitment.finalChain.hex), the records give \(chain.hex)") }
+        if header.storesStates {
+            guard sampledTokens == commitment.outputTokens.map({ UInt32(bitPattern: $0) }) else {
+                throw .commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
+            }
+        }
+        do {
+            if let expectedPublicKey { try signed.verifySignature(publicKey: expectedPublicKey) } else { try signed.verifySignature() }
+        } catch { throw .commitment(error) }
+        self.signed = signed
+    }
+
+    /// Reads and verifies the whole trace.
+    public func readAll(keepStates: Bool = false) throws(TraceError) -> TraceContents {
+        var leaves: [TraceLeaf] = [], steps: [StepID] = [], states: [[UInt8]] = []
+        while let record = try next(keepState: keepStates) {
+            leaves.append(record.leaf); steps.append(record.step)
+            if let s = record.state { states.append(s) }
+        }
+        return TraceContents(header: header, signed: signed!, leaves: leaves, steps: steps,
+                             states: keepStates && header.storesStates ? states : nil, tree: tree.tree())
+    }
+
+    /// Reads and verifies the trace file at `path`.
+    public static func read(path: String, keepStates: Bool = false, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) -> TraceContents {
+        try TraceReader(path: path, expectedPublicKey: expectedPublicKey).readAll(keepStates: keepStates)
+    }
+
+    /// Reads and verifies a trace held in memory.
+    public static func read(bytes: [UInt8], keepStates: Bool = false, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) -> TraceContents {
+        try TraceReader(bytes: bytes, expectedPublicKey: expectedPublicKey).readAll(keepStates: keepStates)
+    }
+}

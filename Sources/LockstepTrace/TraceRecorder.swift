@@ -1,0 +1,202 @@
+import Foundation
+import LockstepCore
+import LockstepModel
+import LockstepNative
+import LockstepTokenizer
+
+/// Collects the leaves of one request in canonical order (§7.2): computes the chain, grows the
+/// Merkle tree and streams each record to an optional `TraceWriter` as soon as it is known.
+///
+/// Forward passes report their steps layer-major (all rows of the call for the embedding, then
+/// all rows for layer 0, …); `ForwardCapture` hashes each row straight from the engine's buffer
+/// and `emitRow` hands the digests over position-major, so any batching gives the same leaves.
+public final class TraceRecorder {
+    public let header: TraceHeader
+    public let schedule: StepSchedule
+    private let writer: TraceWriter?
+    private let stepHasher = SHA256Hasher(), chainHasher = SHA256Hasher()
+    private var builder = MerkleTreeBuilder()
+    /// The chain value after the last recorded step (c₀ before any).
+    public private(set) var chain: Digest
+    /// Every leaf so far.
+    public private(set) var leaves: [TraceLeaf] = []
+    /// Wall-clock seconds spent in tracing work so far (hashing, chain, tree, writing, signing):
+    /// the measured cost of tracing, comparable with the generation's own time.
+    public internal(set) var secondsSpent: Double = 0
+
+    /// - Parameter writer: where records go (its header must be `header`), or nil.
+    public init(header: TraceHeader, writer: TraceWriter? = nil) {
+        precondition(writer == nil || writer!.header == header, "TraceRecorder: the writer has another header")
+        self.header = header
+        self.schedule = header.schedule
+        self.writer = writer
+        chain = header.request.chainStart
+    }
+
+    /// Steps recorded.
+    public var count: Int { leaves.count }
+
+    /// The Merkle root over the leaves so far.
+    public var root: Digest { builder.root }
+
+    /// The tree over the leaves so far (inclusion proofs).
+    public func tree() -> MerkleTree { builder.tree() }
+
+    /// Records the next step: `digest` is its oᵢ, `state` its canonical output bytes (written only
+    /// when the trace stores states).
+    /// - Throws: `TraceError.unexpectedStep` when `step` is not the next step in canonical order,
+    ///   `TraceError.io` from the writer.
+    public func record(_ step: StepID, digest: Digest, state: [UnsafeRawBufferPointer] = []) throws(TraceError) {
+        let expected = schedule.step(at: leaves.count)
+        guard step == expected else { throw .unexpectedStep(index: leaves.count, expected: expected, found: step) }
+        chain = TraceChain.next(chain, digest, hasher: chainHasher)
+        let leaf = TraceLeaf(index: UInt64(leaves.count), stepDigest: digest, chain: chain)
+        leaves.append(leaf)
+        builder.append(leafHash: leaf.hash())
+        try writer?.append(step, stepDigest: digest, chain: chain, state: header.storesStates ? state : [])
+    }
+
+    /// Records the sample step of `position`: its logits row and the chosen token.
+    public func recordSample(position: Int, logits: UnsafeBufferPointer<Float>, token: TokenID) throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
+        let step = StepID.sample(position)
+        let t = UInt32(bitPattern: token)
+        let digest = StepDigest.sample(step, logits: logits, token: t, hasher: stepHasher)
+        if header.storesStates {
+            try withUnsafeBytes(of: t.littleEndian) { (tokenBytes) throws(TraceError) in
+                try record(step, digest: digest, state: [littleEndianBytes(logits), tokenBytes])
+            }
+        } else {
+            try record(step, digest: digest)
+        }
+    }
+
+    /// Starts capturing a forward pass over positions `start ..< start + rows`.
+    public func capture(start: Int, rows: Int) -> ForwardCapture {
+        ForwardCapture(recorder: self, start: start, rows: rows)
+    }
+
+    /// Pushes written records to the file.
+    public func flush() throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
+        try writer?.flush()
+    }
+
+    /// The commitment for `outputTokens` over the recorded steps.
+    /// - Throws: `TraceError.commitmentMismatch` when the steps recorded are not exactly the
+    ///   steps of a request with these output tokens.
+    public func commitment(outputTokens: [TokenID]) throws(TraceError) -> Commitment {
+        let needed = schedule.leafCount(outputCount: outputTokens.count)
+        guard needed == leaves.count else {
+            throw .commitmentMismatch("\(leaves.count) steps recorded, \(outputTokens.count) output tokens need \(needed)")
+        }
+        do {
+            return try Commitment(request: header.request, outputTokens: outputTokens, leafCount: UInt64(leaves.count),
+                                  root: builder.root, finalChain: chain)
+        } catch { throw .commitment(error) }
+    }
+
+    /// Signs the commitment and, with a writer, writes the footer and closes the file.
+    public func finish(outputTokens: [TokenID], key: Ed25519PrivateKey) throws(TraceError) -> SignedCommitment {
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
+        let unsigned = try commitment(outputTokens: outputTokens)
+        let signed: SignedCommitment
+        do { signed = try unsigned.signed(with: key) } catch { throw .commitment(error) }
+        try writer?.finish(signed)
+        return signed
+    }
+
+    /// The hasher `ForwardCapture` uses for step digests (one recorder, one thread).
+    fileprivate var captureHasher: SHA256Hasher { stepHasher }
+}
+
+/// A monotonic clock in seconds.
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// The view of a binary32 row as little-endian bytes (the host's bytes on little-endian hosts).
+func littleEndianBytes(_ values: UnsafeBufferPointer<Float>) -> UnsafeRawBufferPointer {
+    #if _endian(little)
+    return UnsafeRawBufferPointer(values)
+    #else
+    fatalError("trace states are written on little-endian hosts only")
+    #endif
+}
+
+/// Captures one forward pass: `observer` is handed to `LlamaModel.forward` /
+/// `InferenceSession.evaluate`; it hashes every row of every step straight from the engine's
+/// residual buffer (no copy unless states are stored). Afterwards `emitRow` records each
+/// position's steps in canonical order.
+public final class ForwardCapture {
+    private unowned let recorder: TraceRecorder
+    public let start: Int
+    public let rows: Int
+    private let layers: Int
+    private let dim: Int
+    /// `digests[row * (layers + 1) + k]`: k = 0 embedding, k = l + 1 layer l.
+    private var digests: [Digest?]
+    /// The same layout × dim floats, when states are stored.
+    private let states: FloatBuffer?
+    private var emitted = 0
+
+    init(recorder: TraceRecorder, start: Int, rows: Int) {
+        self.recorder = recorder
+        self.start = start
+        self.rows = rows
+        layers = recorder.header.layers
+        dim = recorder.header.dim
+        digests = Array(repeating: nil, count: rows * (layers + 1))
+        states = recorder.header.storesStates ? FloatBuffer(count: rows * (layers + 1) * dim) : nil
+    }
+
+    /// The forward-pass observer: (layer or nil for the embedding, the `[rows × dim]` residual stream).
+    public var observer: (_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void {
+        { [self] layer, residual in observe(layer: layer, residual: residual) }
+    }
+
+    private func observe(layer: Int?, residual: UnsafeBufferPointer<Float>) {
+        let started = monotonicSeconds()
+        defer { recorder.secondsSpent += monotonicSeconds() - started }
+        precondition(residual.count == rows * dim, "ForwardCapture: residual has \(residual.count) values, expected \(rows) × \(dim)")
+        let k = layer.map { $0 + 1 } ?? 0
+        let hasher = recorder.captureHasher
+        for r in 0 ..< rows {
+            let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
+            let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)
+            let slot = r * (layers + 1) + k
+            digests[slot] = StepDigest.state(step, row: row, hasher: hasher)
+            if let states { _ = UnsafeMutableBufferPointer(rebasing: states.mutable[slot * dim ..< (slot + 1) * dim]).initialize(from: row) }
+        }
+    }
+
+    /// Records the embedding and layer steps of `row` (rows must be emitted in order).
+    public func emitRow(_ row: Int) throws(TraceError) {
+        let started = monotonicSeconds()
+        defer { recorder.secondsSpent += monotonicSeconds() - started }
+        precondition(row == emitted && row < rows, "ForwardCapture: rows are emitted once, in order")
+        emitted += 1
+        for k in 0 ... layers {
+            let slot = row * (layers + 1) + k
+            guard let digest = digests[slot] else {
+                throw .generation("the forward pass did not report \(k == 0 ? "the embedding" : "layer \(k - 1)") of position \(start + row)")
+            }
+            let step: StepID = k == 0 ? .embedding(start + row) : .layer(start + row, k - 1)
+            if let states {
+                try recorder.record(step, digest: digest, state: [littleEndianBytes(states.readOnly(slot * dim ..< (slot + 1) * dim))])
+            } else {
+                try recorder.record(step, digest: digest)
+            }
+        }
+    }
+
+    /// Records every row's embedding and layer steps.
+    public func emitAll() throws(TraceError) {
+        while emitted < rows { try emitRow(emitted) }
+    }
+}

@@ -1,0 +1,198 @@
+import LockstepNative
+
+/// One step of a traced request (§7.2): the embedding of a position, one layer at a position,
+/// or the sampling of the token that follows a position.
+public struct StepID: Hashable, Sendable, CustomStringConvertible {
+    /// What the step computes.
+    public enum Kind: UInt8, Sendable {
+        /// The embedding row of the position's token; output: the residual row (`dim` binary32).
+        case embedding = 0
+        /// One transformer block; output: the residual row after it (`dim` binary32).
+        case layer = 1
+        /// The output head and the sampler; output: the logits row (`vocab` binary32) and the
+        /// chosen token id (u32).
+        case sample = 2
+    }
+
+    /// The `layer` field's value for embedding and sample steps.
+    public static let noLayer: UInt32 = 0xFFFF_FFFF
+
+    public let kind: Kind
+    /// Token position (0 = the first prompt token).
+    public let position: UInt32
+    /// The layer, for `.layer` steps; `noLayer` otherwise.
+    public let layer: UInt32
+
+    public static func embedding(_ position: Int) -> StepID { StepID(kind: .embedding, position: UInt32(position), layer: noLayer) }
+    public static func layer(_ position: Int, _ layer: Int) -> StepID { StepID(kind: .layer, position: UInt32(position), layer: UInt32(layer)) }
+    public static func sample(_ position: Int) -> StepID { StepID(kind: .sample, position: UInt32(position), layer: noLayer) }
+
+    init(kind: Kind, position: UInt32, layer: UInt32) {
+        self.kind = kind; self.position = position; self.layer = layer
+    }
+
+    /// The 9-byte step header: kind (u8), position (u32), layer (u32).
+    public var header: [UInt8] {
+        var w = ByteWriter(capacity: 9)
+        w.u8(kind.rawValue); w.u32(position); w.u32(layer)
+        return w.bytes
+    }
+
+    public var description: String {
+        switch kind {
+        case .embedding: return "embedding@\(position)"
+        case .layer: return "layer \(layer)@\(position)"
+        case .sample: return "sample@\(position)"
+        }
+    }
+}
+
+/// The canonical order of the steps of a request (§7.2), independent of how the forward passes
+/// were batched: position by position; at each position the embedding, then every layer, then —
+/// from the last prompt position on — the sample step that chooses the next token.
+public struct StepSchedule: Sendable, Equatable {
+    /// Prompt tokens (n_p ≥ 1).
+    public let promptCount: Int
+    /// Transformer blocks.
+    public let layers: Int
+
+    public init(promptCount: Int, layers: Int) {
+        precondition(promptCount >= 1 && layers >= 1, "StepSchedule needs at least one prompt token and one layer")
+        self.promptCount = promptCount; self.layers = layers
+    }
+
+    /// Steps of a request that generated `outputCount` tokens: `(n_p + n_g − 1)(layers + 1) + n_g`,
+    /// or 0 when nothing was generated (no forward pass runs).
+    public func leafCount(outputCount: Int) -> Int {
+        outputCount == 0 ? 0 : (promptCount + outputCount - 1) * (layers + 1) + outputCount
+    }
+
+    /// The step at `index` (any index ≥ 0: the schedule continues for as long as tokens are generated).
+    public func step(at index: Int) -> StepID {
+        let prefix = (promptCount - 1) * (layers + 1)  // positions before the last prompt token: no sample step
+        if index < prefix {
+            let p = index / (layers + 1), k = index % (layers + 1)
+            return k == 0 ? .embedding(p) : .layer(p, k - 1)
+        }
+        let j = index - prefix
+        let p = promptCount - 1 + j / (layers + 2), k = j % (layers + 2)
+        if k == 0 { return .embedding(p) }
+        if k <= layers { return .layer(p, k - 1) }
+        return .sample(p)
+    }
+
+    /// Index of the first step of `position`.
+    public func firstIndex(ofPosition p: Int) -> Int {
+        if p < promptCount { return p * (layers + 1) }
+        return (promptCount - 1) * (layers + 1) + (p - promptCount + 1) * (layers + 2)
+    }
+}
+
+/// Step digests `oᵢ` (§7.3).
+public enum StepDigest {
+    /// `SHA-256("lockstep.step.v1" 0x00 ‖ header ‖ residual row)` for an embedding or layer step.
+    /// `row` holds `dim` binary32 values; hashed as their little-endian bit patterns.
+    public static func state(_ step: StepID, row: UnsafeBufferPointer<Float>, hasher: SHA256Hasher) -> Digest {
+        hasher.reset()
+        hasher.update(DomainTag.step)
+        hasher.update(step.header)
+        updateFloats(hasher, row)
+        return hasher.finalize()
+    }
+
+    /// `SHA-256("lockstep.step.v1" 0x00 ‖ header ‖ logits row ‖ u32 token)` for a sample step.
+    public static func sample(_ step: StepID, logits: UnsafeBufferPointer<Float>, token: UInt32, hasher: SHA256Hasher) -> Digest {
+        hasher.reset()
+        hasher.update(DomainTag.step)
+        hasher.update(step.header)
+        updateFloats(hasher, logits)
+        hasher.update(littleEndian: token)
+        return hasher.finalize()
+    }
+
+    /// `SHA-256("lockstep.step.v1" 0x00 ‖ header ‖ state)` with the state's canonical bytes given
+    /// as they are stored in a trace file.
+    public static func stored(_ step: StepID, stateBytes: UnsafeRawBufferPointer, hasher: SHA256Hasher) -> Digest {
+        hasher.reset()
+        hasher.update(DomainTag.step)
+        hasher.update(step.header)
+        hasher.update(stateBytes)
+        return hasher.finalize()
+    }
+
+    static func updateFloats(_ hasher: SHA256Hasher, _ values: UnsafeBufferPointer<Float>) {
+        #if _endian(little)
+        hasher.update(UnsafeRawBufferPointer(values))
+        #else
+        for v in values { hasher.update(littleEndian: v) }
+        #endif
+    }
+}
+
+/// The hash chain (§7.3): `c₀ = SHA-256("lockstep.chain.v1" 0x00 ‖ request digest)`,
+/// `cᵢ = SHA-256(cᵢ₋₁ ‖ oᵢ)` — here `cᵢ` is the value after step i (0-based), so agreeing on one
+/// chain value means agreeing on the request and every step up to it.
+public enum TraceChain {
+    /// The chain's starting value for a request.
+    public static func start(requestDigest: Digest) -> Digest {
+        let h = SHA256Hasher()
+        h.update(DomainTag.chain)
+        h.update(requestDigest.bytes)
+        return h.finalize()
+    }
+
+    /// The next chain value.
+    public static func next(_ previous: Digest, _ stepDigest: Digest, hasher: SHA256Hasher = SHA256Hasher()) -> Digest {
+        hasher.reset()
+        hasher.update(previous.bytes)
+        hasher.update(stepDigest.bytes)
+        return hasher.finalize()
+    }
+}
+
+/// A Merkle leaf of a trace (§7.4): `index (u64) ‖ oᵢ ‖ cᵢ`, 72 bytes.
+public struct TraceLeaf: Hashable, Sendable {
+    /// Encoded size in bytes.
+    public static let byteCount = 72
+
+    public let index: UInt64
+    /// The step digest oᵢ.
+    public let stepDigest: Digest
+    /// The chain value cᵢ.
+    public let chain: Digest
+
+    public init(index: UInt64, stepDigest: Digest, chain: Digest) {
+        self.index = index; self.stepDigest = stepDigest; self.chain = chain
+    }
+
+    /// Parses 72 bytes. - Throws: `TraceError.malformed` for any other length.
+    public init(bytes: [UInt8]) throws(TraceError) {
+        guard bytes.count == TraceLeaf.byteCount else {
+            throw .malformed(offset: 0, "a trace leaf is \(TraceLeaf.byteCount) bytes, got \(bytes.count)")
+        }
+        var r = ByteReader(bytes)
+        do {
+            index = try r.u64("leaf index")
+            stepDigest = try r.digest("step digest")
+            chain = try r.digest("chain value")
+        } catch { throw .malformed(offset: r.offset, error.message) }
+    }
+
+    /// The 72-byte encoding.
+    public var bytes: [UInt8] {
+        var w = ByteWriter(capacity: TraceLeaf.byteCount)
+        w.u64(index); w.digest(stepDigest); w.digest(chain)
+        return w.bytes
+    }
+
+    /// `SHA-256(0x00 ‖ bytes)`.
+    public func hash(_ hasher: MerkleHasher = .rfc6962) -> Digest { hasher.leafHash(bytes) }
+
+    /// Checks that this leaf is leaf `proof.index` of the trace tree with root `root`.
+    /// - Throws: `MerkleError.wrongLeaf` when the leaf's own index is not the proof's, then any
+    ///   error of `MerkleVerifier.verifyInclusion`.
+    public func verifyInclusion(proof: InclusionProof, root: Digest) throws(MerkleError) {
+        guard index == proof.index else { throw .wrongLeaf(leafIndex: index, proofIndex: proof.index) }
+        try MerkleVerifier.verifyInclusion(leafHash: hash(), proof: proof, root: root)
+    }
+}

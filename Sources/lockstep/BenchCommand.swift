@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Lockstep
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode speed and peak memory on one backend (Benchmarks/speed runs it beside llama.cpp).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var backendOptions: BackendOptions
+    @Option(name: .long, help: "Prompt length for the prefill measurement, in tokens.")
+    var promptTokens: Int = 128
+    @Option(name: .long, help: "Tokens to decode after the prompt.")
+    var decodeTokens: Int = 64
+    @Option(name: .long, help: "A file of whitespace-separated prompt token ids (default: repeated text).")
+    var promptFile: String?
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let backend = try backendOptions.make()
+        var prompt: [TokenID]
+        if let promptFile {
+            guard let text = try? String(contentsOfFile: promptFile, encoding: .utf8) else { throw CLIError("\(promptFile): cannot read the file") }
+            prompt = text.split(whereSeparator: \.isWhitespace).compactMap { TokenID($0) }
+        } else {
+            let text = String(repeating: "The quick brown fox jumps over the lazy dog while the band plays on. ", count: 64)
+            prompt = model.tokenizer.encode(text, addSpecial: false)
+        }
+        guard prompt.count >= promptTokens, promptTokens >= 1, decodeTokens >= 1 else {
+            throw CLIError("need at least \(promptTokens) prompt tokens (have \(prompt.count)) and --decode-tokens ≥ 1")
+        }
+        prompt = Array(prompt.prefix(promptTokens))
+        let session = InferenceSession(model: model, backend: backend)
+        let t0 = Date()
+        var logits = try session.evaluate(prompt)
+        let prefill = Date().timeIntervalSince(t0)
+        let t1 = Date()
+        for i in 0..<decodeTokens {
+            let next = logits.withUnsafeBufferPointer { Sampler.sample($0, settings: .greedy, index: i) }
+            logits = try session.evaluate([next])
+            Terminal.progress("decode \(i + 1)/\(decodeTokens)")
+        }
+        let decode = Date().timeIntervalSince(t1)
+        Terminal.endProgress()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
+        let result: [String: Any] = [
+            "backend": backend.name, "threads": backendOptions.threads, "prompt_tokens": promptTokens, "decode_tokens": decodeTokens,
+            "prefill_seconds": prefill, "prefill_tokens_per_second": Double(promptTokens) / prefill,
+            "decode_seconds": decode, "decode_tokens_per_second": Double(decodeTokens) / decode,
+            "peak_rss_mb": peakMB, "model_file_mb": Double(model.file.fileSize) / 1_048_576,
+        ]
+        if json {
+            try Terminal.json(result)
+        } else {
+            Terminal.out(String(format: "%@ ×%d: prefill %d tokens %.2f tok/s, decode %d tokens %.2f tok/s, peak RSS %.0f MB\n",
+                                backend.name, backendOptions.threads, promptTokens, Double(promptTokens) / prefill,
+                                decodeTokens, Double(decodeTokens) / decode, peakMB))
+        }
+    }
+}

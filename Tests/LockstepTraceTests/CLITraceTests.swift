@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+import Lockstep
+
+/// `lockstep keygen` and `lockstep generate --trace`, run as the built executable.
+final class CLITraceTests: XCTestCase {
+    private struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    private func lockstep(_ arguments: [String]) throws -> Output {
+        let products = Bundle.main.bundleURL.lastPathComponent.hasSuffix("xctest")
+            ? Bundle.main.bundleURL.deletingLastPathComponent()
+            : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let binary = products.appendingPathComponent("lockstep")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("lockstep not built at \(binary.path)") }
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8), stderr: try String(contentsOf: err, encoding: .utf8))
+    }
+
+    func testKeygenAndTracedGenerate() throws {
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny.gguf").path
+        XCTAssertEqual(try lockstep(["tiny-model", "--out", model]).status, 0)
+        let keyPath = dir.appendingPathComponent("node.key").path
+        let keygen = try lockstep(["keygen", "--out", keyPath])
+        XCTAssertEqual(keygen.status, 0, keygen.stderr)
+        let publicHex = keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(publicHex.count, 64)
+        XCTAssertEqual(try NodeKey.load(from: keyPath).publicKey.hex, publicHex)
+        XCTAssertEqual(((try FileManager.default.attributesOfItem(atPath: keyPath))[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let again = try lockstep(["keygen", "--out", keyPath])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.hasPrefix("lockstep: error:"), again.stderr)
+
+        let trace = dir.appendingPathComponent("t.trace").path
+        let r = try lockstep(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5", "--json", "--trace", trace, "--key", keyPath])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let c = try XCTUnwrap(object["commitment"] as? [String: Any])
+        for k in ["root", "leaf_count", "model_digest", "signature", "public_key", "final_chain", "contract_version"] { XCTAssertNotNil(c[k], k) }
+        XCTAssertEqual(c["public_key"] as? String, publicHex)
+        let signed = try SignedCommitment(jsonObject: c)
+        XCTAssertNoThrow(try signed.verifySignature(publicKey: NodeKey.load(from: keyPath).publicKey))
+        XCTAssertEqual(signed.commitment.outputTokens.map(Int.init), object["tokens"] as? [Int])
+        // The file verifies and holds the same commitment.
+        let contents = try TraceReader.read(path: trace, expectedPublicKey: signed.publicKey)
+        XCTAssertEqual(contents.signed, signed)
+        XCTAssertEqual(contents.tree.root.hex, c["root"] as? String)
+
+        // Same request with activations and an ephemeral key: same root and leaves, a note on stderr.
+        let trace2 = dir.appendingPathComponent("t2.trace").path
+        let r2 = try lockstep(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5", "--trace", trace2, "--trace-activations"])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("ephemeral key"), r2.stderr)
+        let contents2 = try TraceReader.read(path: trace2)
+        XCTAssertTrue(contents2.header.storesStates)
+        XCTAssertEqual(contents2.leaves, contents.leaves)
+        XCTAssertNotEqual(contents2.signed.publicKey, signed.publicKey)
+        // Untraced output is unchanged by tracing.
+        let plain = try lockstep(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5", "--json"])
+        let plainObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(plainObject["tokens"] as? [Int], object["tokens"] as? [Int])
+        XCTAssertNil(plainObject["commitment"])
+
+        // Option errors.
+        let noTrace = try lockstep(["generate", "--model", model, "--prompt", "x", "--key", keyPath])
+        XCTAssertNotEqual(noTrace.status, 0)
+        XCTAssertTrue(noTrace.stderr.contains("--trace"), noTrace.stderr)
+        chmod(keyPath, 0o644)
+        let open = try lockstep(["generate", "--model", model, "--prompt", "x", "--trace", trace, "--key", keyPath])
+        XCTAssertEqual(open.status, 1)
+        XCTAssertTrue(open.stderr.contains("too open"), open.stderr)
+    }
+}
