@@ -1,4 +1,5 @@
 import CLockstepKernels
+import LockstepCore
 
 /// An instruction-set path of the `cpu` backend. Every path computes the same bits; they differ
 /// only in speed.
@@ -48,11 +49,9 @@ public enum CPUISA: String, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// Why a `CPUBackend` cannot be created.
-public struct CPUBackendError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ message: String) { description = message }
-}
+/// Why a `CPUBackend` cannot be created (the protocol's error type, so that a backend registry
+/// can pass it on unchanged).
+public typealias CPUBackendError = BackendError
 
 #if canImport(Glibc)
 import Glibc
