@@ -64,7 +64,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "LockstepBLASTests", dependencies: ["LockstepBLAS", "LockstepCore", "LockstepTestSupport"]),
         .testTarget(name: "LockstepGPUTests", dependencies: ["LockstepGPU", "LockstepCore", "LockstepNative", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepBLAS", "LockstepGPU"]),
+        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
