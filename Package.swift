@@ -46,13 +46,15 @@ let package = Package(
         .target(name: "LockstepTokenizer", dependencies: ["LockstepGGUF"]),
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
+        // Determinism test vectors: generator and runner of Vectors/ops and Vectors/models.
+        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer"]),
         // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
         // signed commitments, node keys.
         .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Verification protocols (§8): replay, spot-check, dispute with fraud proofs, Freivalds audit.
         .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace"]),
         // Umbrella module an app imports.
-        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVerify"]),
+        .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors", "LockstepVerify"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -69,10 +71,11 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "LockstepBLASTests", dependencies: ["LockstepBLAS", "LockstepCore", "LockstepTestSupport"]),
         .testTarget(name: "LockstepGPUTests", dependencies: ["LockstepGPU", "LockstepCore", "LockstepNative", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepBLAS", "LockstepGPU"]),
+        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
         .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep"]),
+        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
     ]
 )

@@ -9,11 +9,16 @@ if [ -n "$model" ]; then export LOCKSTEP_REQUIRE_MODEL=1; fi
 nvrtc=$(bash scripts/fetch-nvrtc.sh | tail -n 1)
 if [ -n "$nvrtc" ]; then export LOCKSTEP_NVRTC="$nvrtc" LOCKSTEP_REQUIRE_NVRTC=1; fi
 export LOCKSTEP_REQUIRE_OPENCL=1
+# The independent Python vector runners need numpy (pip, idempotent).
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
 swift build -c release -Xswiftc -enable-testing --build-tests
 log=$(mktemp)
 set +e
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The vectors on every backend, the Python runners, and the regeneration guard.
+LOCKSTEP_SKIP_BUILD=1 bash scripts/vectors-check.sh || status=1
+python3 Vectors/commitments/check_vectors.py || status=1
 set -e
 # One plain closing line for machines: "N passed, N failed".
 summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with" "$log" | tail -n 1)

@@ -6,3 +6,4 @@
 @_exported import LockstepNative
 @_exported import LockstepTrace
 @_exported import LockstepVerify
+@_exported import LockstepVectors

@@ -34,7 +34,7 @@ public final class InferenceSession {
         guard tokens.count + newTokens.count <= contextLimit else {
             throw GenerationError("\(tokens.count + newTokens.count) positions exceed the context limit \(contextLimit)")
         }
-        let out = model.forward(tokens: newTokens, start: tokens.count, cache: cache, backend: backend, logits: logits, observer: observer)
+        let out = try model.forward(tokens: newTokens, start: tokens.count, cache: cache, backend: backend, logits: logits, observer: observer)
         tokens += newTokens
         return out
     }

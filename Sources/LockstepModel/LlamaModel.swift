@@ -55,12 +55,14 @@ public final class LlamaModel: Sendable {
     ///
     /// The same computation runs for one token or many: each token's result depends only on
     /// the tokens before it, and every product is exact, so prefill and decode give the same bits.
+    /// - Throws: `GenerationError` when a residual value leaves the binary32 range (±∞ or NaN),
+    ///   which the contract refuses rather than compute (the observer never sees such a state).
     /// - Parameters:
     ///   - observer: called after each step with (token index in `tokens`, layer or nil for the
     ///     embedding, the `[tokens.count × dim]` residual stream).
     /// - Returns: `rows × vocab` logits, row-major (rows per `logits`).
     public func forward(tokens: [TokenID], start: Int, cache: KVCache, backend: any Backend, logits: LogitRows = .last,
-                        observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) -> [Float] {
+                        observer: ((_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void)? = nil) throws(GenerationError) -> [Float] {
         let c = config, n = tokens.count
         precondition(n > 0 && cache.length(layer: 0) == start, "forward: cache holds \(cache.length(layer: 0)) positions, expected \(start)")
         let scratch = LayerScratch(config: c, rows: n)
@@ -69,6 +71,12 @@ public final class LlamaModel: Sendable {
         observer?(nil, x.readOnly)
         for l in 0 ..< weights.layers.count {
             applyLayer(l, to: x, rows: n, start: start, cache: cache, backend: backend, scratch: scratch)
+            if let bad = x.readOnly.firstIndex(where: { !$0.isFinite }) {
+                // ±∞ or NaN in the residual stream: NaN payloads are not portable across
+                // hardware, so the contract does not define such a computation (SPEC §5.2).
+                throw GenerationError("position \(start + bad / c.dim), layer \(l): a residual value is \(x.mutable[bad]); "
+                                      + "the computation left the binary32 range, which contract \(ContractVersion.current) does not define")
+            }
             observer?(l, x.readOnly)
         }
         let h = scratch.h

@@ -256,15 +256,14 @@ public final class TraceReader {
     private let hasher = SHA256Hasher(), chainHasher = SHA256Hasher()
     private var chain: Digest
     private var tree = MerkleTreeBuilder()
-    private var sampledTokens: [TokenIDValue] = []
+    /// Tokens at the end of the stored sample states, in order.
+    private var sampledTokens: [UInt32] = []
     /// The signed commitment, once the footer has been read and verified.
     public private(set) var signed: SignedCommitment?
     /// Records read so far.
     public private(set) var recordCount = 0
     /// A key the commitment must be signed with (nil: any key).
     public let expectedPublicKey: Ed25519PublicKey?
-
-    typealias TokenIDValue = UInt32
 
     /// Opens a trace file and reads its header.
     public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {

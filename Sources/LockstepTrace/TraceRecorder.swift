@@ -109,7 +109,8 @@ public final class TraceRecorder {
         return signed
     }
 
-    fileprivate var stepHasherForCapture: SHA256Hasher { stepHasher }
+    /// The hasher `ForwardCapture` uses for step digests (one recorder, one thread).
+    fileprivate var captureHasher: SHA256Hasher { stepHasher }
 }
 
 /// A monotonic clock in seconds.
@@ -164,7 +165,7 @@ public final class ForwardCapture {
         defer { recorder.secondsSpent += monotonicSeconds() - started }
         precondition(residual.count == rows * dim, "ForwardCapture: residual has \(residual.count) values, expected \(rows) × \(dim)")
         let k = layer.map { $0 + 1 } ?? 0
-        let hasher = recorder.stepHasherForCapture
+        let hasher = recorder.captureHasher
         for r in 0 ..< rows {
             let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
             let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)

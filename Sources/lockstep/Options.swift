@@ -30,8 +30,8 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
     var backend: String = BackendRegistry.defaultName
 
-    @Option(name: .long, help: "Worker threads for the backend.")
-    var threads: Int = 1
+    @Option(name: .long, help: "Worker threads for the backend (default: the processor count, at most 8).")
+    var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 8)
 
     func make() throws -> any Backend {
         do { return try BackendRegistry.make(backend, threads: threads) } catch { throw CLIError(error.description) }

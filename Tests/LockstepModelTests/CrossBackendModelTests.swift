@@ -1,6 +1,7 @@
 import XCTest
 import LockstepBLAS
 import LockstepCore
+import LockstepCPU
 import LockstepGPU
 import LockstepModel
 import LockstepTokenizer
@@ -11,7 +12,11 @@ final class CrossBackendModelTests: XCTestCase {
     /// The accelerated backends to check, each with a label; OpenCL only when a device exists
     /// (required when `LOCKSTEP_REQUIRE_OPENCL=1`).
     private func backends() throws -> [(String, any Backend)] {
-        var out: [(String, any Backend)] = [
+        var out: [(String, any Backend)] = []
+        for isa in CPUBackend.availableISAs {
+            for threads in [1, 2] { out.append(("cpu \(isa)×\(threads)", try CPUBackend.make(threads: threads, isa: isa))) }
+        }
+        out += [
             ("blas×1", BLASBackend(threads: 1, fallback: ReferenceBackend(), minimumGEMMRows: 2)),
             ("blas×2", BLASBackend(threads: 2, fallback: ReferenceBackend(), minimumGEMMRows: 2)),
         ]

@@ -51,3 +51,29 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(r.perplexity, ContractMath.exp(r.nll.reduce(0, +) / Double(r.nll.count)), accuracy: 1e-9)
     }
 }
+
+final class RangeRefusalTests: XCTestCase {
+    /// A backend whose products overflow binary32 (as adversarial weights can make them):
+    /// every residual add writes +∞ into one element of the row of token 1.
+    private final class OverflowingBackend: DelegatingBackend {
+        let fallback: any Backend = ReferenceBackend()
+        var name: String { "overflowing" }
+        func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
+            fallback.add(x, y)
+            x[x.count / 2 + 3] = .infinity
+        }
+    }
+
+    /// A residual that leaves the binary32 range is refused with the position and layer, never
+    /// computed into a NaN (whose payload would differ across hardware) or shown to an observer.
+    func testOverflowingActivationsAreRefused() throws {
+        let model = try ModelFixtures.tiny(TinyModelSpec())
+        let session = InferenceSession(model: model, backend: OverflowingBackend())
+        var observedLayers: [Int?] = []
+        XCTAssertThrowsError(try session.evaluate([10, 11], observer: { layer, _ in observedLayers.append(layer) })) { error in
+            XCTAssertTrue("\(error)".contains("left the binary32 range"), "\(error)")
+            XCTAssertTrue("\(error)".contains("position 1, layer 0"), "\(error)")
+        }
+        XCTAssertEqual(observedLayers, [nil], "only the embedding step may reach the observer")
+    }
+}

@@ -1,0 +1,246 @@
+/*
+ * AVX-512 attention scores: 16 positions per vector. Sixteen key blocks are transposed
+ * (16×16 dwords, shared by the query heads of a GQA group) so that lane i holds position i;
+ * each query block is split as q = 256·(q >> 8) + (q & 0xFF), which keeps every int32 lane sum
+ * exact (|Σ (q>>8)·k| < 2^27, |Σ (q&0xFF)·k| < 2^28); a position's blocks are then combined as
+ * int64 fixed point and rounded once — the same exact value as the reference's accumulator.
+ * Lanes the fast path cannot prove exact are recomputed by the wide accumulator.
+ */
+#include "lk_internal.h"
+#ifdef LK_X86
+#include <immintrin.h>
+#include <pthread.h>
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
+
+LK_INLINE void lka_transpose16(__m512i *r) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xDD);
+    }
+}
+
+/* The network's permutations, found once by running it on labelled input: output vector p lane i
+   holds input row row_of[i], column col_of[p]. */
+static int lka_row_of[16], lka_col_of[16];
+static pthread_once_t lka_once = PTHREAD_ONCE_INIT;
+
+static void lka_init_once(void) {
+    __m512i r[16];
+    for (int i = 0; i < 16; i++) {
+        int32_t v[16];
+        for (int c = 0; c < 16; c++) v[c] = i * 16 + c;
+        r[i] = _mm512_loadu_si512(v);
+    }
+    lka_transpose16(r);
+    for (int p = 0; p < 16; p++) {
+        int32_t v[16];
+        _mm512_storeu_si512(v, r[p]);
+        for (int i = 0; i < 16; i++) {
+            if (p == 0) lka_row_of[i] = v[i] / 16;
+            if (i == 0) lka_col_of[p] = v[i] % 16;
+        }
+    }
+}
+
+static void lka_init(void) { pthread_once(&lka_once, lka_init_once); }
+
+/*
+ * Scores of `g` query heads (quantised: qv g×bph×32, qe g×bph) against positions 0..n−1 of
+ * key/value head kvh: sc[gi·stride + j] = round(q·k_j)·scale. Returns 0 if the shape is not
+ * handled here (the caller then uses the portable code).
+ */
+int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+                          int64_t n, float *sc, int64_t stride) {
+    const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
+    if (g * bph > 64 || c->cache_length * kvstride >= ((int64_t)1 << 31)) return 0;   /* int32 gather indices */
+    lka_init();
+    /* q split into high and low parts, pairs broadcast in the network's column order */
+    int32_t qpair_h[64][16], qpair_l[64][16];
+    for (int64_t gb = 0; gb < g * bph; gb++) {
+        const int16_t *q = qv + gb * 32;
+        for (int p = 0; p < 16; p++) {
+            int col = lka_col_of[p];
+            int16_t h0 = (int16_t)(q[2 * col] >> 8), h1 = (int16_t)(q[2 * col + 1] >> 8);
+            int16_t l0 = (int16_t)(q[2 * col] & 0xFF), l1 = (int16_t)(q[2 * col + 1] & 0xFF);
+            qpair_h[gb][p] = (int32_t)(uint16_t)h0 | ((int32_t)(uint16_t)h1 << 16);
+            qpair_l[gb][p] = (int32_t)(uint16_t)l0 | ((int32_t)(uint16_t)l1 << 16);
+        }
+    }
+    int32_t rowidx[16];
+    for (int i = 0; i < 16; i++) rowidx[i] = lka_row_of[i];
+    const __m512i vrow = _mm512_loadu_si512(rowidx);
+    const int qk_spread = 62 - 35 - (bph <= 1 ? 0 : bph <= 2 ? 1 : bph <= 4 ? 2 : bph <= 8 ? 3 : bph <= 16 ? 4 : bph <= 32 ? 5 : 6);
+    const __m512 vscale = _mm512_set1_ps(c->scale);
+
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        /* lane i ↔ position j0 + row_of[i] (clamped for the tail) */
+        __m512i vpos = _mm512_min_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)j0), vrow), _mm512_set1_epi32((int32_t)(n - 1)));
+        __m512i lo_i[64], hi_i[64];   /* per (gi, b): int64 block sums, lanes 0–7 / 8–15 */
+        __m512i ex[64];               /* per (gi, b): exponents */
+        for (int64_t b = 0; b < bph; b++) {
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                int64_t j = j0 + i < n ? j0 + i : n - 1;
+                const int16_t *k = c->keys + (j * kvstride + kvh * bph + b) * 32;
+                r[i] = _mm512_loadu_si512(k);
+                if (j0 + 16 + i < n) _mm_prefetch((const char *)(k + 16 * kvstride * 32), _MM_HINT_T0);
+            }
+            lka_transpose16(r);
+            __m512i kidx = _mm512_add_epi32(_mm512_mullo_epi32(vpos, _mm512_set1_epi32((int32_t)kvstride)),
+                                            _mm512_set1_epi32((int32_t)(kvh * bph + b)));
+            __m512i ke = _mm512_i32gather_epi32(kidx, c->key_exponents, 4);
+            for (int64_t gi = 0; gi < g; gi++) {
+                const int64_t gb = gi * bph + b;
+                __m512i h = _mm512_setzero_si512(), l = _mm512_setzero_si512();
+                for (int p = 0; p < 16; p++) {
+                    h = _mm512_add_epi32(h, _mm512_madd_epi16(r[p], _mm512_set1_epi32(qpair_h[gb][p])));
+                    l = _mm512_add_epi32(l, _mm512_madd_epi16(r[p], _mm512_set1_epi32(qpair_l[gb][p])));
+                }
+                __m512i h0 = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(h)), h1 = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(h, 1));
+                __m512i l0 = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(l)), l1 = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(l, 1));
+                lo_i[gb] = _mm512_add_epi64(_mm512_slli_epi64(h0, 8), l0);
+                hi_i[gb] = _mm512_add_epi64(_mm512_slli_epi64(h1, 8), l1);
+                ex[gb] = _mm512_add_epi32(ke, _mm512_set1_epi32(qe[gb]));
+            }
+        }
+        for (int64_t gi = 0; gi < g; gi++) {
+            /* exponent range over the non-zero terms */
+            __m512i emin = _mm512_set1_epi32(INT32_MAX), emax = _mm512_set1_epi32(INT32_MIN);
+            for (int64_t b = 0; b < bph; b++) {
+                const int64_t gb = gi * bph + b;
+                __mmask16 nz = (__mmask16)(_mm512_test_epi64_mask(lo_i[gb], lo_i[gb]) |
+                                           ((__mmask16)_mm512_test_epi64_mask(hi_i[gb], hi_i[gb]) << 8));
+                emin = _mm512_mask_min_epi32(emin, nz, emin, ex[gb]);
+                emax = _mm512_mask_max_epi32(emax, nz, emax, ex[gb]);
+            }
+            __mmask16 zero = _mm512_cmpeq_epi32_mask(emin, _mm512_set1_epi32(INT32_MAX));
+            __m512i base = _mm512_mask_mov_epi32(emin, zero, _mm512_setzero_si512());
+            __mmask16 bad = _mm512_mask_cmpgt_epi32_mask(~zero, _mm512_sub_epi32(emax, emin), _mm512_set1_epi32(qk_spread));
+            bad |= _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(base), _mm512_set1_epi32(1000));
+            __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+            for (int64_t b = 0; b < bph; b++) {
+                const int64_t gb = gi * bph + b;
+                __m512i sh = _mm512_max_epi32(_mm512_min_epi32(_mm512_sub_epi32(ex[gb], base), _mm512_set1_epi32(62)), _mm512_setzero_si512());
+                acc0 = _mm512_add_epi64(acc0, _mm512_sllv_epi64(lo_i[gb], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(sh))));
+                acc1 = _mm512_add_epi64(acc1, _mm512_sllv_epi64(hi_i[gb], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sh, 1))));
+            }
+            /* one rounding int64 → binary32, then an exact scaling by 2^base (in binary64) */
+            __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtepi64_ps(acc0)), _mm512_cvtepi64_ps(acc1), 1);
+            __m512i bb = _mm512_max_epi32(_mm512_min_epi32(base, _mm512_set1_epi32(1000)), _mm512_set1_epi32(-1000));
+            __m512d p0 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(bb)), _mm512_set1_epi64(1023)), 52));
+            __m512d p1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bb, 1)), _mm512_set1_epi64(1023)), 52));
+            __m512d d0 = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(f)), p0);
+            __m512d d1 = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)), p1);
+            __mmask8 tiny0 = _mm512_cmp_pd_mask(_mm512_abs_pd(d0), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+            __mmask8 tiny1 = _mm512_cmp_pd_mask(_mm512_abs_pd(d1), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+            __mmask16 nonzero = (__mmask16)(_mm512_test_epi64_mask(acc0, acc0) | ((__mmask16)_mm512_test_epi64_mask(acc1, acc1) << 8));
+            bad |= (__mmask16)((tiny0 | ((__mmask16)tiny1 << 8)) & nonzero);
+            __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(d0)), _mm512_cvtpd_ps(d1), 1);
+            v = _mm512_maskz_mov_ps(nonzero, v);   /* exact zero → +0 */
+            v = _mm512_mul_ps(v, vscale);
+            float vals[16];
+            _mm512_storeu_ps(vals, v);
+            float *out = sc + gi * stride;
+            for (int i = 0; i < 16; i++) {
+                int64_t j = j0 + lka_row_of[i];
+                if (j >= n) continue;
+                if ((bad >> i) & 1) {
+                    lk_stat_add(3, 1);
+                    lk_exact a;
+                    lk_exact_clear(&a);
+                    for (int64_t b = 0; b < bph; b++) {
+                        const int16_t *k = c->keys + (j * kvstride + kvh * bph + b) * 32;
+                        const int16_t *q = qv + (gi * bph + b) * 32;
+                        int64_t d = 0;
+                        for (int e = 0; e < 32; e++) d += (int32_t)q[e] * k[e];
+                        lk_exact_add(&a, d, (int64_t)qe[gi * bph + b] + c->key_exponents[j * kvstride + kvh * bph + b]);
+                    }
+                    out[j] = lk_exact_round(&a) * c->scale;
+                } else {
+                    out[j] = vals[i];
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/*
+ * P·V for one 32-lane output block `cb` of `G` (1–4) heads whose terms all fall in one int64
+ * window (exponent spread ≤ W, see attention_task): acc_gd = Σ_j (p_j·v_jd) << s_j, exact.
+ * Positions outer, heads inner: each value block is widened once for the whole group; when
+ * p_j·2^s_j fits 31 bits the shift is folded into the multiplier.
+ */
+LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t nbp, int64_t kvh,
+                      int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin, const int G) {
+    const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
+    __m512i acc[4][4];
+    for (int gi = 0; gi < G; gi++)
+        for (int k = 0; k < 4; k++) acc[gi][k] = _mm512_setzero_si512();
+    for (int64_t j = 0; j < n; j++) {
+        const int64_t vb = j * kvstride + kvh * bph + cb;
+        const int16_t *vv = c->values + vb * 32;
+        if (j + 8 < n) _mm_prefetch((const char *)(vv + 8 * kvstride * 32), _MM_HINT_T0);
+        const int32_t ve = c->value_exponents[vb];
+        int any = 0;
+        for (int gi = 0; gi < G; gi++) any |= pv[gi * nbp * 32 + j];
+        if (!any) continue;
+        __m512i w0 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)vv));
+        __m512i w1 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 8)));
+        __m512i w2 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 16)));
+        __m512i w3 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 24)));
+        for (int gi = 0; gi < G; gi++) {
+            const int32_t pj = pv[gi * nbp * 32 + j];
+            if (pj == 0) continue;
+            const int s = (int)((int64_t)pe[gi * nbp + (j >> 5)] + ve - emins[gi]);
+            if (s <= 15) {
+                const __m512i m = _mm512_set1_epi64((int64_t)pj * ((int64_t)1 << s));
+                acc[gi][0] = _mm512_add_epi64(acc[gi][0], _mm512_mul_epi32(w0, m));
+                acc[gi][1] = _mm512_add_epi64(acc[gi][1], _mm512_mul_epi32(w1, m));
+                acc[gi][2] = _mm512_add_epi64(acc[gi][2], _mm512_mul_epi32(w2, m));
+                acc[gi][3] = _mm512_add_epi64(acc[gi][3], _mm512_mul_epi32(w3, m));
+            } else {
+                const __m512i m = _mm512_set1_epi64(pj);
+                const __m128i sc = _mm_cvtsi32_si128(s);
+                acc[gi][0] = _mm512_add_epi64(acc[gi][0], _mm512_sll_epi64(_mm512_mul_epi32(w0, m), sc));
+                acc[gi][1] = _mm512_add_epi64(acc[gi][1], _mm512_sll_epi64(_mm512_mul_epi32(w1, m), sc));
+                acc[gi][2] = _mm512_add_epi64(acc[gi][2], _mm512_sll_epi64(_mm512_mul_epi32(w2, m), sc));
+                acc[gi][3] = _mm512_add_epi64(acc[gi][3], _mm512_sll_epi64(_mm512_mul_epi32(w3, m), sc));
+            }
+        }
+    }
+    for (int gi = 0; gi < G; gi++)
+        for (int k = 0; k < 4; k++) _mm512_storeu_si512(win + gi * 32 * maxwin + 8 * k, acc[gi][k]);
+}
+
+/* Returns 0 when the group is not handled here (more than 4 heads). */
+int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
+                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin) {
+    switch (g) {
+    case 1: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 1); return 1;
+    case 2: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 2); return 1;
+    case 3: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 3); return 1;
+    case 4: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 4); return 1;
+    default: return 0;
+    }
+}
+
+#pragma clang attribute pop
+#endif

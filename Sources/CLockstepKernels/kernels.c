@@ -1,2 +1,0 @@
-#include "lockstep_kernels.h"
-int lockstep_kernels_version(void) { return 0; }

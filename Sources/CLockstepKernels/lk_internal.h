@@ -1,0 +1,162 @@
+/* Internal declarations shared by the kernel files. Not part of the public header. */
+#pragma once
+#include "lockstep_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define LK_X86 1
+#endif
+#if defined(__aarch64__)
+#define LK_ARM64 1
+#endif
+
+#define LK_INLINE static inline __attribute__((always_inline))
+
+/* ---- binary64 helpers ---- */
+
+/** 2^k as a binary64 for -1022 ≤ k ≤ 1023 (built from its bit pattern: exact). */
+LK_INLINE double lk_pow2d(int64_t k) {
+    uint64_t bits = (uint64_t)(k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+/** |x| as a bit operation. */
+LK_INLINE double lk_fabsd(double x) {
+    uint64_t b;
+    memcpy(&b, &x, 8);
+    b &= 0x7FFFFFFFFFFFFFFFull;
+    memcpy(&x, &b, 8);
+    return x;
+}
+
+/* ---- the exact accumulator (a wide fixed-point integer, see ExactAccumulator.swift) ---- */
+
+#define LK_EXACT_MIN_EXP (-1248)
+#define LK_EXACT_LIMBS 82
+#define LK_EXACT_MAX_TERM_EXP (LK_EXACT_MIN_EXP + 32 * (LK_EXACT_LIMBS - 4))
+
+typedef struct {
+    int64_t limb[LK_EXACT_LIMBS];
+    int out_of_range;
+} lk_exact;
+
+LK_INLINE void lk_exact_clear(lk_exact *a) { memset(a, 0, sizeof *a); }
+/** Adds value·2^exponent exactly; |value| < 2^62. */
+void lk_exact_add(lk_exact *a, int64_t value, int64_t exponent);
+/** The exact sum rounded once to binary32 (RNE; ±inf past the range; +0 for zero). */
+float lk_exact_round(const lk_exact *a);
+
+/**
+ * Fast conversion of acc·2^base to binary32 when that is provably correctly rounded:
+ * returns 0 (and leaves *out alone) when the result would be subnormal or `base` is extreme.
+ */
+LK_INLINE int lk_finish(int64_t acc, int64_t base, float *out) {
+    if (acc == 0) { *out = 0.0f; return 1; }
+    if (base < -1000 || base > 1000) return 0;
+    float f = (float)acc;                       /* correctly rounded to 24 bits */
+    double r = (double)f * lk_pow2d(base);      /* exact (binary64 range) */
+    if (lk_fabsd(r) < 0x1p-126) return 0;       /* subnormal: rounding position differs */
+    *out = (float)r;                            /* exact, or ±inf past the range */
+    return 1;
+}
+
+/** Splits an fp16 bit pattern into significand·2^exponent (as SplitHalf). */
+LK_INLINE void lk_half_split(uint32_t h, int32_t *sig, int32_t *ex) {
+    int32_t e = (int32_t)((h >> 10) & 31), f = (int32_t)(h & 0x3FF);
+    int32_t s = e ? (f | 0x400) : f;
+    *ex = e ? e - 25 : -24;
+    *sig = (h & 0x8000) ? -s : s;
+}
+
+LK_INLINE uint32_t lk_load_u16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+
+/* ---- diagnostics ---- */
+
+#include <stdatomic.h>
+extern _Atomic uint64_t lk_stat_counters[4];
+LK_INLINE void lk_stat_add(int i, uint64_t n) { atomic_fetch_add_explicit(&lk_stat_counters[i], n, memory_order_relaxed); }
+
+/* ---- thread pool ---- */
+
+typedef void (*lk_task_fn)(void *ctx, int chunk, int chunks);
+/** Runs fn(ctx, i, chunks) for every i < chunks on the pool's threads (the caller included), and
+    waits. Chunks must write disjoint outputs. */
+void lk_pool_run(lk_pool *pool, int chunks, lk_task_fn fn, void *ctx);
+
+/* ---- matmul ---- */
+
+typedef struct {
+    int format;
+    const uint8_t *w;
+    int64_t rows, nb, bb, row_bytes;
+    const int8_t *hints;          /* per row */
+    const int16_t *xv;            /* T × nb × 32 */
+    const int32_t *xe, *xs;       /* T × nb (as given) */
+    int64_t T;
+    const int32_t *ae;            /* nb × T: exponents, zero blocks moved to the token's minimum */
+    const int32_t *as;            /* nb × T: sums (Q4_0: computed from the values; Q4_1: given) */
+    const int32_t *emin;          /* T */
+    const uint8_t *tok_ok;        /* T: 0 → every output of the token takes the exact path */
+    int shmax;                    /* largest shift the int64 fast path may take */
+    const uint8_t *xb8;           /* T × nb × 64: per block the low bytes (u8) of elements 0–15, 16–31,
+                                     then the high bytes (s8) of 0–15, 16–31 (VNNI kernels only) */
+    float *y;
+} lk_mm_ctx;
+
+/** One output by the general exact path (the reference's arithmetic). */
+float lk_mm_exact_one(const lk_mm_ctx *c, int64_t r, int64_t t);
+
+/** Stores output (r, t) from the fast path's accumulator, or recomputes it exactly. */
+LK_INLINE void lk_mm_store(const lk_mm_ctx *c, int64_t r, int64_t t, int64_t acc, int64_t base, int bad) {
+    float v;
+    if (bad || !c->tok_ok[t] || !lk_finish(acc, base, &v)) {
+        v = lk_mm_exact_one(c, r, t);
+        lk_stat_add(1, 1);
+    }
+    c->y[t * c->rows + r] = v;
+}
+
+void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+#ifdef LK_X86
+void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+int lk_cpu_has_avx512vnni(void);
+#endif
+#ifdef LK_ARM64
+void lk_mm_rows_neon(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+#endif
+
+/* ---- light ops (one portable source compiled per instruction set) ---- */
+
+typedef struct {
+    void (*quantize)(const float *x, int64_t rows, int64_t columns, int16_t *values, int32_t *exponents, int32_t *sums);
+    void (*rms_norm)(const float *x, const float *weight, int64_t rows, int64_t n, float epsilon, float *y);
+    void (*rope)(float *x, int64_t rows, int64_t heads, int64_t head_dim, const int64_t *positions,
+                 const double *inv_freq, int64_t pairs);
+    void (*silu_mul)(const float *gate, const float *up, float *out, int64_t n);
+    void (*add)(float *x, const float *y, int64_t n);
+    void (*softmax)(float *x, int64_t n);
+    void (*attention_task)(const float *queries, const int64_t *positions, const lk_attention_cache *cache,
+                           float *out, int64_t task, int64_t splits, void *scratch);
+} lk_light_table;
+
+extern const lk_light_table lk_light_scalar;
+#ifdef LK_X86
+extern const lk_light_table lk_light_avx2;
+extern const lk_light_table lk_light_avx512;
+#endif
+
+/** The light-op table for `isa` (falls back to scalar for paths without their own copy). */
+const lk_light_table *lk_light(int isa);
+#ifdef LK_X86
+int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+                          int64_t n, float *sc, int64_t stride);
+int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
+                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);
+#endif
+/** Bytes of scratch one attention task needs for a cache of `length` positions. */
+size_t lk_attention_scratch_bytes(const lk_attention_cache *cache, int64_t length);

@@ -1,0 +1,241 @@
+/*
+ * Exact matrix products: the driver (activation preparation, thread split, dispatch) and the
+ * portable scalar kernel.
+ *
+ * Fast path. Output (r, t) is Σ_b T_b·2^(E_b) with integer terms T_b = sig(d_rb)·I_rb (and, for
+ * Q4_1, sig(m_rb)·S_tb) and E_b = exp(d_rb) + e_tb. With a base B = hint_r + emin_t no larger
+ * than any E_b of a non-zero term, every term is an integer multiple of 2^B and the sum is
+ * Σ_b T_b << (E_b − B). When every shift lies in [0, shmax] the terms and their sum fit an
+ * int64 (shmax is chosen from the format's term bound and the number of terms), so the sum is
+ * exact; one correctly rounded int64 → binary32 conversion and an exact scaling by 2^B give
+ * the contract's result. Kernels check every shift; any output with a shift out of range, a
+ * subnormal result, or an odd activation row is recomputed by the general exact accumulator.
+ * Either way the value is the correctly rounded exact sum, so every path gives the same bits.
+ */
+#include "lk_internal.h"
+#include <stdlib.h>
+
+static int64_t lk_block_bytes(int format) { return format == LK_Q8_0 ? 34 : format == LK_Q4_0 ? 18 : 20; }
+
+void lk_matmul_hints(int format, const uint8_t *w, int64_t rows, int64_t nb, int8_t *hints) {
+    int64_t bb = lk_block_bytes(format);
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t lo = 127;
+        const uint8_t *row = w + r * nb * bb;
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * bb;
+            int32_t sig, ex;
+            lk_half_split(lk_load_u16(blk), &sig, &ex);
+            if (sig != 0 && ex < lo) lo = ex;
+            if (format == LK_Q4_1) {
+                lk_half_split(lk_load_u16(blk + 2), &sig, &ex);
+                if (sig != 0 && ex < lo) lo = ex;
+            }
+        }
+        hints[r] = (int8_t)(lo == 127 ? 0 : lo);
+    }
+}
+
+static int lk_ceil_log2(int64_t n) {
+    int k = 0;
+    while (((int64_t)1 << k) < n) k++;
+    return k;
+}
+
+/* ---- scalar kernel ---- */
+
+void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
+    const int64_t T = c->T, nb = c->nb;
+    const uint32_t shmax = (uint32_t)c->shmax;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = c->w + r * c->row_bytes;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t base = (int64_t)c->hints[r] + c->emin[t];
+            int64_t acc = 0;
+            int bad = !c->tok_ok[t];
+            for (int64_t b = 0; b < nb && !bad; b++) {
+                const uint8_t *blk = row + b * c->bb;
+                const int16_t *s = c->xv + (t * nb + b) * 32;
+                int32_t ae = c->ae[b * T + t];
+                int32_t isum = 0;
+                switch (c->format) {
+                case LK_Q8_0: {
+                    const int8_t *q = (const int8_t *)(blk + 2);
+                    for (int j = 0; j < 32; j++) isum += (int32_t)q[j] * s[j];
+                    break;
+                }
+                case LK_Q4_0: {
+                    const uint8_t *q = blk + 2;
+                    for (int j = 0; j < 16; j++)
+                        isum += ((int32_t)(q[j] & 0xF) - 8) * s[j] + ((int32_t)(q[j] >> 4) - 8) * s[j + 16];
+                    break;
+                }
+                default: {
+                    const uint8_t *q = blk + 4;
+                    for (int j = 0; j < 16; j++)
+                        isum += (int32_t)(q[j] & 0xF) * s[j] + (int32_t)(q[j] >> 4) * s[j + 16];
+                    int32_t msig, mexp;
+                    lk_half_split(lk_load_u16(blk + 2), &msig, &mexp);
+                    if (msig != 0) {
+                        int64_t sh = (int64_t)mexp + ae - base;
+                        if ((uint64_t)sh > shmax) { bad = 1; break; }
+                        acc += (int64_t)((uint64_t)((int64_t)msig * c->as[b * T + t]) << sh);
+                    }
+                    break;
+                }
+                }
+                int32_t dsig, dexp;
+                lk_half_split(lk_load_u16(blk), &dsig, &dexp);
+                if (dsig != 0 && !bad) {
+                    int64_t sh = (int64_t)dexp + ae - base;
+                    if ((uint64_t)sh > shmax) { bad = 1; break; }
+                    acc += (int64_t)((uint64_t)((int64_t)dsig * isum) << sh);
+                }
+            }
+            lk_mm_store(c, r, t, acc, base, bad);
+        }
+    }
+}
+
+/* ---- driver ---- */
+
+typedef void (*lk_mm_kernel)(const lk_mm_ctx *, int64_t, int64_t);
+
+typedef struct {
+    const lk_mm_ctx *c;
+    lk_mm_kernel kernel;
+    int64_t groups;    /* row groups of 16 */
+} lk_mm_job;
+
+static void lk_mm_worker(void *p, int w, int n) {
+    const lk_mm_job *job = p;
+    int64_t g0 = job->groups * w / n, g1 = job->groups * (w + 1) / n;
+    int64_t r0 = g0 * 16, r1 = g1 * 16;
+    if (r1 > job->c->rows) r1 = job->c->rows;
+    if (r0 < r1) job->kernel(job->c, r0, r1);
+}
+
+void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t rows, int64_t nb,
+               const int8_t *hints, const int16_t *xv, const int32_t *xe, const int32_t *xs,
+               int64_t T, float *y) {
+    const int allow_vnni = !(isa & LK_ISA_NO_VNNI);
+    (void)allow_vnni;
+    isa &= 0xFF;
+    if (rows <= 0 || T <= 0) return;
+    if (nb <= 0) {
+        for (int64_t i = 0; i < rows * T; i++) y[i] = 0.0f;
+        return;
+    }
+    lk_mm_ctx c;
+    memset(&c, 0, sizeof c);
+    c.format = format;
+    c.w = w;
+    c.rows = rows;
+    c.nb = nb;
+    c.bb = lk_block_bytes(format);
+    c.row_bytes = nb * c.bb;
+    c.xv = xv;
+    c.xe = xe;
+    c.xs = xs;
+    c.T = T;
+    c.y = y;
+
+    /* Scratch: ae, as (nb × T), emin (T), ok (T), hints if absent. */
+    size_t bytes = (size_t)(2 * nb * T + T) * 4 + (size_t)T + (hints ? 0 : (size_t)rows) + 64;
+    uint8_t *scratch = malloc(bytes);
+    int32_t *ae = (int32_t *)scratch;
+    int32_t *as = ae + nb * T;
+    int32_t *emin = as + nb * T;
+    uint8_t *ok = (uint8_t *)(emin + T);
+    if (!hints) {
+        int8_t *h = (int8_t *)(ok + T);
+        lk_matmul_hints(format, w, rows, nb, h);
+        hints = h;
+    }
+    c.hints = hints;
+
+    /* Per token: which blocks take part, their exponent range, the sums the kernels use. */
+    for (int64_t t = 0; t < T; t++) {
+        int32_t lo = INT32_MAX, hi = INT32_MIN;
+        int good = 1;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t xb = t * nb + b;
+            const int16_t *s = xv + xb * 32;
+            int32_t sum = 0, any = 0;
+            for (int j = 0; j < 32; j++) { sum += s[j]; any |= s[j]; }
+            if (format == LK_Q4_1) {
+                sum = xs[xb];
+                any |= sum;
+                if (sum > (1 << 20) || sum < -(1 << 20)) good = 0;
+            }
+            as[b * T + t] = sum;
+            if (any) {
+                int32_t e = xe[xb];
+                ae[b * T + t] = e;
+                if (e < lo) lo = e;
+                if (e > hi) hi = e;
+            } else {
+                ae[b * T + t] = INT32_MIN;   /* filled below */
+            }
+        }
+        if (lo == INT32_MAX) lo = hi = 0;
+        if (lo < -900 || hi > 900) good = 0;
+        for (int64_t b = 0; b < nb; b++) if (ae[b * T + t] == INT32_MIN) ae[b * T + t] = lo;
+        emin[t] = lo;
+        ok[t] = (uint8_t)good;
+    }
+    c.ae = ae;
+    c.as = as;
+    c.emin = emin;
+    c.tok_ok = ok;
+
+    /* Largest shift: terms are below 2^(tb), there are `terms` of them, and the scale
+       significand (< 2^11) is shifted inside an int32 lane. */
+    int tb = format == LK_Q8_0 ? 38 : format == LK_Q4_0 ? 34 : 35;
+    int64_t terms = format == LK_Q4_1 ? 2 * nb : nb;
+    int shmax = 63 - tb - lk_ceil_log2(terms);
+    if (shmax > 20) shmax = 20;
+    if (shmax < 0) shmax = -1;   /* nothing fits: every output takes the exact path */
+    c.shmax = shmax;
+    if (shmax < 0) for (int64_t t = 0; t < T; t++) ok[t] = 0;
+
+    lk_mm_kernel kernel = lk_mm_rows_scalar;
+#ifdef LK_X86
+    /* The x86 kernels gather with int32 offsets within a group of 16 rows. */
+    if (c.row_bytes * 16 >= ((int64_t)1 << 31)) isa = LK_ISA_SCALAR;
+    if (isa == LK_ISA_AVX2 && lk_isa_supported(LK_ISA_AVX2)) kernel = lk_mm_rows_avx2;
+    if (isa == LK_ISA_AVX512 && lk_isa_supported(LK_ISA_AVX512))
+        kernel = allow_vnni && lk_cpu_has_avx512vnni() ? lk_mm_rows_avx512 : lk_mm_rows_avx512_novnni;
+#endif
+#ifdef LK_ARM64
+    if (isa == LK_ISA_NEON) kernel = lk_mm_rows_neon;
+#endif
+
+    uint8_t *xb8 = NULL;
+#ifdef LK_X86
+    if (kernel == lk_mm_rows_avx512 && format != LK_Q8_0) {
+        /* Byte planes for vpdpbusd: s = 256·(s >> 8) + (s & 0xFF). */
+        xb8 = malloc((size_t)(T * nb * 64));
+        for (int64_t i = 0; i < T * nb; i++) {
+            const int16_t *src = xv + i * 32;
+            uint8_t *dst = xb8 + i * 64;
+            for (int j = 0; j < 32; j++) {
+                dst[j] = (uint8_t)(src[j] & 0xFF);
+                dst[32 + j] = (uint8_t)(int8_t)(src[j] >> 8);
+            }
+        }
+        c.xb8 = xb8;
+    }
+#endif
+
+    lk_stat_add(0, (uint64_t)(rows * T));
+    lk_mm_job job = {&c, kernel, (rows + 15) / 16};
+    /* Chunks of row groups; small products are not worth waking workers for. */
+    int64_t work = rows * nb * T;
+    int threads = lk_pool_threads(pool);
+    int chunks = work < 4096 || threads <= 1 ? 1 : 4 * threads;
+    if (chunks > job.groups) chunks = (int)job.groups;
+    lk_pool_run(pool, chunks, lk_mm_worker, &job);
+    free(xb8);
+    free(scratch);
+}

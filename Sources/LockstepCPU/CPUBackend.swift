@@ -1,0 +1,224 @@
+import CLockstepKernels
+import LockstepCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `cpu` backend: C kernels with run-time instruction-set dispatch (AVX-512, AVX2, NEON,
+/// portable scalar) on a pool of worker threads.
+///
+/// Every op returns exactly the bits of `ReferenceBackend`, for every instruction set and every
+/// thread count: matrix and attention products are exact sums rounded once, and light ops run
+/// the reference's operation sequence (see `Sources/CLockstepKernels`).
+public final class CPUBackend: Backend, @unchecked Sendable {
+    /// Worker threads in all (the calling thread is one of them).
+    public let threads: Int
+    /// The instruction-set path every op takes.
+    public let isa: CPUISA
+    /// Whether the avx512 path may use its VNNI kernels (when the CPU has VNNI).
+    public let allowVNNI: Bool
+    private let code: Int32
+    public var name: String { "cpu" }
+
+    private let pool: OpaquePointer?
+    private let hints = HintCache()
+
+    /// The paths this machine can run, slowest first.
+    public static var availableISAs: [CPUISA] { CPUISA.allCases.filter(\.isAvailable) }
+
+    /// A backend on `threads` ≥ 1 threads, taking `isa` (default: `$LOCKSTEP_CPU_ISA` if set,
+    /// else the fastest path available).
+    /// - Precondition: `isa` is available here, and `$LOCKSTEP_CPU_ISA` (when used) names an
+    ///   available path. Use `make(threads:isa:)` to get an error instead.
+    ///   `allowVNNI: false` keeps the avx512 path off its VNNI kernels (same bits; for tests
+    ///   and measurements).
+    public convenience init(threads: Int, isa: CPUISA? = nil, allowVNNI: Bool = true) {
+        do { try self.init(checkedThreads: threads, isa: isa, allowVNNI: allowVNNI) } catch { preconditionFailure("CPUBackend: \(error)") }
+    }
+
+    /// Like `init(threads:isa:)`, throwing instead of trapping.
+    public static func make(threads: Int, isa: CPUISA? = nil, allowVNNI: Bool = true) throws(CPUBackendError) -> CPUBackend {
+        try CPUBackend(checkedThreads: threads, isa: isa, allowVNNI: allowVNNI)
+    }
+
+    /// Whether this machine has the VNNI instructions the avx512 path can use.
+    public static var hasVNNI: Bool { lk_cpu_has_avx512vnni_public() != 0 }
+
+    private init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool) throws(CPUBackendError) {
+        guard threads >= 1 else { throw CPUBackendError("threads must be at least 1, got \(threads)") }
+        let chosen: CPUISA
+        if let isa {
+            guard isa.isAvailable else {
+                throw CPUBackendError("instruction set \(isa) is not available here (available: \(Self.availableISAs.map(\.rawValue).joined(separator: ", ")))")
+            }
+            chosen = isa
+        } else {
+            chosen = try CPUISA.fromEnvironment() ?? .best
+        }
+        self.threads = threads
+        self.isa = chosen
+        self.allowVNNI = allowVNNI
+        code = chosen.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
+        pool = threads > 1 ? lk_pool_create(Int32(threads)) : nil
+    }
+
+    deinit { if let pool { lk_pool_destroy(pool) } }
+
+    public func supports(_ op: BackendOp) -> Bool { true }
+
+    public func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
+        precondition(rows >= 0 && columns >= 0 && x.count >= rows * columns, "quantize: buffer shorter than rows × columns")
+        var q = QuantizedActivations(rows: rows, columns: columns)
+        if rows == 0 || columns == 0 { return q }
+        q.values.withUnsafeMutableBufferPointer { v in
+            q.exponents.withUnsafeMutableBufferPointer { e in
+                q.sums.withUnsafeMutableBufferPointer { s in
+                    lk_quantize(code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
+                }
+            }
+        }
+        return q
+    }
+
+    public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(x.blocksPerRow == w.blocksPerRow, "matmul: activation and weight widths differ")
+        precondition(y.count >= x.rows * w.rows, "matmul: output buffer too small")
+        if x.rows == 0 || w.rows == 0 { return }
+        if w.blocksPerRow == 0 {
+            for i in 0..<(x.rows * w.rows) { y[i] = 0 }
+            return
+        }
+        let format: Int32
+        switch w.format {
+        case .q8_0: format = Int32(LK_Q8_0.rawValue)
+        case .q4_0: format = Int32(LK_Q4_0.rawValue)
+        case .q4_1: format = Int32(LK_Q4_1.rawValue)
+        }
+        let base = w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let rowHints = hints.hints(for: w, format: format)
+        rowHints.withUnsafeBufferPointer { h in
+            x.values.withUnsafeBufferPointer { v in
+                x.exponents.withUnsafeBufferPointer { e in
+                    x.sums.withUnsafeBufferPointer { s in
+                        lk_matmul(pool, code, format, base, Int64(w.rows), Int64(w.blocksPerRow), h.baseAddress,
+                                  v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows), y.baseAddress!)
+                    }
+                }
+            }
+        }
+        withExtendedLifetime(w.owner) {}
+    }
+
+    public func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
+                        into y: UnsafeMutableBufferPointer<Float>) {
+        let n = weight.count
+        precondition(x.count >= rows * n && y.count >= rows * n, "rmsNorm: buffers shorter than rows × n")
+        if rows == 0 || n == 0 { return }
+        lk_rms_norm(code, x.baseAddress!, weight.baseAddress!, Int64(rows), Int64(n), epsilon, y.baseAddress!)
+    }
+
+    public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles) {
+        precondition(2 * angles.pairs <= headDim && positions.count >= rows, "rope: bad shape")
+        precondition(x.count >= rows * heads * headDim, "rope: buffer shorter than rows × heads × headDim")
+        for t in 0..<rows {
+            precondition(positions[t] >= 0 && positions[t] <= RopeAngles.maxPosition, "RopeAngles: position \(positions[t]) out of range")
+        }
+        if rows == 0 || heads == 0 { return }
+        let pos = positions.prefix(rows).map { Int64($0) }
+        pos.withUnsafeBufferPointer { p in
+            angles.inverseFrequencies.withUnsafeBufferPointer { f in
+                lk_rope(code, x.baseAddress!, Int64(rows), Int64(heads), Int64(headDim), p.baseAddress!, f.baseAddress!,
+                        Int64(angles.pairs))
+            }
+        }
+    }
+
+    public func attention(queries: UnsafeBufferPointer<Float>, rows: Int, positions: [Int], cache: KVCache, layer: Int,
+                          into out: UnsafeMutableBufferPointer<Float>) {
+        let shape = cache.shape
+        let width = shape.heads * shape.headDim
+        precondition(positions.count >= rows && queries.count >= rows * width && out.count >= rows * width,
+                     "attention: buffers shorter than rows × heads × headDim")
+        if rows == 0 { return }
+        let length = cache.length(layer: layer)
+        for t in 0..<rows {
+            precondition(positions[t] >= 0 && positions[t] + 1 <= length, "attention: position \(positions[t]) not in the cache")
+        }
+        let pos = positions.prefix(rows).map { Int64($0) }
+        let keys = cache.keys[layer], keyExps = cache.keyExponents[layer]
+        let values = cache.values[layer], valueExps = cache.valueExponents[layer]
+        let status = keys.withUnsafeBufferPointer { k in
+            keyExps.withUnsafeBufferPointer { ke in
+                values.withUnsafeBufferPointer { v in
+                    valueExps.withUnsafeBufferPointer { ve in
+                        pos.withUnsafeBufferPointer { p in
+                            var c = lk_attention_cache(heads: Int64(shape.heads), kv_heads: Int64(shape.kvHeads),
+                                                       head_dim: Int64(shape.headDim), scale: shape.scale,
+                                                       cache_length: Int64(length), keys: k.baseAddress,
+                                                       key_exponents: ke.baseAddress, values: v.baseAddress,
+                                                       value_exponents: ve.baseAddress)
+                            return lk_attention(pool, code, queries.baseAddress!, Int64(rows), p.baseAddress!, &c,
+                                                out.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        precondition(status == 0, "attention: the kernel rejected the shape")
+    }
+
+    public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(up.count >= gate.count && out.count >= gate.count, "siluMul: buffers differ in length")
+        if gate.count == 0 { return }
+        lk_silu_mul(code, gate.baseAddress!, up.baseAddress!, out.baseAddress!, Int64(gate.count))
+    }
+
+    public func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
+        precondition(y.count >= x.count, "add: buffers differ in length")
+        if x.count == 0 { return }
+        lk_add(code, x.baseAddress!, y.baseAddress!, Int64(x.count))
+    }
+}
+
+/// Per-row hints for the matmul fast path, computed once per weight matrix (keyed by its
+/// address and shape). Hints only affect speed: a stale entry makes the kernels take the exact
+/// fallback more often, never changes a result.
+final class HintCache: @unchecked Sendable {
+    private struct Key: Hashable {
+        let address: UInt
+        let count: Int
+        let rows: Int
+        let format: Int32
+    }
+    private var entries: [Key: [Int8]] = [:]
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(lock, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    func hints(for w: WeightMatrix, format: Int32) -> [Int8] {
+        let key = Key(address: UInt(bitPattern: w.bytes.baseAddress), count: w.bytes.count, rows: w.rows, format: format)
+        pthread_mutex_lock(lock)
+        if let h = entries[key] { pthread_mutex_unlock(lock); return h }
+        pthread_mutex_unlock(lock)
+        var h = [Int8](repeating: 0, count: w.rows)
+        h.withUnsafeMutableBufferPointer { p in
+            lk_matmul_hints(format, w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(w.rows),
+                            Int64(w.blocksPerRow), p.baseAddress!)
+        }
+        pthread_mutex_lock(lock)
+        if entries.count >= 1024 { entries.removeAll(keepingCapacity: true) }
+        entries[key] = h
+        pthread_mutex_unlock(lock)
+        return h
+    }
+}

@@ -1,1 +1,0 @@
-// The cpu backend: filled in by the cpu backend work.

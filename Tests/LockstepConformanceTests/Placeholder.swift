@@ -1,2 +1,0 @@
-import XCTest
-final class ConformancePlaceholder: XCTestCase { func testNothing() {} }
