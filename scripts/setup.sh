@@ -8,7 +8,8 @@ set -euo pipefail
 CACHE="${LOCKSTEP_CACHE:-$HOME/.cache/lockstep}"
 MODEL="$CACHE/SmolLM2-135M-Instruct.Q4_1.gguf"
 SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-PACKAGES=(libopenblas-dev libssl-dev libgmp-dev pocl-opencl-icd ocl-icd-opencl-dev opencl-headers pkg-config python3-pip unzip)
+PACKAGES=(libopenblas-dev libssl-dev libgmp-dev pocl-opencl-icd ocl-icd-opencl-dev opencl-headers pkg-config python3-pip unzip
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)  # the last three: the NEON conformance run under qemu
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
