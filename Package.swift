@@ -47,7 +47,7 @@ let package = Package(
         // The Llama model: weights, forward pass, KV cache, sampler, session, tiny-model generator.
         .target(name: "LockstepModel", dependencies: ["LockstepCore", "LockstepGGUF", "LockstepTokenizer", "LockstepNative"]),
         // Determinism test vectors: generator and runner of Vectors/ops and Vectors/models.
-        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer"]),
+        .target(name: "LockstepVectors", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepGGUF", "LockstepTokenizer", "LockstepTrace"]),
         // Committed traces: step digests, hash chain, Merkle tree and proofs, trace files,
         // signed commitments, node keys.
         .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),

@@ -3,6 +3,7 @@ import LockstepCore
 import LockstepGGUF
 import LockstepModel
 import LockstepNative
+import LockstepTrace
 import LockstepTokenizer
 
 /// Whole-model vectors: tiny seed-generated models identified by their `TinyModelSpec`, and the
@@ -54,6 +55,8 @@ enum ModelVectors {
         "'logitsDigest' is SHA-256 over the little-endian binary32 logits (vocab values per position, positions in order) of",
         "positions 0 … evaluatedPositions-1 of the sequence prompt + tokens, evaluatedPositions = len(prompt) + len(tokens) - 1",
         "(every position the generation evaluates; the logits of all of them come from one teacher-forced pass).",
+        "'traceRoot' and 'traceLeafCount' are the Merkle root and leaf count of the request's committed trace (SPEC §7), the",
+        "request being (contract version, model digest, model shape, prompt, temperature, seed, maxTokens).",
     ]
 
     // MARK: Specs in JSON
@@ -97,9 +100,13 @@ enum ModelVectors {
         let prompt = ids.map { TokenID($0) }
         let tokens: [TokenID]
         let logits: [Float]
+        let traced: TracedResult
         do {
-            tokens = try InferenceSession(model: model, backend: backend)
-                .generate(prompt: prompt, maxTokens: maxTokens, sampler: SamplerSettings(temperature: temperature, seed: seed))
+            // The trace root does not depend on the signing key; a fixed key keeps runs identical.
+            traced = try TracedGeneration.run(model: model, backend: backend, prompt: prompt, maxTokens: maxTokens,
+                                              sampler: SamplerSettings(temperature: temperature, seed: seed),
+                                              key: try Ed25519PrivateKey(seed: [UInt8](repeating: 0, count: 32)))
+            tokens = traced.tokens
             let sequence = prompt + tokens.dropLast()
             logits = try InferenceSession(model: model, backend: backend).evaluate(sequence, logits: .all)
         } catch {
@@ -109,7 +116,9 @@ enum ModelVectors {
         h.update(littleEndian: logits)
         return [("tokens", .array(tokens.map { .int($0) })),
                 ("evaluatedPositions", .int(prompt.count + tokens.count - 1)),
-                ("logitsDigest", .string(h.finalize().hex))]
+                ("logitsDigest", .string(h.finalize().hex)),
+                ("traceLeafCount", .int(Int(traced.signed.commitment.leafCount))),
+                ("traceRoot", .string(traced.signed.commitment.root.hex))]
     }
 
     // MARK: Generation
