@@ -65,17 +65,17 @@ let package = Package(
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),
         // Every op × shape × edge value × backend, byte for byte against the reference backend.
-        .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
-        .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF"]),
+        .testTarget(name: "LockstepConformanceTests", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepGGUFTests", dependencies: ["LockstepGGUF", "LockstepTestSupport"]),
         .testTarget(name: "LockstepTokenizerTests", dependencies: ["LockstepTokenizer", "LockstepGGUF"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "LockstepBLASTests", dependencies: ["LockstepBLAS", "LockstepCore", "LockstepTestSupport"]),
         .testTarget(name: "LockstepGPUTests", dependencies: ["LockstepGPU", "LockstepCore", "LockstepNative", "LockstepTestSupport"]),
         .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
-        .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative"]),
+        .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative", "LockstepTestSupport"]),
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
-        .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep"]),
-        .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep"]),
+        .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LockstepTestSupport
 import LockstepCore
 import LockstepCPU
 

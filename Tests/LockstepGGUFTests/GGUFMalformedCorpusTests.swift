@@ -1,4 +1,5 @@
 import XCTest
+import LockstepTestSupport
 @testable import LockstepGGUF
 
 final class GGUFMalformedCorpusTests: XCTestCase {

@@ -1,4 +1,5 @@
 import XCTest
+import LockstepTestSupport
 import LockstepNative
 import Foundation
 

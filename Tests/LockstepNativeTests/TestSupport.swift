@@ -1,4 +1,5 @@
 import XCTest
+import LockstepTestSupport
 import Foundation
 import LockstepNative
 
@@ -14,19 +15,6 @@ func requireDevice(file: StaticString = #filePath, line: UInt = #line) throws ->
         throw NoOpenCLDevice()
     }
     throw XCTSkip("no OpenCL platform with an available device")
-}
-
-/// SplitMix64: a small, seeded, reproducible generator for test inputs.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 func bytes(hex: String) -> [UInt8] {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LockstepTestSupport
 import Lockstep
 
 /// The built `lockstep-verify` (and `lockstep generate --inject-fault`) on honest, faulted,
@@ -81,7 +82,7 @@ final class CLIVerifyTests: XCTestCase {
         var tokenEdit = honestBytes; tokenEdit[footerStart + 5 + c.encoding.count - 32 - 32 - 8 - 4] ^= 1
         try write("edited-token-in-file.trace", tokenEdit)
         try write("truncated.trace", Array(honestBytes[..<(honestBytes.count * 2 / 3)]))
-        var g = SeededGenerator(seed: 5)
+        var g = SplitMix64(seed: 5)
         try write("random.trace", (0 ..< 4096).map { _ in UInt8.random(in: 0 ... 255, using: &g) })
         try write("empty.trace", [])
         try write("magic-only.trace", Array("LKSTRACE".utf8) + [1, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LockstepTestSupport
 import Lockstep
 
 final class ReplayTests: XCTestCase {
@@ -74,7 +75,7 @@ final class ReplayTests: XCTestCase {
         if bytes.count > 6000 {
             var rng = SystemRandomNumberGenerator()
             _ = rng
-            var g = SeededGenerator(seed: 2024)
+            var g = SplitMix64(seed: 2024)
             bits = (0 ..< 4000).map { _ in Int.random(in: 0 ..< bytes.count * 8, using: &g) }
         }
         var accepted: [Int] = []
@@ -91,19 +92,6 @@ final class ReplayTests: XCTestCase {
         }
         XCTAssertEqual(accepted, [], "bit flips accepted: \(accepted.prefix(10))")
         print("fraud proof: \(bytes.count) bytes, \(bits.count) bit flips, all rejected")
-    }
-}
-
-/// SplitMix64 for seeded test sampling.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
