@@ -165,7 +165,7 @@ public struct Ed25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The 64-character lower-case hexadecimal spelling of the 32 bytes.
-    public var hex: String { encodeHex(rawRepresentation) }
+    public var hex: String { Hex.encode(rawRepresentation) }
 
     public var description: String { hex }
 

@@ -22,12 +22,12 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     /// Parses 64 hexadecimal digits (upper or lower case, no prefix, no separators).
     /// Returns nil for any other length or any non-hex character.
     public init?(hex: String) {
-        guard let bytes = decodeHex(hex), bytes.count == Digest.byteCount else { return nil }
+        guard let bytes = Hex.decode(hex), bytes.count == Digest.byteCount else { return nil }
         self.bytes = bytes
     }
 
     /// The 64-character lower-case hexadecimal spelling of the bytes.
-    public var hex: String { encodeHex(bytes) }
+    public var hex: String { Hex.encode(bytes) }
 
     public var description: String { hex }
 }
@@ -182,38 +182,3 @@ func openSSLErrorDescription() -> String {
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-/// Lower-case hexadecimal spelling of `bytes`.
-func encodeHex(_ bytes: [UInt8]) -> String {
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for b in bytes {
-        out.append(hexDigits[Int(b >> 4)])
-        out.append(hexDigits[Int(b & 0x0f)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-/// Bytes of an even-length string of hex digits (either case), or nil.
-func decodeHex(_ string: String) -> [UInt8]? {
-    let utf8 = Array(string.utf8)
-    guard utf8.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
-    var out = [UInt8]()
-    out.reserveCapacity(utf8.count / 2)
-    var i = 0
-    while i < utf8.count {
-        guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
-        out.append(hi << 4 | lo)
-        i += 2
-    }
-    return out
-}
