@@ -124,6 +124,10 @@ void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+/* The batched kernels (mm_panel.inc): worth their per-group unpacking from LK_PANEL_MIN_TOKENS tokens. */
+#define LK_PANEL_MIN_TOKENS 16
+void lk_mm_rows_panel_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
+void lk_mm_rows_panel_avx512vnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 int lk_cpu_has_avx512vnni(void);
 #endif
 #ifdef LK_ARM64

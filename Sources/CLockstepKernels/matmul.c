@@ -204,8 +204,11 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     /* The x86 kernels gather with int32 offsets within a group of 16 rows. */
     if (c.row_bytes * 16 >= ((int64_t)1 << 31)) isa = LK_ISA_SCALAR;
     if (isa == LK_ISA_AVX2 && lk_isa_supported(LK_ISA_AVX2)) kernel = lk_mm_rows_avx2;
-    if (isa == LK_ISA_AVX512 && lk_isa_supported(LK_ISA_AVX512))
-        kernel = allow_vnni && lk_cpu_has_avx512vnni() ? lk_mm_rows_avx512 : lk_mm_rows_avx512_novnni;
+    if (isa == LK_ISA_AVX512 && lk_isa_supported(LK_ISA_AVX512)) {
+        const int vnni = allow_vnni && lk_cpu_has_avx512vnni();
+        if (T >= LK_PANEL_MIN_TOKENS) kernel = vnni ? lk_mm_rows_panel_avx512vnni : lk_mm_rows_panel_avx512;
+        else kernel = vnni ? lk_mm_rows_avx512 : lk_mm_rows_avx512_novnni;
+    }
 #endif
 #ifdef LK_ARM64
     if (isa == LK_ISA_NEON) kernel = lk_mm_rows_neon;

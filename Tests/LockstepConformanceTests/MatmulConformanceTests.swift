@@ -113,6 +113,8 @@ final class MatmulConformanceTests: XCTestCase {
     static let shapes: [(n: Int, k: Int, t: Int)] = [
         (1, 32, 1), (5, 32, 3), (16, 64, 1), (17, 96, 2), (33, 576, 1), (31, 576, 4), (48, 576, 17), (192, 576, 1),
         (64, 1536, 3), (200, 320, 5), (576, 1536, 1), (9, 128, 8),
+        // batches of 16 and more take the panel kernels on AVX-512: every tail of 4 tokens, partial row groups
+        (16, 64, 16), (35, 320, 18), (70, 1536, 19), (29, 576, 33), (576, 192, 41),
     ]
 
     private func check(_ w: WeightMatrix, _ x: QuantizedActivations, _ name: String, _ counter: ComparisonCounter) {
@@ -173,24 +175,32 @@ final class MatmulConformanceTests: XCTestCase {
         for format in WeightFormat.allCases {
             let typical = makeWeights(format, rows: 64, columns: 576, scales: .typical, rng: &rng)
             let wide = makeWeights(format, rows: 64, columns: 576, scales: .wide, rng: &rng)
-            let x = ActivationKind.floats(.normal).make(rows: 3, columns: 576, rng: &rng)
-            for (label, backend) in BackendsUnderTest.all {
-                for (w, expectFallback) in [(typical, false), (wide, true)] {
-                    let reference = ReferenceBackend()
-                    var want = [Float](repeating: .nan, count: 3 * 64)
-                    want.withUnsafeMutableBufferPointer { reference.matmul(w, x, into: $0) }
-                    CPUPathCounters.reset()
-                    var got = [Float](repeating: .nan, count: 3 * 64)
-                    got.withUnsafeMutableBufferPointer { backend.matmul(w, x, into: $0) }
-                    let c = CPUPathCounters.read()
-                    assertSameBits(got, want, "matmul paths \(format.rawValue) \(label)")
-                    XCTAssertEqual(c.matmulOutputs, 3 * 64, "\(label)")
-                    if expectFallback {
-                        XCTAssertGreaterThan(c.matmulExactFallbacks, 0, "\(format.rawValue) \(label): wide scales should need the exact path")
-                    } else {
-                        XCTAssertEqual(c.matmulExactFallbacks, 0, "\(format.rawValue) \(label): typical data should stay on the fast path")
-                    }
-                }
+            // 3 tokens: the decode and small-batch kernels; 20 tokens: the batched (panel) kernels.
+            for tokens in [3, 20] {
+                let x = ActivationKind.floats(.normal).make(rows: tokens, columns: 576, rng: &rng)
+                checkPaths(typical, x, expectFallback: false)
+                checkPaths(wide, x, expectFallback: true)
+            }
+        }
+    }
+
+    private func checkPaths(_ w: WeightMatrix, _ x: QuantizedActivations, expectFallback: Bool) {
+        let reference = ReferenceBackend()
+        let outputs = x.rows * w.rows
+        var want = [Float](repeating: .nan, count: outputs)
+        want.withUnsafeMutableBufferPointer { reference.matmul(w, x, into: $0) }
+        for (label, backend) in BackendsUnderTest.all {
+            CPUPathCounters.reset()
+            var got = [Float](repeating: .nan, count: outputs)
+            got.withUnsafeMutableBufferPointer { backend.matmul(w, x, into: $0) }
+            let c = CPUPathCounters.read()
+            let name = "\(w.format.rawValue) \(label) \(x.rows) tokens"
+            assertSameBits(got, want, "matmul paths \(name)")
+            XCTAssertEqual(Int(c.matmulOutputs), outputs, name)
+            if expectFallback {
+                XCTAssertGreaterThan(c.matmulExactFallbacks, 0, "\(name): wide scales should need the exact path")
+            } else {
+                XCTAssertEqual(c.matmulExactFallbacks, 0, "\(name): typical data should stay on the fast path")
             }
         }
     }
