@@ -100,6 +100,11 @@ typedef struct {
     const int32_t *emin;          /* T */
     const uint8_t *tok_ok;        /* T: 0 → every output of the token takes the exact path */
     int shmax;                    /* largest shift the int64 fast path may take */
+    const int32_t *xp;            /* panel kernels: tokens in tiles of LK_PANEL_TILE; per tile, block and
+                                     pair j (elements 2j, 2j + 1 as two int16) the tile's tokens in a row */
+    const int64_t *xsh, *xsum;    /* panel kernels: per tile, block and token, e_tb − emin_t (clamped to 64)
+                                     and the block sum, as int64 */
+    const int32_t *xshmax;        /* panel kernels: per tile and block, the largest of the tile's shifts */
     const uint8_t *xb8;           /* T × nb × 64: per block the low bytes (u8) of elements 0–15, 16–31,
                                      then the high bytes (s8) of 0–15, 16–31 (VNNI kernels only) */
     float *y;
@@ -126,6 +131,9 @@ void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 /* The batched kernels (mm_panel.inc): worth their per-group unpacking from LK_PANEL_MIN_TOKENS tokens. */
 #define LK_PANEL_MIN_TOKENS 16
+#ifndef LK_PANEL_TILE
+#define LK_PANEL_TILE 6
+#endif
 void lk_mm_rows_panel_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_panel_avx512vnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 int lk_cpu_has_avx512vnni(void);

@@ -231,6 +231,35 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     }
 #endif
 
+    int32_t *xp = NULL;
+#ifdef LK_X86
+    if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) {
+        /* Activation pairs tile-major for the panel kernels (see lk_mm_ctx.xp); missing tokens of the last tile are 0. */
+        const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
+        const int64_t slots = tiles * nb * LK_PANEL_TILE;
+        xp = calloc((size_t)(slots * 16 + 4 * slots + tiles * nb), 4);
+        int64_t *xsh = (int64_t *)(xp + slots * 16), *xsum = xsh + slots;
+        int32_t *xshmax = (int32_t *)(xsum + slots);
+        const int32_t *pairs = (const int32_t *)xv;
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t tile = t / LK_PANEL_TILE, k = t % LK_PANEL_TILE;
+            int32_t *dst = xp + tile * nb * 16 * LK_PANEL_TILE + k;
+            for (int64_t b = 0; b < nb; b++) {
+                for (int j = 0; j < 16; j++) dst[(b * 16 + j) * LK_PANEL_TILE] = pairs[(t * nb + b) * 16 + j];
+                int64_t sh = (int64_t)ae[b * T + t] - emin[t];
+                if (sh > 64) sh = 64;   /* sllv gives 0; the lane is flagged by the shift check */
+                xsh[(tile * nb + b) * LK_PANEL_TILE + k] = sh;
+                xsum[(tile * nb + b) * LK_PANEL_TILE + k] = as[b * T + t];
+                if (k == 0 || sh > xshmax[tile * nb + b]) xshmax[tile * nb + b] = (int32_t)sh;
+            }
+        }
+        c.xp = xp;
+        c.xsh = xsh;
+        c.xsum = xsum;
+        c.xshmax = xshmax;
+    }
+#endif
+
     lk_stat_add(0, (uint64_t)(rows * T));
     lk_mm_job job = {&c, kernel, (rows + 15) / 16};
     /* Chunks of row groups; small products are not worth waking workers for. */
@@ -240,5 +269,6 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     if (chunks > job.groups) chunks = (int)job.groups;
     lk_pool_run(pool, chunks, lk_mm_worker, &job);
     free(xb8);
+    free(xp);
     free(scratch);
 }
