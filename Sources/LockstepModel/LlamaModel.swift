@@ -48,6 +48,9 @@ public final class LlamaModel: Sendable {
         case all
         /// No logits (prefill of a prompt prefix).
         case none
+        /// The rows from this index of the call's tokens on (teacher-forced replay: every row from
+        /// the last prompt token); none when the index is past the last token.
+        case from(Int)
     }
 
     /// One forward pass over `tokens` at positions `start ..< start + tokens.count`, appending
@@ -85,6 +88,10 @@ public final class LlamaModel: Sendable {
         case .none: return []
         case .last: first = n - 1
         case .all: first = 0
+        case let .from(k):
+            precondition(k >= 0, "forward: logits from row \(k)")
+            if k >= n { return [] }
+            first = k
         }
         let rows = n - first
         weights.outputNorm.withUnsafeBufferPointer { norm in

@@ -123,41 +123,51 @@ public enum TracedGeneration {
         }
     }
 
+    /// Rows per forward pass of a replay: bounds the logits held at once (rows × vocab binary32)
+    /// without changing a bit (batch invariance, SPEC §5.3).
+    public static let replayChunk = 256
+
     /// Teacher-forced replay (DESIGN §4): re-runs a request whose output is claimed to be
-    /// `outputTokens` as few batched forward passes (the prompt up to its last token, then the
-    /// last prompt token and the output in one pass with every row's logits), sampling each row
-    /// with the request's sampler. Thanks to the exact products, an honest claim gives the very
-    /// leaves, root and chain of the original generation; the returned commitment (unsigned) uses
-    /// the tokens the replay sampled.
+    /// `outputTokens` as batched forward passes over the prompt and the claimed output (one pass
+    /// for up to `replayChunk` positions), keeping the logits of every row from the last prompt
+    /// token on and sampling each with the request's sampler. Thanks to the exact products, an
+    /// honest claim gives the very leaves, root and chain of the original generation; the
+    /// returned commitment (unsigned) uses the tokens the replay sampled.
+    /// - Parameter chunk: positions per forward pass (≥ 1); any value gives the same leaves.
     public static func replay(model: LlamaModel, backend: any Backend, request: TraceRequest, outputTokens: [TokenID],
-                              storeStates: Bool = false, writer: TraceWriter? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
+                              storeStates: Bool = false, writer: TraceWriter? = nil, chunk: Int = replayChunk) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
         guard let sampler = request.sampler else { throw .generation("the request's temperature is not a finite number ≥ 0") }
         guard outputTokens.count <= Int(request.maxTokens) else { throw .generation("\(outputTokens.count) output tokens exceed max tokens \(request.maxTokens)") }
         guard request.shape == (try? ModelShape(model)) else { throw .generation("the request's model shape is not the model's") }
+        guard chunk >= 1 else { throw .generation("the replay chunk must be ≥ 1, got \(chunk)") }
         let header = TraceHeader(request: request, storesStates: storeStates)
         let recorder = TraceRecorder(header: header, writer: writer)
         let prompt = request.promptTokens, np = prompt.count, ng = outputTokens.count
         var sampled: [TokenID] = []
         if ng > 0 {
+            // Position p reads the token at p: the prompt, then every claimed token but the last.
+            let fed = prompt + outputTokens.dropLast()
             let session = InferenceSession(model: model, backend: backend)
+            let v = model.config.vocabularySize
             do {
-                if np > 1 {
-                    let capture = recorder.capture(start: 0, rows: np - 1)
-                    _ = try session.evaluate(Array(prompt[..<(np - 1)]), logits: .none, observer: capture.observer)
-                    try capture.emitAll()
-                }
-                let fed = [prompt[np - 1]] + outputTokens.dropLast()
-                let capture = recorder.capture(start: np - 1, rows: fed.count)
-                let logits = try session.evaluate(fed, logits: .all, observer: capture.observer)
-                let v = model.config.vocabularySize
-                try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
-                    for r in 0 ..< fed.count {
-                        try capture.emitRow(r)
-                        let row = UnsafeBufferPointer(rebasing: all[r * v ..< (r + 1) * v])
-                        let token = Sampler.sample(row, settings: sampler, index: r)
-                        try recorder.recordSample(position: np - 1 + r, logits: row, token: token)
-                        sampled.append(token)
+                var start = 0
+                while start < fed.count {
+                    let end = min(start + chunk, fed.count)
+                    let firstSampled = max(np - 1 - start, 0)   // the chunk's first row with a sample step
+                    let capture = recorder.capture(start: start, rows: end - start)
+                    let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: capture.observer)
+                    try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
+                        for r in 0 ..< end - start {
+                            try capture.emitRow(r)
+                            guard r >= firstSampled else { continue }
+                            let i = r - firstSampled
+                            let row = UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v])
+                            let token = Sampler.sample(row, settings: sampler, index: sampled.count)
+                            try recorder.recordSample(position: start + r, logits: row, token: token)
+                            sampled.append(token)
+                        }
                     }
+                    start = end
                 }
             } catch let e as TraceError {
                 throw e

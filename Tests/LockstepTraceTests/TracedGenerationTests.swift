@@ -42,10 +42,13 @@ final class TracedGenerationTests: XCTestCase {
                     assertSameTrace(whole, try run(model, prompt, maxTokens: 9, sampler: sampler, chunk: chunk, digest: digest), "seed \(spec.seed) chunk \(chunk)")
                 }
                 assertSameTrace(whole, try run(model, prompt, maxTokens: 9, sampler: sampler, digest: digest, states: true), "seed \(spec.seed) with states")
-                // Teacher-forced replay: two forward passes in all.
-                let replay = try TracedGeneration.replay(model: model, backend: ReferenceBackend(), request: whole.commitment.request, outputTokens: whole.tokens)
-                XCTAssertEqual(replay.leaves, whole.leaves, "seed \(spec.seed) replay")
-                XCTAssertEqual(replay.commitment, whole.commitment, "seed \(spec.seed) replay")
+                // Teacher-forced replay: one forward pass, or passes of any number of positions.
+                for chunk in [TracedGeneration.replayChunk, 1, 4, prompt.count] {
+                    let replay = try TracedGeneration.replay(model: model, backend: ReferenceBackend(), request: whole.commitment.request,
+                                                             outputTokens: whole.tokens, chunk: chunk)
+                    XCTAssertEqual(replay.leaves, whole.leaves, "seed \(spec.seed) replay in chunks of \(chunk)")
+                    XCTAssertEqual(replay.commitment, whole.commitment, "seed \(spec.seed) replay in chunks of \(chunk)")
+                }
             }
         }
     }
