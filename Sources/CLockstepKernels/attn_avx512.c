@@ -8,58 +8,8 @@
  */
 #include "lk_internal.h"
 #ifdef LK_X86
-#include <immintrin.h>
-#include <pthread.h>
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
-
-LK_INLINE void lka_transpose16(__m512i *r) {
-    __m512i t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x88);
-        t[4 + i] = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xDD);
-        t[8 + i] = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x88);
-        t[12 + i] = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xDD);
-    }
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xDD);
-    }
-}
-
-/* The network's permutations, found once by running it on labelled input: output vector p lane i
-   holds input row row_of[i], column col_of[p]. */
-static int lka_row_of[16], lka_col_of[16];
-static pthread_once_t lka_once = PTHREAD_ONCE_INIT;
-
-static void lka_init_once(void) {
-    __m512i r[16];
-    for (int i = 0; i < 16; i++) {
-        int32_t v[16];
-        for (int c = 0; c < 16; c++) v[c] = i * 16 + c;
-        r[i] = _mm512_loadu_si512(v);
-    }
-    lka_transpose16(r);
-    for (int p = 0; p < 16; p++) {
-        int32_t v[16];
-        _mm512_storeu_si512(v, r[p]);
-        for (int i = 0; i < 16; i++) {
-            if (p == 0) lka_row_of[i] = v[i] / 16;
-            if (i == 0) lka_col_of[p] = v[i] % 16;
-        }
-    }
-}
-
-static void lka_init(void) { pthread_once(&lka_once, lka_init_once); }
+#include "mm_avx512.h"
 
 /*
  * Scores of `g` query heads (quantised: qv g×bph×32, qe g×bph) against positions 0..n−1 of
@@ -70,27 +20,23 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
                           int64_t n, float *sc, int64_t stride) {
     const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
     if (g * bph > 64 || c->cache_length * kvstride >= ((int64_t)1 << 31)) return 0;   /* int32 gather indices */
-    lka_init();
-    /* q split into high and low parts, pairs broadcast in the network's column order */
+    /* q split into high and low parts; pair p (elements 2p, 2p + 1) meets transposed key vector p */
     int32_t qpair_h[64][16], qpair_l[64][16];
     for (int64_t gb = 0; gb < g * bph; gb++) {
         const int16_t *q = qv + gb * 32;
         for (int p = 0; p < 16; p++) {
-            int col = lka_col_of[p];
-            int16_t h0 = (int16_t)(q[2 * col] >> 8), h1 = (int16_t)(q[2 * col + 1] >> 8);
-            int16_t l0 = (int16_t)(q[2 * col] & 0xFF), l1 = (int16_t)(q[2 * col + 1] & 0xFF);
+            int16_t h0 = (int16_t)(q[2 * p] >> 8), h1 = (int16_t)(q[2 * p + 1] >> 8);
+            int16_t l0 = (int16_t)(q[2 * p] & 0xFF), l1 = (int16_t)(q[2 * p + 1] & 0xFF);
             qpair_h[gb][p] = (int32_t)(uint16_t)h0 | ((int32_t)(uint16_t)h1 << 16);
             qpair_l[gb][p] = (int32_t)(uint16_t)l0 | ((int32_t)(uint16_t)l1 << 16);
         }
     }
-    int32_t rowidx[16];
-    for (int i = 0; i < 16; i++) rowidx[i] = lka_row_of[i];
-    const __m512i vrow = _mm512_loadu_si512(rowidx);
+    const __m512i vrow = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const int qk_spread = 62 - 35 - (bph <= 1 ? 0 : bph <= 2 ? 1 : bph <= 4 ? 2 : bph <= 8 ? 3 : bph <= 16 ? 4 : bph <= 32 ? 5 : 6);
     const __m512 vscale = _mm512_set1_ps(c->scale);
 
     for (int64_t j0 = 0; j0 < n; j0 += 16) {
-        /* lane i ↔ position j0 + row_of[i] (clamped for the tail) */
+        /* lane i ↔ position j0 + i (clamped for the tail) */
         __m512i vpos = _mm512_min_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)j0), vrow), _mm512_set1_epi32((int32_t)(n - 1)));
         __m512i lo_i[64], hi_i[64];   /* per (gi, b): int64 block sums, lanes 0–7 / 8–15 */
         __m512i ex[64];               /* per (gi, b): exponents */
@@ -102,7 +48,7 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
                 r[i] = _mm512_loadu_si512(k);
                 if (j0 + 16 + i < n) _mm_prefetch((const char *)(k + 16 * kvstride * 32), _MM_HINT_T0);
             }
-            lka_transpose16(r);
+            lk5_transpose16(r, r);
             __m512i kidx = _mm512_add_epi32(_mm512_mullo_epi32(vpos, _mm512_set1_epi32((int32_t)kvstride)),
                                             _mm512_set1_epi32((int32_t)(kvh * bph + b)));
             __m512i ke = _mm512_i32gather_epi32(kidx, c->key_exponents, 4);
@@ -159,7 +105,7 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
             _mm512_storeu_ps(vals, v);
             float *out = sc + gi * stride;
             for (int i = 0; i < 16; i++) {
-                int64_t j = j0 + lka_row_of[i];
+                int64_t j = j0 + i;
                 if (j >= n) continue;
                 if ((bad >> i) & 1) {
                     lk_stat_add(3, 1);

@@ -3,6 +3,31 @@
 #include "lk_internal.h"
 #include <immintrin.h>
 
+/* In-register transpose of 16 × 16 dwords: out[j] lane i = in[i] lane j. `in` is read in full before
+   `out` is written, so the two may be the same array. */
+LK_INLINE void lk5_transpose16(const __m512i *in, __m512i *out) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* u[4i + m], 128-bit lane k: column 4k + m of rows 4i … 4i + 3 */
+    for (int m = 0; m < 4; m++) {
+        __m512i x0 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0x44), x1 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0xEE);
+        __m512i y0 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0x44), y1 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0xEE);
+        out[m] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        out[4 + m] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+        out[8 + m] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        out[12 + m] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+    }
+}
+
 /* fp16 bits in the low 16 bits of each lane → signed significand and exponent. */
 LK_INLINE void lk5_split(__m512i h, __m512i *sig, __m512i *ex) {
     const __m512i one = _mm512_set1_epi32(1);
