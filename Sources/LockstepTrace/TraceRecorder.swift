@@ -57,12 +57,13 @@ public final class TraceRecorder {
     }
 
     /// Records the sample step of `position`: its logits row and the chosen token.
-    public func recordSample(position: Int, logits: UnsafeBufferPointer<Float>, token: TokenID) throws(TraceError) {
+    /// - Parameter digest: the step digest when already computed (`sampleDigests`), else nil.
+    public func recordSample(position: Int, logits: UnsafeBufferPointer<Float>, token: TokenID, digest known: Digest? = nil) throws(TraceError) {
         let started = monotonicSeconds()
         defer { secondsSpent += monotonicSeconds() - started }
         let step = StepID.sample(position)
         let t = UInt32(bitPattern: token)
-        let digest = StepDigest.sample(step, logits: logits, token: t, hasher: stepHasher)
+        let digest = known ?? StepDigest.sample(step, logits: logits, token: t, hasher: stepHasher)
         if header.storesStates {
             try withUnsafeBytes(of: t.littleEndian) { (tokenBytes) throws(TraceError) in
                 try record(step, digest: digest, state: [littleEndianBytes(logits), tokenBytes])
@@ -70,6 +71,26 @@ public final class TraceRecorder {
         } else {
             try record(step, digest: digest)
         }
+    }
+
+    /// The step digests of the sample steps of `tokens.count` consecutive positions from
+    /// `firstPosition` (`logits`: their `tokens.count × vocab` rows), computed on several threads,
+    /// for `recordSample(position:logits:token:digest:)`.
+    public static func sampleDigests(firstPosition: Int, logits: UnsafeBufferPointer<Float>, tokens: [TokenID]) -> [Digest] {
+        let n = tokens.count
+        guard n > 0 else { return [] }
+        precondition(logits.count % n == 0, "sampleDigests: logits are not \(n) rows")
+        let v = logits.count / n
+        var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: 32)), count: n)
+        digests.withUnsafeMutableBufferPointer { out in
+            hashRowsInParallel(n) { range, hasher in
+                for i in range {
+                    out[i] = StepDigest.sample(.sample(firstPosition + i), logits: UnsafeBufferPointer(rebasing: logits[i * v ..< (i + 1) * v]),
+                                               token: UInt32(bitPattern: tokens[i]), hasher: hasher)
+                }
+            }
+        }
+        return digests
     }
 
     /// Starts capturing a forward pass over positions `start ..< start + rows`.
@@ -109,8 +130,6 @@ public final class TraceRecorder {
         return signed
     }
 
-    /// The hasher `ForwardCapture` uses for step digests (one recorder, one thread).
-    fileprivate var captureHasher: SHA256Hasher { stepHasher }
 }
 
 /// A monotonic clock in seconds.
@@ -118,6 +137,24 @@ func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Hashes `count` independent rows on up to `ProcessInfo.activeProcessorCount` threads (at most
+/// 8): `body(range, hasher)` handles the rows in `range` with a hasher of its own. Step digests
+/// are independent of each other (only the chain is sequential), so this changes no bit.
+func hashRowsInParallel(_ count: Int, _ body: (Range<Int>, SHA256Hasher) -> Void) {
+    let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, max(count / 8, 1))
+    if workers <= 1 {
+        body(0 ..< count, SHA256Hasher())
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        // Each worker touches only its own rows (and hasher): no shared mutable state.
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            body(count * w / workers ..< count * (w + 1) / workers, SHA256Hasher())
+        }
+    }
 }
 
 /// The view of a binary32 row as little-endian bytes (the host's bytes on little-endian hosts).
@@ -165,13 +202,17 @@ public final class ForwardCapture {
         defer { recorder.secondsSpent += monotonicSeconds() - started }
         precondition(residual.count == rows * dim, "ForwardCapture: residual has \(residual.count) values, expected \(rows) × \(dim)")
         let k = layer.map { $0 + 1 } ?? 0
-        let hasher = recorder.captureHasher
-        for r in 0 ..< rows {
-            let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
-            let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)
-            let slot = r * (layers + 1) + k
-            digests[slot] = StepDigest.state(step, row: row, hasher: hasher)
-            if let states { _ = UnsafeMutableBufferPointer(rebasing: states.mutable[slot * dim ..< (slot + 1) * dim]).initialize(from: row) }
+        let (start, dim, layers, states) = (self.start, self.dim, self.layers, self.states)
+        digests.withUnsafeMutableBufferPointer { digests in
+            hashRowsInParallel(rows) { range, hasher in
+                for r in range {
+                    let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
+                    let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)
+                    let slot = r * (layers + 1) + k
+                    digests[slot] = StepDigest.state(step, row: row, hasher: hasher)
+                    if let states { _ = UnsafeMutableBufferPointer(rebasing: states.mutable[slot * dim ..< (slot + 1) * dim]).initialize(from: row) }
+                }
+            }
         }
     }
 

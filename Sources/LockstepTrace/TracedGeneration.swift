@@ -157,15 +157,19 @@ public enum TracedGeneration {
                     let capture = recorder.capture(start: start, rows: end - start)
                     let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: capture.observer)
                     try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
+                        let count = max(end - start - firstSampled, 0), first = sampled.count
+                        let tokens = (0 ..< count).map { i in
+                            Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]), settings: sampler, index: first + i)
+                        }
+                        let digests = TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: all, tokens: tokens)
                         for r in 0 ..< end - start {
                             try capture.emitRow(r)
                             guard r >= firstSampled else { continue }
                             let i = r - firstSampled
-                            let row = UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v])
-                            let token = Sampler.sample(row, settings: sampler, index: sampled.count)
-                            try recorder.recordSample(position: start + r, logits: row, token: token)
-                            sampled.append(token)
+                            try recorder.recordSample(position: start + r, logits: UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
+                                                      token: tokens[i], digest: digests[i])
                         }
+                        sampled += tokens
                     }
                     start = end
                 }
