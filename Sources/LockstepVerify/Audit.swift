@@ -176,11 +176,19 @@ public enum Audit {
         }
         let verifierSeconds = monotonicNow() - started
 
+        // The replay's passes (TracedGeneration.replay): positions 0 … np − 2 without logits (when
+        // np > 1), then np − 1 … with every row's logits. A layer matrix's k-th use is pass k; the
+        // output head runs in the last pass only.
         let np = c.request.promptTokens.count
         let passStarts = np > 1 ? [0, np - 1] : [0]
+        func firstPosition(_ r: RecordedProduct) -> Int? {
+            guard let name = r.matrix else { return nil }
+            if name.layer == nil { return r.occurrence == 0 ? np - 1 : nil }
+            return r.occurrence < passStarts.count ? passStarts[r.occurrence] : nil
+        }
         let products = zip(recorded, checks).map { r, check in
             AuditedProduct(call: r.call, matrix: r.matrix, rows: r.weights.rows, columns: r.weights.columns, tokens: r.activations.rows,
-                           format: r.weights.format, firstPosition: r.occurrence < passStarts.count ? passStarts[r.occurrence] : nil,
+                           format: r.weights.format, firstPosition: firstPosition(r),
                            backendSeconds: r.seconds, fieldOperations: check!.fieldOperations, tokensRecomputed: check!.tokensRecomputed,
                            failure: check!.failure)
         }
