@@ -6,8 +6,7 @@
  * bits, for negative e too (2^−1 ≡ 2^126), which is how dyadic rationals a·2^e enter the field.
  *
  * Sums of a field element times a small integer (a weight or an activation integer) are
- * accumulated exactly in signed 128-bit integers, split into the element's low and high 64-bit
- * words, and reduced once at the end: |word · q| < 2^64 · 2^15, so 2^48 such terms fit.
+ * accumulated exactly without reduction and reduced once at the end (see each function).
  */
 #include "lockstep_audit.h"
 #include "lk_internal.h"
@@ -78,12 +77,32 @@ lk_m127 lk_m127_dyadic(uint64_t sig_lo, uint64_t sig_hi, int64_t exp) { return m
 
 static int64_t m_block_bytes(int format) { return format == LK_Q8_0 ? 34 : format == LK_Q4_0 ? 18 : 20; }
 
-void lk_m127_left_combination(int format, const uint8_t *w, int64_t rows, int64_t nb, const lk_m127 *c, lk_m127 *u) {
-    const int64_t K = nb * 32, bb = m_block_bytes(format);
-    if (nb <= 0) return;
-    i128 *acc = calloc((size_t)(2 * K + 2 * nb), sizeof(i128));   /* low words, high words; Q4_1 offsets */
-    i128 *lo = acc, *hi = acc + K, *mlo = acc + 2 * K, *mhi = mlo + nb;
-    for (int64_t r = 0; r < rows; r++) {
+/*
+ * u = cᵀφ(W). Weight (r, 32b + j) is σ_d·v_j·2^(ε_d) (+ σ_m·2^(ε_m) for Q4_1), with the block
+ * integer v_j written as an unsigned byte a_j minus a bias: Q8_0 a = v + 128, Q4_0 a = v + 8 (the
+ * nibble), Q4_1 a = v. With ρ = c_r·φ(σ_d·2^(ε_d)) (one field multiplication per block),
+ * u_k = Σ_r ρ·a_j − bias·Σ_r ρ (+ Σ_r c_r·φ(σ_m·2^(ε_m))). The sums Σ_r ρ·a_j are exact in four
+ * 64-bit accumulators per column, one per 32-bit limb of ρ: each term is below 2^32·2^8, so 2^24
+ * rows fit; longer matrices are taken in chunks of 2^24 rows.
+ */
+#define M127_CHUNK (((int64_t)1) << 24)
+
+static inline uint64_t m_limb(u128 v, int i) { return (uint64_t)(uint32_t)(v >> (32 * i)); }
+
+/* acc[j] += l·a[j] for 32 columns: the inner loop, compiled for AVX-512 and AVX2 as well
+   (64-bit lanes, vpmuludq) and picked at load time on x86-64. */
+#if defined(LK_X86) && defined(__clang__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void m_axpy32(uint64_t *restrict acc, uint32_t l, const uint8_t *restrict a) {
+    for (int j = 0; j < 32; j++) acc[j] += (uint64_t)l * a[j];
+}
+
+static void m_left_chunk(int format, const uint8_t *w, int64_t r0, int64_t r1, int64_t nb, int64_t bb, const lk_m127 *c,
+                         uint64_t *acc, u128 *bsum, u128 *msum) {
+    const int64_t K = nb * 32;
+    uint8_t a[32];
+    for (int64_t r = r0; r < r1; r++) {
         const u128 cr = m_get(c[r]);
         const uint8_t *row = w + r * nb * bb;
         for (int64_t b = 0; b < nb; b++) {
@@ -93,53 +112,50 @@ void lk_m127_left_combination(int format, const uint8_t *w, int64_t rows, int64_
             if (format == LK_Q4_1) {
                 int32_t ms, me;
                 lk_half_split(lk_load_u16(blk + 2), &ms, &me);
-                if (ms != 0) {
-                    u128 rm = m_rot(m_mul(cr, m_from_signed(ms)), me);
-                    mlo[b] += (i128)(uint64_t)rm;
-                    mhi[b] += (i128)(uint64_t)(rm >> 64);
-                }
+                if (ms != 0) msum[b] = m_add(msum[b], m_rot(m_mul(cr, m_from_signed(ms)), me));
             }
             if (sig == 0) continue;
             const u128 rho = m_rot(m_mul(cr, m_from_signed(sig)), ex);
-            const i128 r0 = (i128)(uint64_t)rho, r1 = (i128)(uint64_t)(rho >> 64);
-            i128 *l = lo + b * 32, *h = hi + b * 32;
+            bsum[b] = m_add(bsum[b], rho);
             switch (format) {
-            case LK_Q8_0: {
-                const int8_t *q = (const int8_t *)(blk + 2);
-                for (int j = 0; j < 32; j++) { l[j] += r0 * q[j]; h[j] += r1 * q[j]; }
+            case LK_Q8_0:
+                for (int j = 0; j < 32; j++) a[j] = (uint8_t)(blk[2 + j] ^ 0x80);
                 break;
-            }
-            case LK_Q4_0: {
-                const uint8_t *q = blk + 2;
-                for (int j = 0; j < 16; j++) {
-                    const int lq = (q[j] & 0xF) - 8, hq = (q[j] >> 4) - 8;
-                    l[j] += r0 * lq; h[j] += r1 * lq;
-                    l[j + 16] += r0 * hq; h[j + 16] += r1 * hq;
-                }
-                break;
-            }
             default: {
-                const uint8_t *q = blk + 4;
-                for (int j = 0; j < 16; j++) {
-                    const int lq = q[j] & 0xF, hq = q[j] >> 4;
-                    l[j] += r0 * lq; h[j] += r1 * lq;
-                    l[j + 16] += r0 * hq; h[j + 16] += r1 * hq;
-                }
+                const uint8_t *q = blk + (format == LK_Q4_0 ? 2 : 4);
+                for (int j = 0; j < 16; j++) { a[j] = q[j] & 0xF; a[j + 16] = q[j] >> 4; }
                 break;
             }
             }
+            for (int i = 0; i < 4; i++) m_axpy32(acc + i * K + b * 32, (uint32_t)m_limb(rho, i), a);
         }
     }
-    for (int64_t b = 0; b < nb; b++) {
-        const u128 offset = format == LK_Q4_1 ? m_from_split(mlo[b], mhi[b]) : 0;
-        for (int j = 0; j < 32; j++) {
-            const int64_t k = b * 32 + j;
-            u[k] = m_put(m_add(m_from_split(lo[k], hi[k]), offset));
-        }
-    }
-    free(acc);
 }
 
+void lk_m127_left_combination(int format, const uint8_t *w, int64_t rows, int64_t nb, const lk_m127 *c, lk_m127 *u) {
+    const int64_t K = nb * 32, bb = m_block_bytes(format);
+    if (nb <= 0) return;
+    uint64_t *acc = malloc((size_t)(4 * K) * sizeof(uint64_t));
+    u128 *total = calloc((size_t)(K + 2 * nb), sizeof(u128));      /* per column; per block Σρ, Σ offsets */
+    u128 *bsum = total + K, *msum = bsum + nb;
+    for (int64_t r0 = 0; r0 < rows; r0 += M127_CHUNK) {
+        const int64_t r1 = rows - r0 > M127_CHUNK ? r0 + M127_CHUNK : rows;
+        memset(acc, 0, (size_t)(4 * K) * sizeof(uint64_t));
+        m_left_chunk(format, w, r0, r1, nb, bb, c, acc, bsum, msum);
+        for (int64_t k = 0; k < K; k++)
+            for (int i = 0; i < 4; i++) total[k] = m_add(total[k], m_rot(m_red(acc[i * K + k]), 32 * i));
+    }
+    const u128 bias = format == LK_Q8_0 ? 128 : format == LK_Q4_0 ? 8 : 0;
+    for (int64_t b = 0; b < nb; b++) {
+        const u128 correction = m_add(m_neg(m_mul(bias, bsum[b])), msum[b]);
+        for (int j = 0; j < 32; j++) u[b * 32 + j] = m_put(m_add(total[b * 32 + j], correction));
+    }
+    free(acc);
+    free(total);
+}
+
+/* Per block: Σ_j u_j·q_j in signed 128-bit integers for the low and high words of u_j
+   (|word·q| < 2^64·2^15, 32 terms), reduced once, then scaled by 2^E. */
 void lk_m127_apply_activations(const lk_m127 *u, int64_t nb, const int16_t *xv, const int32_t *xe, int64_t T, lk_m127 *out) {
     for (int64_t t = 0; t < T; t++) {
         u128 sum = 0;
