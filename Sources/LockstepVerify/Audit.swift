@@ -18,6 +18,7 @@ public struct AuditOptions: Sendable {
     /// Threads for the generic certificate (the prover side).
     public var threads: Int
 
+    /// Defaults: 8 products, 1 round, Fiat–Shamir, native arithmetic, 1 thread.
     public init(products: Int? = 8, rounds: Int = 1, seed: UInt64? = nil, arithmetic: FieldArithmetic = .native, threads: Int = 1) {
         self.products = products; self.rounds = rounds; self.seed = seed; self.arithmetic = arithmetic; self.threads = threads
     }
@@ -31,6 +32,7 @@ public struct AuditedProduct: Sendable {
     public let matrix: MatrixName?
     /// Weight rows N, columns K, activation rows T.
     public let rows: Int, columns: Int, tokens: Int
+    /// The weight block format.
     public let format: WeightFormat
     /// The token position of activation row 0 (from the replay's pass structure), when known.
     public let firstPosition: Int?
@@ -51,6 +53,7 @@ public struct AuditedProduct: Sendable {
 
 /// What an audit found, with its costs.
 public struct AuditReport: Sendable {
+    /// Holds when every audited product passes and the replayed leaves are the trace's.
     public let verdict: Verdict
     /// The audited products, in call order.
     public let products: [AuditedProduct]
@@ -134,9 +137,12 @@ public enum Audit {
         return (0 ..< n).map { _ in M127(PrimeField.p127.randomElement(using: &stream)) }
     }
 
-    /// Audits a trace on `backend`.
-    /// - Parameter certifier: states the certificates; default: `backend` itself when it is
-    ///   `ProductCertifying`, else the generic `ExactProducts.compute`.
+    /// Audits a trace on `backend`: the replay with `options.products` matmul calls recorded,
+    /// their certificates (stated by `backend` when it is `ProductCertifying`, else by the
+    /// generic `ExactProducts.compute`), the checks of `Freivalds.check` per matrix, and the
+    /// leaf comparison of `Replay.verify`.
+    /// - Returns: the verdict (a failing product first, with the step its row feeds; then the
+    ///   first differing leaf) and the costs.
     /// - Throws: `VerifyError` for a trace of another model or contract, or bad options.
     public static func verify(trace: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend,
                               options: AuditOptions = AuditOptions()) throws(VerifyError) -> AuditReport {

@@ -36,7 +36,9 @@ public struct RecordedProduct: @unchecked Sendable {
     public let matrix: MatrixName?
     /// How many earlier calls used the same matrix (the pass of a replay, §8.5).
     public let occurrence: Int
+    /// The operands of the call.
     public let weights: WeightMatrix
+    /// The quantised activations (`T × K`) of the call.
     public let activations: QuantizedActivations
     /// The outputs the backend wrote, `T × N`.
     public let output: [Float]
@@ -52,7 +54,9 @@ public struct RecordedProduct: @unchecked Sendable {
 /// kept; call `i ≥ count` replaces slot `j` when `j`, uniform in `0 … i`, is below `count`. The
 /// draws come from `stream`, which depends on the commitment root and the verifier seed only.
 public final class AuditingBackend: DelegatingBackend, @unchecked Sendable {
+    /// The backend under audit.
     public let fallback: any Backend
+    /// The audited backend's name.
     public var name: String { fallback.name }
     /// The number of calls to record; nil records every call.
     public let count: Int?

@@ -9,10 +9,12 @@ public struct Dyadic: Sendable, CustomStringConvertible {
     /// Power-of-two exponent.
     public var exponent: Int
 
+    /// The value `significand · 2^exponent`.
     public init(significand: Int128, exponent: Int) {
         self.significand = significand; self.exponent = exponent
     }
 
+    /// Zero.
     public static let zero = Dyadic(significand: 0, exponent: 0)
 
     /// Whether the value is 0.

@@ -14,6 +14,7 @@ public struct ProductClaim: @unchecked Sendable {
     /// The certificate Z (`T × N`).
     public let certificate: ExactProducts
 
+    /// A claim; the shapes are checked by `Freivalds.check`, not here.
     public init(weights: WeightMatrix, activations: QuantizedActivations, output: [Float], certificate: ExactProducts) {
         self.weights = weights; self.activations = activations; self.output = output; self.certificate = certificate
     }
@@ -35,11 +36,13 @@ public enum ProductCheckKind: String, Sendable {
 
 /// Why a product is rejected, and where.
 public struct ProductCheckFailure: Sendable, Equatable, CustomStringConvertible {
+    /// The check that failed.
     public let kind: ProductCheckKind
     /// The activation row (token of the pass), when the failure is in one.
     public let token: Int?
     /// The output (weight row), when the failure is at one entry.
     public let output: Int?
+    /// What is wrong, in words.
     public let reason: String
 
     public var description: String { reason }

@@ -16,7 +16,9 @@ public struct M127: Hashable, Sendable, CustomStringConvertible {
     /// The field order p = 2^127 − 1 as a GMP integer.
     public static var modulus: GMPInteger { PrimeField.p127.modulus }
 
+    /// The additive identity.
     public static let zero = M127(lo: 0, hi: 0)
+    /// The multiplicative identity.
     public static let one = M127(lo: 1, hi: 0)
 
     init(_ v: lk_m127) { lo = v.lo; hi = v.hi }
@@ -50,6 +52,7 @@ public struct M127: Hashable, Sendable, CustomStringConvertible {
         return GMPInteger(bytesBigEndian: bytes)
     }
 
+    /// Sum, difference and product in GF(p).
     public static func + (a: M127, b: M127) -> M127 { M127(lk_m127_add(a.raw, b.raw)) }
     public static func - (a: M127, b: M127) -> M127 { M127(lk_m127_sub(a.raw, b.raw)) }
     public static func * (a: M127, b: M127) -> M127 { M127(lk_m127_mul(a.raw, b.raw)) }
@@ -72,6 +75,7 @@ public struct HashStream: RandomNumberGenerator {
     /// A stream keyed by `seed` (a digest of the context the values must depend on).
     public init(seed: Digest) { self.seed = seed.bytes }
 
+    /// The next word of the stream.
     public mutating func next() -> UInt64 {
         if buffer.isEmpty {
             hasher.reset()

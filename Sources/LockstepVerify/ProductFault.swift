@@ -27,8 +27,10 @@ public struct ProductFault: Sendable, Equatable, CustomStringConvertible {
     public var token: Int
     /// The weight row of the changed output.
     public var output: Int
+    /// How the certificate lies.
     public var kind: Kind
 
+    /// A fault at output `(token, output)` of matmul call `call`.
     public init(call: Int, token: Int, output: Int, kind: Kind = .consistent) {
         precondition(call >= 0 && token >= 0 && output >= 0, "ProductFault: negative index")
         self.call = call; self.token = token; self.output = output; self.kind = kind
@@ -78,6 +80,7 @@ public final class FaultyProductBackend: DelegatingBackend, ProductCertifying, @
     /// The stated entry at the faulted call, once it ran.
     private var stated: Dyadic?
 
+    /// `backend` with `fault`; a fresh instance counts calls from 0.
     public init(wrapping backend: any Backend, fault: ProductFault) {
         fallback = backend
         self.fault = fault
