@@ -52,7 +52,7 @@ let package = Package(
         // signed commitments, node keys.
         .target(name: "LockstepTrace", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative"]),
         // Verification protocols (§8): replay, spot-check, dispute with fraud proofs, Freivalds audit.
-        .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace"]),
+        .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace", "CLockstepKernels"]),
         // Umbrella module an app imports.
         .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors", "LockstepVerify"]),
         .executableTarget(name: "lockstep", dependencies: [

@@ -51,8 +51,3 @@ struct CheckProofCommand: ParsableCommand {
         try finish(verdict, command: "check-proof", json: common.json, extra: ["backend": backend.name])
     }
 }
-
-struct AuditCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "(not yet)")
-    func run() throws { throw VerifyError("not implemented") }
-}

@@ -89,7 +89,7 @@ final class CLIVerifyTests: XCTestCase {
 
         for (name, path) in cases {
             for args in [["replay", "--model", m, "--trace", path], ["spot-check", "--model", m, "--trace", path, "--samples", "4"],
-                         ["dispute", "--model", m, path, hPath]] {
+                         ["dispute", "--model", m, path, hPath], ["audit", "--model", m, "--trace", path, "--products", "all"]] {
                 let r = try Binary.verify(args + ["--json"])
                 XCTAssertFalse(r.crashed, "\(name) \(args[0]) crashed")
                 XCTAssertTrue(r.status == 1 || r.status == 2, "\(name) \(args[0]): exit \(r.status)\n\(r.stdout)\(r.stderr)")
@@ -98,8 +98,10 @@ final class CLIVerifyTests: XCTestCase {
         }
         // Model files: another model, a missing model, a random file.
         for model in [Fixture.otherModelPath, d.appendingPathComponent("missing.gguf").path, d.appendingPathComponent("random.trace").path] {
-            let r = try Binary.verify(["replay", "--model", model, "--trace", hPath])
-            XCTAssertEqual(r.status, 2, r.stderr); XCTAssertFalse(r.crashed)
+            for command in ["replay", "audit"] {
+                let r = try Binary.verify([command, "--model", model, "--trace", hPath])
+                XCTAssertEqual(r.status, 2, r.stderr); XCTAssertFalse(r.crashed)
+            }
         }
         // Bad arguments are unusable input too.
         XCTAssertEqual(try Binary.verify(["replay", "--trace", hPath]).status, 2)

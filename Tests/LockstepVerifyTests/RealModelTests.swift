@@ -3,7 +3,7 @@ import XCTest
 import Lockstep
 
 /// The real model (skipped when absent, a failure when `LOCKSTEP_REQUIRE_MODEL=1`): a short
-/// greedy trace replays and spot-checks; prints the cost ratios against generation.
+/// greedy trace replays, spot-checks and audits; prints the cost ratios against generation.
 final class RealModelVerifyTests: XCTestCase {
     func testRealModelReplayAndSpotCheck() throws {
         let path = ModelStore.realModelPath
@@ -26,5 +26,12 @@ final class RealModelVerifyTests: XCTestCase {
         XCTAssertTrue(s.verdict.holds, s.verdict.reason)
         print(String(format: "real model: generation %.2f s, replay %.2f s (%.1f%%), spot-check K=16 %.3f s (%.2f%%)",
                      generation, r.computeSeconds, 100 * r.computeSeconds / generation, s.computeSeconds, 100 * s.computeSeconds / generation))
+        for count in [8, nil] as [Int?] {
+            let a = try Audit.verify(trace: t, model: model, modelDigest: digest, backend: backend, options: AuditOptions(products: count))
+            XCTAssertTrue(a.verdict.holds, a.verdict.reason)
+            XCTAssertTrue(a.products.allSatisfy { $0.tokensRecomputed == 0 }, "every real-model row is within the field's range")
+            print(String(format: "real model audit of %ld of %ld products: backend %.3f s, certificates %.3f s, verifier %.3f s, %ld field operations vs %ld direct",
+                         a.products.count, a.matmulCalls, a.auditedProductSeconds, a.certificateSeconds, a.verifierSeconds, a.fieldOperations, a.directOperations))
+        }
     }
 }
