@@ -182,15 +182,14 @@ public enum Audit {
         }
         let verifierSeconds = monotonicNow() - started
 
-        // The replay's passes (TracedGeneration.replay): positions 0 … np − 2 without logits (when
-        // np > 1), then np − 1 … with every row's logits. A layer matrix's k-th use is pass k; the
-        // output head runs in the last pass only.
-        let np = c.request.promptTokens.count
-        let passStarts = np > 1 ? [0, np - 1] : [0]
+        // The replay's passes (TracedGeneration.replay): positions in chunks of `replayChunk` from
+        // 0, logits from the last prompt position on. A layer matrix's k-th use is chunk k; the
+        // output head runs in the chunks that hold sample rows, from position np − 1.
+        let np = c.request.promptTokens.count, chunk = TracedGeneration.replayChunk
         func firstPosition(_ r: RecordedProduct) -> Int? {
             guard let name = r.matrix else { return nil }
-            if name.layer == nil { return r.occurrence == 0 ? np - 1 : nil }
-            return r.occurrence < passStarts.count ? passStarts[r.occurrence] : nil
+            if name.layer == nil { return max(np - 1, ((np - 1) / chunk + r.occurrence) * chunk) }
+            return r.occurrence * chunk
         }
         let products = zip(recorded, checks).map { r, check in
             AuditedProduct(call: r.call, matrix: r.matrix, rows: r.weights.rows, columns: r.weights.columns, tokens: r.activations.rows,

@@ -7,9 +7,9 @@ import Lockstep
 /// `Audit.verify` on the tiny model: honest traces pass on every backend; a backend that
 /// computes one product wrongly is caught, named and placed; faulted traces fail.
 final class AuditTests: XCTestCase {
-    /// Prompt [1, 5, 9] and 4 output tokens: pass 1 (2 rows) has 7 products per layer, pass 2
-    /// (4 rows) 7 per layer and the output head: 29 calls on the 2-layer tiny model.
-    static let calls = 29
+    /// Prompt [1, 5, 9] and 4 output tokens: one replay pass over 6 positions, 7 products per
+    /// layer and the output head: 15 calls on the 2-layer tiny model.
+    static let calls = 15
 
     func testHonestTraceAuditsOnEveryAvailableBackend() throws {
         let (_, t) = try Fixture.trace("audit-honest.trace", states: false)
@@ -79,24 +79,24 @@ final class AuditTests: XCTestCase {
     func testFaultyProductIsCaughtAndPlaced() throws {
         let (_, t) = try Fixture.trace("audit-faulty.trace", states: false)
         let np = Fixture.prompt.count
-        // Call 20: pass 2 (calls 14 … 28), layer 0, the seventh product (ffn_down); row 1 is position np − 1 + 1.
+        // Call 6: layer 0, the seventh product (ffn_down); row np is position np.
         for (kind, expected) in [(ProductFault.Kind.consistent, ProductCheckKind.freivalds), (.output, .rounding), (.fieldAlias, .certificateRange)] {
-            let fault = ProductFault(call: 20, token: 1, output: 3, kind: kind)
+            let fault = ProductFault(call: 6, token: np, output: 3, kind: kind)
             let backend = FaultyProductBackend(wrapping: try BackendRegistry.make("cpu"), fault: fault)
             let r = try Audit.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: backend,
                                      options: AuditOptions(products: nil))
             XCTAssertFalse(r.verdict.holds, "\(kind)")
             let bad = try XCTUnwrap(r.products.first { $0.failure != nil })
-            XCTAssertEqual(bad.call, 20)
+            XCTAssertEqual(bad.call, 6)
             XCTAssertEqual(bad.matrix?.tensor, "blk.0.ffn_down.weight")
             XCTAssertEqual(bad.failure?.kind, expected, "\(kind): \(r.verdict.reason)")
-            XCTAssertEqual(bad.failure?.token, 1)
-            XCTAssertTrue(r.verdict.reason.contains("product 20 (blk.0.ffn_down.weight"), r.verdict.reason)
+            XCTAssertEqual(bad.failure?.token, np)
+            XCTAssertTrue(r.verdict.reason.contains("product 6 (blk.0.ffn_down.weight"), r.verdict.reason)
             XCTAssertEqual(r.verdict.divergence?.step, .layer(np, 0))
             XCTAssertEqual(r.products.filter { $0.failure != nil }.count, 1, "only the faulted product is wrong")
         }
-        // A fault in the output head is placed at the sample step of its row.
-        let head = FaultyProductBackend(wrapping: ReferenceBackend(), fault: ProductFault(call: 28, token: 2, output: 11))
+        // A fault in the output head (its rows start at position np − 1) is placed at the sample step of its row.
+        let head = FaultyProductBackend(wrapping: ReferenceBackend(), fault: ProductFault(call: 14, token: 2, output: 11))
         let r = try Audit.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: head, options: AuditOptions(products: nil))
         XCTAssertEqual(r.verdict.divergence?.step, .sample(np + 1))
     }
