@@ -133,11 +133,8 @@ public final class LlamaModel: Sendable {
         }
         let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
         backend.matmul(w.query, hq, into: q.mutable)
-        backend.matmul(w.key, hq, into: k.mutable)
-        backend.matmul(w.value, hq, into: v.mutable)
         backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-        backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-        cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
+        appendKeysValues(layer: l, normed: hq, rows: n, positions: positions, keys: k, values: v, cache: cache, backend: backend)
         backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
         backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
         backend.add(x.mutable, proj.readOnly)
@@ -151,6 +148,41 @@ public final class LlamaModel: Sendable {
         backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
         backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
         backend.add(x.mutable, proj.readOnly)
+    }
+
+    /// Appends to layer `l` of `cache` the keys and values of positions `start ..< start + rows`,
+    /// computed from the block's input rows `x`: RMSNorm (`attn_norm`), activation quantisation,
+    /// the key and value products and RoPE on the keys (§5.2 steps 2.1–2.5). These are exactly the
+    /// entries `applyLayer` appends for those rows, without the query, attention and feed-forward
+    /// work: about `2 · kvHeads · headDim / (2 · heads · headDim + 2 · kvHeads · headDim + 3 · ffnDim)`
+    /// of the block's products per row (1/16 on SmolLM2-135M). A verifier rebuilds the cache of the
+    /// rows before the one it recomputes (§8.1).
+    /// - Parameters:
+    ///   - x: the residual stream before block `l`, `[rows × dim]` binary32, row-major.
+    ///   - rows: positions to append (≥ 1).
+    ///   - start: the first position; layer `l` of `cache` must hold exactly `start` positions.
+    public func fillCache(layer l: Int, from x: UnsafeBufferPointer<Float>, rows n: Int, start: Int, cache: KVCache, backend: any Backend) {
+        let c = config, w = weights.layers[l], kvWidth = c.kvHeads * c.headDim
+        precondition(n >= 1 && x.count == n * c.dim, "fillCache: \(x.count) values for \(n) rows of \(c.dim)")
+        precondition(cache.length(layer: l) == start, "fillCache: cache layer \(l) holds \(cache.length(layer: l)) positions, expected \(start)")
+        let h = FloatBuffer(count: n * c.dim), k = FloatBuffer(count: n * kvWidth), v = FloatBuffer(count: n * kvWidth)
+        w.attentionNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(x, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        appendKeysValues(layer: l, normed: backend.quantize(h.readOnly, rows: n, columns: c.dim), rows: n,
+                         positions: Array(start ..< start + n), keys: k, values: v, cache: cache, backend: backend)
+    }
+
+    /// The key and value products of the quantised normed rows `hq`, RoPE on the keys, and the
+    /// append to layer `l` of `cache`: the one code path `applyLayer` and `fillCache` share.
+    /// `keys` and `values` are scratch of at least `rows × kvHeads · headDim` floats.
+    private func appendKeysValues(layer l: Int, normed hq: QuantizedActivations, rows n: Int, positions: [Int],
+                                  keys k: FloatBuffer, values v: FloatBuffer, cache: KVCache, backend: any Backend) {
+        let c = config, w = weights.layers[l]
+        backend.matmul(w.key, hq, into: k.mutable)
+        backend.matmul(w.value, hq, into: v.mutable)
+        backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
+        cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
     }
 
     /// The output head (final norm and output product) of one residual row: the `vocab` logits

@@ -213,6 +213,21 @@ final class TraceInput {
         return Array(memory[offset ..< offset + n])
     }
 
+    /// Moves to byte `position` (0 … size) for the next read.
+    func seek(to position: Int, _ what: String) throws(TraceError) {
+        guard position >= 0, position <= size else { throw .truncated(offset: size, what: what) }
+        if let file, fseeko(file, off_t(position), SEEK_SET) != 0 {
+            throw .io("\(path): seek to byte \(position) failed (\(String(cString: strerror(errno))))")
+        }
+        offset = position
+    }
+
+    /// Skips `n` bytes (bounds-checked like `read`, nothing read or allocated).
+    func skip(_ n: Int, _ what: String) throws(TraceError) {
+        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
+        try seek(to: offset + n, what)
+    }
+
     func reader(_ n: Int, _ what: String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what)) }
 
     func u8(_ what: String) throws(TraceError) -> UInt8 { try read(1, what)[0] }
@@ -251,11 +266,14 @@ public struct TraceContents: Sendable {
 /// signature.
 public final class TraceReader {
     public let header: TraceHeader
-    private let input: TraceInput
+    let input: TraceInput
+    /// Steps over stored states instead of reading and hashing them (`TraceIndex`, which checks
+    /// a state when it opens it); the sample states' tokens are then not compared either.
+    let skipsStates: Bool
     private let schedule: StepSchedule
     private let hasher = SHA256Hasher(), chainHasher = SHA256Hasher()
     private var chain: Digest
-    private var tree = MerkleTreeBuilder()
+    private(set) var tree = MerkleTreeBuilder()
     /// Tokens at the end of the stored sample states, in order.
     private var sampledTokens: [UInt32] = []
     /// The signed commitment, once the footer has been read and verified.
@@ -267,17 +285,18 @@ public final class TraceReader {
 
     /// Opens a trace file and reads its header.
     public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey)
+        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey, skipsStates: false)
     }
 
     /// Reads a trace held in memory.
     public convenience init(bytes: [UInt8], expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey)
+        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey, skipsStates: false)
     }
 
-    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?) throws(TraceError) {
+    init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?, skipsStates: Bool) throws(TraceError) {
         self.input = input
         self.expectedPublicKey = expectedPublicKey
+        self.skipsStates = skipsStates
         guard try input.read(8, "magic") == TraceHeader.magic else { throw .badMagic }
         let version = try input.u32("format version")
         guard version == TraceHeader.formatVersion else { throw .unsupportedVersion(version) }
@@ -315,7 +334,9 @@ public final class TraceReader {
                 throw .unexpectedStep(index: index, expected: expected, found: found)
             }
             var state: [UInt8]? = nil
-            if header.storesStates {
+            if header.storesStates && skipsStates {
+                try input.skip(header.stateByteCount(kind), "state of record \(index) (\(expected))")
+            } else if header.storesStates {
                 let bytes = try input.read(header.stateByteCount(kind), "state of record \(index) (\(expected))")
                 let digest = bytes.withUnsafeBytes { StepDigest.stored(expected, stateBytes: $0, hasher: hasher) }
                 guard digest == o else { throw .stepDigestMismatch(index: index) }
@@ -369,7 +390,7 @@ public final class TraceReader {
         }
         guard commitment.root == tree.root else { throw .commitmentMismatch("root \(commitment.root.hex), the records give \(tree.root.hex)") }
         guard commitment.finalChain == chain else { throw .commitmentMismatch("final chain \(commitment.finalChain.hex), the records give \(chain.hex)") }
-        if header.storesStates {
+        if header.storesStates && !skipsStates {
             guard sampledTokens == commitment.outputTokens.map({ UInt32(bitPattern: $0) }) else {
                 throw .commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
             }

@@ -4,11 +4,16 @@ import LockstepModel
 import LockstepNative
 import LockstepTrace
 
-/// What a replay or spot-check found, with its cost.
+/// What a replay or spot-check found, with its cost. Neither figure includes reading the trace
+/// (`TraceReader`, `TraceIndex`), loading the model or hashing its weights.
 public struct CheckReport: Sendable {
     public let verdict: Verdict
-    /// Seconds spent recomputing (the forward passes or the opened steps), excluding reading the trace.
+    /// Seconds spent recomputing: the teacher-forced forward passes and their step hashing
+    /// (replay), or the sampled steps (spot-check).
     public let computeSeconds: Double
+    /// Spot-check only (0 for replay): seconds spent opening the sampled steps and their inputs —
+    /// reading the states, hashing each against its leaf, checking each leaf's path to the root.
+    public let openSeconds: Double
     /// Steps recomputed.
     public let stepsRecomputed: Int
     /// Spot-check only: the sampled leaf indices, in sampling order (with repetitions).
@@ -46,7 +51,7 @@ public enum Replay {
         try checkModel(request, model: model, modelDigest: modelDigest)
         let schedule = trace.header.schedule
         func report(_ v: Verdict, _ seconds: Double = 0, _ steps: Int = 0) -> CheckReport {
-            CheckReport(verdict: v, computeSeconds: seconds, stepsRecomputed: steps, samples: [])
+            CheckReport(verdict: v, computeSeconds: seconds, openSeconds: 0, stepsRecomputed: steps, samples: [])
         }
         if let bad = checkStopping(c, model: model, schedule: schedule) { return report(bad) }
         if let bad = c.outputTokens.firstIndex(where: { $0 < 0 || Int($0) >= model.config.vocabularySize }) {
@@ -81,83 +86,6 @@ public enum Replay {
             return report(.fail("the replayed root or final chain differs"), seconds, replayed.leaves.count)
         }
         return report(.ok("all \(trace.leaves.count) steps replay bit for bit (\(c.outputTokens.count) output tokens)"), seconds, replayed.leaves.count)
-    }
-}
-
-/// Spot-check verification (§8.3).
-public enum SpotCheck {
-    /// Domain tag of the sample stream.
-    public static let tag: [UInt8] = Array("lockstep.spotcheck.v1".utf8) + [0]
-
-    /// `count` leaf indices in `0 ..< leafCount`, drawn independently (with repetition):
-    /// `u64` little-endian from the first 8 bytes of `SHA-256(tag ‖ u8 mode ‖ [u64 seed] ‖ root ‖ u64 counter)`,
-    /// counter = 0, 1, …, rejecting values ≥ ⌊2⁶⁴ / N⌋ · N (no modulo bias). Mode 0 (Fiat–Shamir,
-    /// `seed` nil) omits the seed; mode 1 includes it.
-    public static func sampleIndices(root: Digest, leafCount: Int, count: Int, seed: UInt64?) -> [Int] {
-        guard leafCount > 0 else { return [] }
-        let n = UInt64(leafCount)
-        let limit = (UInt64.max / n) * n  // values < limit are unbiased (approximately 2⁶⁴ − 2⁶⁴ mod N)
-        var out: [Int] = [], counter: UInt64 = 0
-        let h = SHA256Hasher()
-        while out.count < count {
-            h.reset()
-            h.update(tag)
-            h.update([seed == nil ? 0 : 1])
-            if let seed { h.update(littleEndian: seed) }
-            h.update(root.bytes)
-            h.update(littleEndian: counter)
-            counter += 1
-            let b = h.finalize().bytes
-            var v: UInt64 = 0
-            for i in 0 ..< 8 { v |= UInt64(b[i]) << (8 * UInt64(i)) }
-            if v < limit { out.append(Int(v % n)) }
-        }
-        return out
-    }
-
-    /// Samples `samples` steps, opens each with its inputs (checking every opening against the
-    /// signed root) and recomputes it.
-    public static func verify(trace: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend,
-                              samples: Int, seed: UInt64?) throws(VerifyError) -> CheckReport {
-        let c = trace.signed.commitment, request = c.request
-        try checkModel(request, model: model, modelDigest: modelDigest)
-        guard trace.states != nil else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
-        guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1") }
-        let schedule = trace.header.schedule
-        if let bad = checkStopping(c, model: model, schedule: schedule) { return CheckReport(verdict: bad, computeSeconds: 0, stepsRecomputed: 0, samples: []) }
-        let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
-        let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
-        let started = monotonicNow()
-        var done = Set<Int>()
-        for i in picks where !done.contains(i) {
-            done.insert(i)
-            let step = schedule.step(at: i)
-            let target = try StepOpening(trace: trace, index: i)
-            if let why = target.check(index: i, step: step, header: trace.header, commitment: c) {
-                return CheckReport(verdict: .fail(why, at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)),
-                                   computeSeconds: monotonicNow() - started, stepsRecomputed: done.count, samples: picks)
-            }
-            var inputs: [[UInt8]] = []
-            for j in recomputer.inputIndices(of: i) {
-                let o = try StepOpening(trace: trace, index: j)
-                if let why = o.check(index: j, step: schedule.step(at: j), header: trace.header, commitment: c) {
-                    return CheckReport(verdict: .fail(why), computeSeconds: monotonicNow() - started, stepsRecomputed: done.count, samples: picks)
-                }
-                inputs.append(o.state)
-            }
-            switch recomputer.digest(of: i, inputs: inputs) {
-            case let .failure(e):
-                return CheckReport(verdict: .fail("step \(i) (\(step)): \(e)", at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)),
-                                   computeSeconds: monotonicNow() - started, stepsRecomputed: done.count, samples: picks)
-            case let .success(d) where d != target.leaf.stepDigest:
-                return CheckReport(verdict: .fail("step \(i) (\(step)) does not follow from its opened inputs",
-                                                  at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: d)),
-                                   computeSeconds: monotonicNow() - started, stepsRecomputed: done.count, samples: picks)
-            case .success: break
-            }
-        }
-        return CheckReport(verdict: .ok("\(samples) samples (\(done.count) distinct steps of \(trace.leaves.count)) recompute bit for bit"),
-                           computeSeconds: monotonicNow() - started, stepsRecomputed: done.count, samples: picks)
     }
 }
 

@@ -63,14 +63,25 @@ public struct Verdict: Sendable {
 /// unusable input (`VerifyError`); a complete trace whose records, commitment or signature do
 /// not agree is a false claim (a failing `Verdict`).
 public enum TraceLoading {
-    public enum Outcome: Sendable {
-        case valid(TraceContents)
+    public enum Outcome<Trace> {
+        case valid(Trace)
         case invalid(Verdict)
     }
 
-    public static func load(path: String, keepStates: Bool = false) throws(VerifyError) -> Outcome {
+    /// Reads and verifies the whole file (`TraceReader`), keeping the states when asked.
+    public static func load(path: String, keepStates: Bool = false) throws(VerifyError) -> Outcome<TraceContents> {
+        try sorting(path) { () throws(TraceError) in try TraceReader.read(path: path, keepStates: keepStates) }
+    }
+
+    /// Indexes the file for opening a few states (`TraceIndex`): every record's leaf and the
+    /// footer are verified, the states only when opened.
+    public static func index(path: String) throws(VerifyError) -> Outcome<TraceIndex> {
+        try sorting(path) { () throws(TraceError) in try TraceIndex(path: path) }
+    }
+
+    private static func sorting<Trace>(_ path: String, _ read: () throws(TraceError) -> Trace) throws(VerifyError) -> Outcome<Trace> {
         do {
-            return .valid(try TraceReader.read(path: path, keepStates: keepStates))
+            return .valid(try read())
         } catch {
             switch error {
             case .io, .badMagic, .unsupportedVersion, .unknownFlags, .truncated, .malformed, .limitExceeded, .generation:
@@ -81,3 +92,5 @@ public enum TraceLoading {
         }
     }
 }
+
+extension TraceLoading.Outcome: Sendable where Trace: Sendable {}

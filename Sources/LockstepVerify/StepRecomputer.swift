@@ -3,48 +3,15 @@ import LockstepModel
 import LockstepNative
 import LockstepTrace
 
-/// An opened step (§8.1): its leaf, the inclusion path of the leaf in the committed tree, and
-/// the step's state bytes (its canonical output, §7.2).
-public struct StepOpening: Sendable, Equatable {
-    public let leaf: TraceLeaf
-    public let path: [Digest]
-    public let state: [UInt8]
-
-    public init(leaf: TraceLeaf, path: [Digest], state: [UInt8]) {
-        self.leaf = leaf; self.path = path; self.state = state
-    }
-
-    /// Opens leaf `index` of a trace that stores states.
-    public init(trace: TraceContents, index: Int) throws(VerifyError) {
-        guard let states = trace.states else { throw VerifyError("the trace stores no states: write it with --trace-activations") }
-        guard index >= 0 && index < trace.leaves.count else { throw VerifyError("step \(index) is outside the trace's \(trace.leaves.count) steps") }
-        let proof: InclusionProof
-        do { proof = try trace.tree.inclusionProof(index: UInt64(index)) } catch { throw VerifyError("inclusion proof of step \(index): \(error)") }
-        self.init(leaf: trace.leaves[index], path: proof.path, state: states[index])
-    }
-
-    /// Checks the opening against a signed commitment: the leaf is leaf `index` of the tree whose
-    /// root and size the commitment names, and the state hashes to the leaf's step digest.
-    /// - Returns: nil when it holds, else the reason.
-    public func check(index: Int, step: StepID, header: TraceHeader, commitment: Commitment) -> String? {
-        guard leaf.index == UInt64(index) else { return "the opening of step \(index) carries leaf \(leaf.index)" }
-        do { try commitment.verifyInclusion(of: leaf, path: path) } catch { return "step \(index): the leaf is not in the committed tree (\(error))" }
-        guard state.count == header.stateByteCount(step.kind) else {
-            return "step \(index): the opened state has \(state.count) bytes, expected \(header.stateByteCount(step.kind))"
-        }
-        let digest = state.withUnsafeBytes { StepDigest.stored(step, stateBytes: $0, hasher: SHA256Hasher()) }
-        guard digest == leaf.stepDigest else { return "step \(index): the opened state does not hash to the leaf's step digest" }
-        return nil
-    }
-}
-
 /// Recomputes one step of a request from the states of the steps it reads (§8.1):
 ///
 /// - `E(p)`: the embedding row of the token at `p` — a prompt token, or for `p ≥ n_p` the token
 ///   stored at the end of the state of `S(p − 1)` (its only input);
-/// - `L(p, l)`: block `l` over positions `0 … p`, from the states of `L(q, l − 1)` (`E(q)` for
-///   `l = 0`), `q = 0 … p` — the earlier rows rebuild layer `l`'s key/value cache; row `p` is the
-///   output. Cost: one block over `p + 1` rows, about `1/layers` of a replay of the prefix;
+/// - `L(p, l)`: from the states of `L(q, l − 1)` (`E(q)` for `l = 0`), `q = 0 … p`: the rows
+///   `q < p` only rebuild layer `l`'s key/value cache (`LlamaModel.fillCache`: norm, key and value
+///   products, RoPE), row `p` runs the whole block (`LlamaModel.applyLayer` at position `p`) and is
+///   the output. Cost: `p` rows of key/value products (1/16 of a block row each on SmolLM2-135M)
+///   and one block row;
 /// - `S(p)`: the output head and the sampler (counter `p − (n_p − 1)`) on the state of
 ///   `L(p, layers − 1)`.
 public struct StepRecomputer {
@@ -94,15 +61,18 @@ public struct StepRecomputer {
             model.weights.embedding.row(token, into: row.mutable.baseAddress!)
             return .success(StepDigest.state(step, row: row.readOnly, hasher: hasher))
         case .layer:
-            let rows = p + 1
-            let x = FloatBuffer(count: rows * c.dim)
-            for (r, s) in inputs.enumerated() {
-                guard s.count == 4 * c.dim else { return .failure(VerifyError("layer input state of the wrong size")) }
-                copyFloats(s, into: UnsafeMutableBufferPointer(rebasing: x.mutable[r * c.dim ..< (r + 1) * c.dim]))
+            guard inputs.allSatisfy({ $0.count == 4 * c.dim }) else { return .failure(VerifyError("layer input state of the wrong size")) }
+            let l = Int(step.layer), cache = KVCache(layers: c.layers, shape: c.attentionShape)
+            if p > 0 {
+                // Rows 0 … p − 1 only feed the key/value cache of layer l.
+                let earlier = FloatBuffer(count: p * c.dim)
+                for r in 0 ..< p { copyFloats(inputs[r], into: UnsafeMutableBufferPointer(rebasing: earlier.mutable[r * c.dim ..< (r + 1) * c.dim])) }
+                model.fillCache(layer: l, from: earlier.readOnly, rows: p, start: 0, cache: cache, backend: backend)
             }
-            let cache = KVCache(layers: c.layers, shape: c.attentionShape)
-            model.applyLayer(Int(step.layer), to: x, rows: rows, start: 0, cache: cache, backend: backend)
-            return .success(StepDigest.state(step, row: x.readOnly(p * c.dim ..< rows * c.dim), hasher: hasher))
+            let x = FloatBuffer(count: c.dim)
+            copyFloats(inputs[p], into: x.mutable)
+            model.applyLayer(l, to: x, rows: 1, start: p, cache: cache, backend: backend)
+            return .success(StepDigest.state(step, row: x.readOnly, hasher: hasher))
         case .sample:
             guard inputs[0].count == 4 * c.dim, let sampler = request.sampler else { return .failure(VerifyError("bad sample-step input")) }
             let x = FloatBuffer(count: c.dim)

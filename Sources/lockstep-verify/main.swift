@@ -83,9 +83,9 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
     if !verdict.holds { throw ClaimFalse(code: 1) }
 }
 
-/// Loads a trace; a structurally valid but false trace prints its verdict and exits 1.
-func loadTrace(_ path: String, keepStates: Bool, command: String, json: Bool) throws -> TraceContents {
-    switch try TraceLoading.load(path: path, keepStates: keepStates) {
+/// The trace of a loading outcome; a structurally valid but false trace prints its verdict and exits 1.
+func validTrace<Trace>(_ outcome: TraceLoading.Outcome<Trace>, command: String, json: Bool) throws -> Trace {
+    switch outcome {
     case let .valid(t): return t
     case let .invalid(v):
         try finish(v, command: command, json: json)
@@ -100,12 +100,16 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Trace file.") var trace: String
 
     func run() throws {
-        let (model, digest, backend, _) = try common.load()
-        let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
+        let (model, digest, backend, digestSeconds) = try common.load()
+        let started = monotonicNow()
+        let t = try validTrace(try TraceLoading.load(path: trace), command: "replay", json: common.json)
+        let read = monotonicNow() - started
         let r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend)
+        let total = monotonicNow() - started
         try finish(r.verdict, command: "replay", json: common.json, extra: [
-            "steps": t.leaves.count, "output_tokens": t.signed.commitment.outputTokens.count,
-            "replay_seconds": r.computeSeconds, "backend": backend.name, "public_key": t.signed.publicKey.hex,
+            "steps": t.leaves.count, "output_tokens": t.signed.commitment.outputTokens.count, "backend": backend.name,
+            "public_key": t.signed.publicKey.hex, "model_digest_seconds": digestSeconds,
+            "trace_read_seconds": read, "recompute_seconds": r.computeSeconds, "verify_seconds": total,
         ])
     }
 }
@@ -120,13 +124,17 @@ struct SpotCheckCommand: ParsableCommand {
 
     func run() throws {
         guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1, got \(samples)") }
-        let (model, digest, backend, _) = try common.load()
-        let t = try loadTrace(trace, keepStates: true, command: "spot-check", json: common.json)
+        let (model, digest, backend, digestSeconds) = try common.load()
+        let started = monotonicNow()
+        let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)
+        let read = monotonicNow() - started
         let r = try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed)
+        let total = monotonicNow() - started
         try finish(r.verdict, command: "spot-check", json: common.json, extra: [
             "steps": t.leaves.count, "samples": r.samples, "distinct_steps_recomputed": r.stepsRecomputed,
-            "randomness": seed.map { "seed \($0)" } ?? "fiat-shamir", "recompute_seconds": r.computeSeconds, "backend": backend.name,
-            "detection_probability_per_bad_fraction": "1 - (1 - f)^\(samples)",
+            "randomness": seed.map { "seed \($0)" } ?? "fiat-shamir", "backend": backend.name,
+            "detection_probability_per_bad_fraction": "1 - (1 - f)^\(samples)", "model_digest_seconds": digestSeconds,
+            "trace_read_seconds": read, "open_seconds": r.openSeconds, "recompute_seconds": r.computeSeconds, "verify_seconds": total,
         ])
     }
 }

@@ -1,0 +1,69 @@
+import LockstepNative
+
+/// Random access to the stored states of a trace file (§7.7), for verifiers that open a few steps
+/// (spot-check, §8.3) and should not read and hash every state of a large trace.
+///
+/// Opening reads the header, every record's fixed part (step header, `oᵢ`, `cᵢ`) and the footer,
+/// seeking over the states, and makes every check `TraceReader` makes except the two that need the
+/// states: that each stored state hashes to its `oᵢ`, and that the tokens at the end of the sample
+/// states are the output tokens. So the leaves, the chain, the Merkle root, the leaf count and
+/// the signature are verified before any state is handed out. `storedState(at:)` then seeks to one
+/// record's state; its bytes are the prover's until checked against the authenticated leaf
+/// (`StepDigest.stored` must give the leaf's step digest), which the caller does.
+///
+/// Cost: the 74-byte fixed part of every record and three hashes per record (chain, leaf, tree),
+/// plus the opened states, instead of hashing every state (35 MB for 128 tokens on SmolLM2-135M,
+/// 83% of it in the sample steps' logits). Every length is checked against the file's size before
+/// anything is allocated.
+public final class TraceIndex {
+    public let header: TraceHeader
+    /// The verified signed commitment.
+    public let signed: SignedCommitment
+    /// Every leaf, in order (verified: they chain and give the signed root).
+    public let leaves: [TraceLeaf]
+    /// The Merkle tree over the leaves (inclusion proofs).
+    public let tree: MerkleTree
+    private let input: TraceInput
+    /// Byte offset of each record's state in the file.
+    private let stateOffsets: [Int]
+
+    /// Opens and indexes the trace file at `path`.
+    /// - Throws: `TraceError` as `TraceReader` does, for the first record or footer at fault.
+    public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
+        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey)
+    }
+
+    /// Indexes a trace held in memory.
+    public convenience init(bytes: [UInt8], expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
+        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey)
+    }
+
+    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?) throws(TraceError) {
+        let reader = try TraceReader(input: input, expectedPublicKey: expectedPublicKey, skipsStates: true)
+        var leaves: [TraceLeaf] = [], offsets: [Int] = []
+        while true {
+            let stateOffset = input.offset + stepRecordFixedBytes
+            guard let record = try reader.next() else { break }
+            leaves.append(record.leaf)
+            offsets.append(stateOffset)
+        }
+        header = reader.header
+        signed = reader.signed!
+        self.leaves = leaves
+        tree = reader.tree.tree()
+        self.input = input
+        stateOffsets = offsets
+    }
+
+    /// The state bytes stored in record `index` (`4·dim` for embedding and layer steps,
+    /// `4·vocab + 4` for sample steps), as the file holds them: not yet checked against the leaf.
+    /// - Throws: `TraceError.malformed` when the trace stores no states or `index` is not a record,
+    ///   `TraceError.io` when the file can no longer be read (it changed after indexing).
+    public func storedState(at index: Int) throws(TraceError) -> [UInt8] {
+        guard header.storesStates else { throw .malformed(offset: 0, "the trace stores no states (written without --trace-activations)") }
+        guard index >= 0 && index < leaves.count else { throw .malformed(offset: 0, "step \(index) is outside the trace's \(leaves.count) records") }
+        let what = "state of record \(index)"
+        try input.seek(to: stateOffsets[index], what)
+        return try input.read(header.stateByteCount(header.schedule.step(at: index).kind), what)
+    }
+}

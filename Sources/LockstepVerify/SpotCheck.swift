@@ -1,0 +1,90 @@
+import LockstepCore
+import LockstepModel
+import LockstepNative
+import LockstepTrace
+
+/// Spot-check verification (§8.3).
+public enum SpotCheck {
+    /// Domain tag of the sample stream.
+    public static let tag: [UInt8] = Array("lockstep.spotcheck.v1".utf8) + [0]
+
+    /// `count` leaf indices in `0 ..< leafCount`, drawn independently (with repetition):
+    /// `u64` little-endian from the first 8 bytes of `SHA-256(tag ‖ u8 mode ‖ [u64 seed] ‖ root ‖ u64 counter)`,
+    /// counter = 0, 1, …, rejecting values ≥ ⌊2⁶⁴ / N⌋ · N (no modulo bias). Mode 0 (Fiat–Shamir,
+    /// `seed` nil) omits the seed; mode 1 includes it.
+    public static func sampleIndices(root: Digest, leafCount: Int, count: Int, seed: UInt64?) -> [Int] {
+        guard leafCount > 0 else { return [] }
+        let n = UInt64(leafCount)
+        let limit = (UInt64.max / n) * n  // values < limit are unbiased (approximately 2⁶⁴ − 2⁶⁴ mod N)
+        var out: [Int] = [], counter: UInt64 = 0
+        let h = SHA256Hasher()
+        while out.count < count {
+            h.reset()
+            h.update(tag)
+            h.update([seed == nil ? 0 : 1])
+            if let seed { h.update(littleEndian: seed) }
+            h.update(root.bytes)
+            h.update(littleEndian: counter)
+            counter += 1
+            let b = h.finalize().bytes
+            var v: UInt64 = 0
+            for i in 0 ..< 8 { v |= UInt64(b[i]) << (8 * UInt64(i)) }
+            if v < limit { out.append(Int(v % n)) }
+        }
+        return out
+    }
+
+    /// Samples `samples` steps, opens each with its inputs (checking every opening against the
+    /// signed root) and recomputes it (`StepRecomputer`). The report's `openSeconds` is the
+    /// opening work, `computeSeconds` the recomputation.
+    /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
+    ///   be opened, or `samples < 1`.
+    public static func verify(trace: some OpenableTrace, model: LlamaModel, modelDigest: Digest, backend: any Backend,
+                              samples: Int, seed: UInt64?) throws(VerifyError) -> CheckReport {
+        let c = trace.signed.commitment, request = c.request
+        try checkModel(request, model: model, modelDigest: modelDigest)
+        guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
+        guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1") }
+        let schedule = trace.header.schedule
+        if let bad = checkStopping(c, model: model, schedule: schedule) {
+            return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [])
+        }
+        let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
+        let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
+        var done = Set<Int>(), openSeconds = 0.0, computeSeconds = 0.0
+        func report(_ verdict: Verdict) -> CheckReport {
+            CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
+        }
+        for i in picks where done.insert(i).inserted {
+            let step = schedule.step(at: i)
+            let openStarted = monotonicNow()
+            let target = try trace.opening(at: i)
+            if let why = target.check(index: i, step: step, header: trace.header, commitment: c) {
+                openSeconds += monotonicNow() - openStarted
+                return report(.fail(why, at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)))
+            }
+            var inputs: [[UInt8]] = []
+            for j in recomputer.inputIndices(of: i) {
+                let o = try trace.opening(at: j)
+                if let why = o.check(index: j, step: schedule.step(at: j), header: trace.header, commitment: c) {
+                    openSeconds += monotonicNow() - openStarted
+                    return report(.fail(why))
+                }
+                inputs.append(o.state)
+            }
+            let computeStarted = monotonicNow()
+            openSeconds += computeStarted - openStarted
+            let computed = recomputer.digest(of: i, inputs: inputs)
+            computeSeconds += monotonicNow() - computeStarted
+            switch computed {
+            case let .failure(e):
+                return report(.fail("step \(i) (\(step)): \(e)", at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)))
+            case let .success(d) where d != target.leaf.stepDigest:
+                return report(.fail("step \(i) (\(step)) does not follow from its opened inputs",
+                                    at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: d)))
+            case .success: break
+            }
+        }
+        return report(.ok("\(samples) samples (\(done.count) distinct steps of \(trace.leaves.count)) recompute bit for bit"))
+    }
+}
