@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
+import LockstepBLAS
 import LockstepCore
+import LockstepCPU
+import LockstepGPU
 import LockstepGGUF
 import LockstepModel
 import LockstepTokenizer
@@ -18,6 +21,25 @@ enum ModelFixtures {
         TinyModelSpec(seed: 5, dim: 48, layers: 1, heads: 4, kvHeads: 2, ffnDim: 80, weightType: .f16, embeddingType: .f16, tiedOutput: false),
         TinyModelSpec(seed: 6, dim: 64, layers: 1, heads: 1, kvHeads: 1, ffnDim: 64, weightType: .bf16, embeddingType: .bf16),
     ]
+
+    /// The accelerated backends to check, each with a label; OpenCL only when a device exists
+    /// (required when `LOCKSTEP_REQUIRE_OPENCL=1`).
+    static func acceleratedBackends() throws -> [(String, any Backend)] {
+        var out: [(String, any Backend)] = []
+        for isa in CPUBackend.availableISAs {
+            for threads in [1, 2] { out.append(("cpu \(isa)×\(threads)", try CPUBackend.make(threads: threads, isa: isa))) }
+        }
+        out += [
+            ("blas×1", BLASBackend(threads: 1, fallback: ReferenceBackend(), minimumGEMMRows: 2)),
+            ("blas×2", BLASBackend(threads: 2, fallback: ReferenceBackend(), minimumGEMMRows: 2)),
+        ]
+        do {
+            out.append(("opencl", try OpenCLBackend(fallback: ReferenceBackend())))
+        } catch {
+            if ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_OPENCL"] == "1" { XCTFail("\(error)") }
+        }
+        return out
+    }
 
     static func tiny(_ spec: TinyModelSpec) throws -> LlamaModel {
         try LlamaModel(file: GGUFFile(bytes: TinyModel.gguf(spec), name: "tiny-\(spec.seed).gguf"))

@@ -84,6 +84,30 @@ enum TraceFixtures {
     /// A fixed signing key.
     static let key = try! Ed25519PrivateKey(seed: sha("lockstep test key").bytes)
 
+    /// A small traced request (a seed-9 tiny model, sampled) written to a file that is removed
+    /// when `test` ends; returns the result, the file's bytes and its path.
+    static func tracedFile(_ test: XCTestCase, states: Bool, maxTokens: Int = 4, prompt: [TokenID] = [5, 6, 7]) throws -> (TracedResult, [UInt8], String) {
+        let model = try tiny(TinyModelSpec(seed: 9, dim: 32, layers: 2, heads: 2, kvHeads: 1, ffnDim: 64))
+        let dir = try temporaryDirectory()
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("t.trace").path
+        let result = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: prompt, maxTokens: maxTokens,
+                                              sampler: SamplerSettings(temperature: 0.8, seed: 3), key: key, tracePath: path,
+                                              options: TraceOptions(storeStates: states))
+        return (result, Array(try Data(contentsOf: URL(fileURLWithPath: path))), path)
+    }
+
+    /// Byte offsets of the step records and of the footer of a trace with `count` records.
+    static func recordBoundaries(header: TraceHeader, count: Int) -> [Int] {
+        var offset = TraceHeader.fixedBytes + header.request.encoding.count
+        var out = [offset]
+        for i in 0 ..< count {
+            offset += stepRecordFixedBytes + (header.storesStates ? header.stateByteCount(header.schedule.step(at: i).kind) : 0)
+            out.append(offset)
+        }
+        return out
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-trace-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

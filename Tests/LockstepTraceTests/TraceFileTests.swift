@@ -6,28 +6,8 @@ import Lockstep
 final class TraceFileTests: XCTestCase {
     private let key = TraceFixtures.key
 
-    /// A small traced request written to a file; returns the result and the file's bytes.
     private func traced(states: Bool, maxTokens: Int = 4, prompt: [TokenID] = [5, 6, 7]) throws -> (TracedResult, [UInt8], String) {
-        let model = try TraceFixtures.tiny(TinyModelSpec(seed: 9, dim: 32, layers: 2, heads: 2, kvHeads: 1, ffnDim: 64))
-        let dir = try TraceFixtures.temporaryDirectory()
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("t.trace").path
-        let result = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: prompt, maxTokens: maxTokens,
-                                              sampler: SamplerSettings(temperature: 0.8, seed: 3), key: key, tracePath: path,
-                                              options: TraceOptions(storeStates: states))
-        return (result, Array(try Data(contentsOf: URL(fileURLWithPath: path))), path)
-    }
-
-    /// Byte offsets of the step records and of the footer.
-    private func recordBoundaries(_ bytes: [UInt8], header: TraceHeader, count: Int) -> [Int] {
-        let requestLength = header.request.encoding.count
-        var offset = TraceHeader.fixedBytes + requestLength
-        var out = [offset]
-        for i in 0 ..< count {
-            offset += stepRecordFixedBytes + (header.storesStates ? header.stateByteCount(header.schedule.step(at: i).kind) : 0)
-            out.append(offset)
-        }
-        return out
+        try TraceFixtures.tracedFile(self, states: states, maxTokens: maxTokens, prompt: prompt)
     }
 
     func testRoundTrip() throws {
@@ -85,7 +65,7 @@ final class TraceFileTests: XCTestCase {
         for states in [false, true] {
             let (result, bytes, _) = try traced(states: states)
             let contents = try TraceReader.read(bytes: bytes)
-            let boundaries = recordBoundaries(bytes, header: contents.header, count: result.leaves.count)
+            let boundaries = TraceFixtures.recordBoundaries(header: contents.header, count: result.leaves.count)
             XCTAssertEqual(boundaries.last! + 1 + 4 + result.commitment.encoding.count + 64 + 32 + 16, bytes.count)
             var cuts = Set<Int>()
             for b in boundaries { cuts.formUnion([b - 1, b, b + 1]) }
@@ -179,7 +159,7 @@ final class TraceFileTests: XCTestCase {
         // chain no longer match the signed commitment.
         let (result, bytes, _) = try traced(states: false)
         let header = try TraceReader(bytes: bytes).header
-        let boundaries = recordBoundaries(bytes, header: header, count: result.leaves.count)
+        let boundaries = TraceFixtures.recordBoundaries(header: header, count: result.leaves.count)
         var b = bytes
         var chain = header.request.chainStart
         for i in 0 ..< result.leaves.count {

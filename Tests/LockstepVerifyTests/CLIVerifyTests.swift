@@ -21,7 +21,17 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         let div = Binary.json(r)["divergence"] as? [String: Any]
         XCTAssertEqual(div?["position"] as? Int, 3); XCTAssertEqual(div?["layer"] as? Int, 1)
-        XCTAssertEqual(try Binary.verify(["spot-check", "--model", m, "--trace", honest, "--samples", "16"]).status, 0)
+        let spot = try Binary.verify(["spot-check", "--model", m, "--trace", honest, "--samples", "16", "--json"])
+        XCTAssertEqual(spot.status, 0, spot.stdout + spot.stderr)
+        let o = Binary.json(spot)
+        let parts = ["trace_read_seconds", "open_seconds", "recompute_seconds"].compactMap { o[$0] as? Double }
+        XCTAssertEqual(parts.count, 3, spot.stdout)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(o["verify_seconds"] as? Double), parts.reduce(0, +))
+        // Enough samples to be sure to hit the one faulted step (Fiat–Shamir, so deterministic).
+        let caught = try Binary.verify(["spot-check", "--model", m, "--trace", bad, "--samples", "2000", "--json"])
+        XCTAssertEqual(caught.status, 1, caught.stdout + caught.stderr)
+        let spotDiv = Binary.json(caught)["divergence"] as? [String: Any]
+        XCTAssertEqual(spotDiv?["position"] as? Int, 3); XCTAssertEqual(spotDiv?["layer"] as? Int, 1)
         let proof = d.appendingPathComponent("cli.proof").path
         let dsp = try Binary.verify(["dispute", "--model", m, bad, honest, "--proof-out", proof, "--json"])
         XCTAssertEqual(dsp.status, 1)

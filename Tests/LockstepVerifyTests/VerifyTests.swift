@@ -95,31 +95,88 @@ final class ReplayTests: XCTestCase {
     }
 }
 
+final class StepRecomputerTests: XCTestCase {
+    /// Every step of an honest trace recomputes to its leaf from its opened inputs, on every
+    /// backend available here, with the openings taken from the fully read trace and from a
+    /// `TraceIndex`: the layer-step path (cache fill of the earlier rows, then one block row)
+    /// gives the trace's bytes at every position and layer.
+    func testEveryStepRecomputesToItsLeafOnEveryBackend() throws {
+        let (path, t) = try Fixture.trace("every-step.trace", maxTokens: 5, prompt: [1, 5, 9, 2])
+        let index = try TraceIndex(path: path)
+        XCTAssertEqual(index.leaves, t.leaves)
+        var ran: [String] = []
+        for name in BackendRegistry.names {
+            guard let backend = try? BackendRegistry.make(name, threads: 2) else { continue }
+            ran.append(name)
+            let recomputer = try StepRecomputer(model: Fixture.model, backend: backend, request: t.signed.commitment.request)
+            for trace in [t as any OpenableTrace, index] {
+                for i in 0 ..< t.leaves.count {
+                    let inputs = try recomputer.inputIndices(of: i).map { (j) throws(VerifyError) in try trace.opening(at: j).state }
+                    XCTAssertEqual(try recomputer.digest(of: i, inputs: inputs).get(), t.leaves[i].stepDigest, "\(name): step \(i) (\(t.steps[i]))")
+                }
+            }
+        }
+        XCTAssertTrue(ran.contains("reference"))
+        print("every step recomputes on: \(ran.joined(separator: ", "))")
+    }
+}
+
 final class SpotCheckTests: XCTestCase {
     /// With the faulted step the only one that does not follow from its opened inputs (f = 1/N),
     /// K independent samples detect the fault with probability P = 1 − (1 − f)^K. Over S seeds
     /// the detection count is Binomial(S, P); the test accepts |count − S·P| ≤ 5σ (a false alarm
     /// has probability below 10⁻⁶).
+    /// Run on the fully read trace and on a `TraceIndex` of its file (the command line's path):
+    /// the same samples, the same verdicts.
     func testDetectionRateMatchesPrediction() throws {
         let fault = FaultInjection(position: 2, layer: 1)
-        let (_, t) = try Fixture.trace("spot.trace", maxTokens: 3, fault: fault)
+        let (path, t) = try Fixture.trace("spot.trace", maxTokens: 3, fault: fault)
         let n = t.leaves.count, k = 4, seeds = 300
         let f = 1.0 / Double(n)
         let p = 1 - pow(1 - f, Double(k))
-        var detected = 0
-        for seed in 0 ..< seeds {
-            let r = try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: k, seed: UInt64(seed))
-            let faultIndex = (0 ..< n).first { t.header.schedule.step(at: $0) == fault.step }!
-            // Exactly the runs whose samples include the faulted step detect it.
-            XCTAssertEqual(!r.verdict.holds, r.samples.contains(faultIndex))
-            if !r.verdict.holds {
-                detected += 1
-                XCTAssertEqual(r.verdict.divergence?.step, fault.step)
+        let faultIndex = (0 ..< n).first { t.header.schedule.step(at: $0) == fault.step }!
+        for trace in [t as any OpenableTrace, try TraceIndex(path: path)] {
+            var detected = 0
+            for seed in 0 ..< seeds {
+                let r = try SpotCheck.verify(trace: trace, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: k, seed: UInt64(seed))
+                // Exactly the runs whose samples include the faulted step detect it.
+                XCTAssertEqual(!r.verdict.holds, r.samples.contains(faultIndex))
+                if !r.verdict.holds {
+                    detected += 1
+                    XCTAssertEqual(r.verdict.divergence?.step, fault.step)
+                }
             }
+            let mean = Double(seeds) * p, sigma = (Double(seeds) * p * (1 - p)).squareRoot()
+            print("spot-check (\(type(of: trace))): N = \(n), K = \(k), predicted \(mean) ± \(sigma), detected \(detected) of \(seeds)")
+            XCTAssertLessThanOrEqual(abs(Double(detected) - mean), 5 * sigma)
         }
-        let mean = Double(seeds) * p, sigma = (Double(seeds) * p * (1 - p)).squareRoot()
-        print("spot-check: N = \(n), K = \(k), predicted \(mean) ± \(sigma), detected \(detected) of \(seeds)")
-        XCTAssertLessThanOrEqual(abs(Double(detected) - mean), 5 * sigma)
+    }
+
+    /// A stored state that does not hash to its leaf: the full reader rejects the file; the index
+    /// does not read the state until it is opened, so the spot-check fails exactly when a sample
+    /// opens it (as the sampled step or as one of its inputs) and holds otherwise.
+    func testCorruptStoredStateFailsExactlyWhenOpened() throws {
+        let (path, t) = try Fixture.trace("corrupt-state.trace", maxTokens: 3)
+        let schedule = t.header.schedule
+        let target = (0 ..< t.leaves.count).first { schedule.step(at: $0) == .layer(1, 0) }!
+        let state = try XCTUnwrap(t.states)[target]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let at = try XCTUnwrap((0 ... bytes.count - state.count).first { bytes[$0 ..< $0 + state.count].elementsEqual(state) })
+        bytes[at + state.count / 2] ^= 0x10
+        let corrupt = Fixture.dir.appendingPathComponent("corrupt-state-flipped.trace").path
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        guard case .invalid = try TraceLoading.load(path: corrupt) else { return XCTFail("the full reader accepted a corrupt state") }
+        let index = try TraceIndex(path: corrupt)
+        let recomputer = try StepRecomputer(model: Fixture.model, backend: ReferenceBackend(), request: t.signed.commitment.request)
+        var outcomes = Set<Bool>()
+        for seed in 0 ..< 60 {
+            let r = try SpotCheck.verify(trace: index, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 4, seed: UInt64(seed))
+            let opensTarget = r.samples.contains { $0 == target || recomputer.inputIndices(of: $0).contains(target) }
+            XCTAssertEqual(r.verdict.holds, !opensTarget, "seed \(seed): \(r.verdict.reason)")
+            if !r.verdict.holds { XCTAssertTrue(r.verdict.reason.contains("does not hash"), r.verdict.reason) }
+            outcomes.insert(r.verdict.holds)
+        }
+        XCTAssertEqual(outcomes, [true, false], "the seeds should both open and miss the corrupt state")
     }
 
     func testSamplingIsDeterministicAndInRange() {

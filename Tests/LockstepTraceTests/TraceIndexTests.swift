@@ -1,0 +1,84 @@
+import XCTest
+import LockstepTestSupport
+import Lockstep
+@testable import LockstepTrace
+
+/// `TraceIndex`: the leaves and commitment of the full reader without reading the states, each
+/// state read on demand; every change of the file caught, by indexing or by the opened state.
+final class TraceIndexTests: XCTestCase {
+    private let key = TraceFixtures.key
+
+    func testIndexAgreesWithTheFullReader() throws {
+        for states in [false, true] {
+            let (result, bytes, path) = try TraceFixtures.tracedFile(self, states: states)
+            let full = try TraceReader.read(bytes: bytes, keepStates: true)
+            for index in [try TraceIndex(path: path, expectedPublicKey: key.publicKey), try TraceIndex(bytes: bytes)] {
+                XCTAssertEqual(index.header, full.header)
+                XCTAssertEqual(index.signed, result.signed)
+                XCTAssertEqual(index.leaves, result.leaves)
+                XCTAssertEqual(index.tree.root, result.commitment.root)
+                if let stored = full.states {
+                    // Backwards, so that every read seeks.
+                    for i in stored.indices.reversed() { XCTAssertEqual(try index.storedState(at: i), stored[i], "record \(i)") }
+                } else {
+                    XCTAssertThrowsError(try index.storedState(at: 0))
+                }
+                XCTAssertThrowsError(try index.storedState(at: -1))
+                XCTAssertThrowsError(try index.storedState(at: index.leaves.count))
+            }
+            XCTAssertThrowsError(try TraceIndex(path: path, expectedPublicKey: Ed25519PrivateKey().publicKey)) {
+                guard case .commitment(.publicKeyMismatch)? = $0 as? TraceError else { return XCTFail("\($0)") }
+            }
+        }
+    }
+
+    /// Every single-bit change of a trace with states is caught: by indexing, or, for a bit of a
+    /// state (which the index does not read), by that state no longer hashing to its leaf's step
+    /// digest when it is opened.
+    func testEverySingleBitFlipIsCaughtByIndexingOrOpening() throws {
+        let (result, bytes, _) = try TraceFixtures.tracedFile(self, states: true, maxTokens: 2, prompt: [5, 6])
+        let header = try TraceIndex(bytes: bytes).header
+        let boundaries = TraceFixtures.recordBoundaries(header: header, count: result.leaves.count)
+        var recordOfStateByte: [Int: Int] = [:]
+        for i in 0 ..< result.leaves.count {
+            for b in boundaries[i] + stepRecordFixedBytes ..< boundaries[i + 1] { recordOfStateByte[b] = i }
+        }
+        var byOpening = 0
+        for bit in 0 ..< bytes.count * 8 {
+            let b = flipped(bytes, bit: bit)
+            if let record = recordOfStateByte[bit / 8] {
+                let index = try TraceIndex(bytes: b)
+                let state = try index.storedState(at: record)
+                let digest = state.withUnsafeBytes { StepDigest.stored(header.schedule.step(at: record), stateBytes: $0, hasher: SHA256Hasher()) }
+                XCTAssertNotEqual(digest, index.leaves[record].stepDigest, "bit \(bit) (record \(record))")
+                byOpening += 1
+            } else {
+                XCTAssertThrowsError(try TraceIndex(bytes: b), "bit \(bit) (byte \(bit / 8))")
+            }
+        }
+        print("trace index: \(bytes.count * 8) bit flips, \(byOpening) in states (caught when opened), the rest when indexing")
+    }
+
+    func testTruncationAndRandomCorruptionGiveErrorsNotCrashes() throws {
+        let (_, bytes, _) = try TraceFixtures.tracedFile(self, states: true)
+        for cut in 0 ..< bytes.count {
+            XCTAssertThrowsError(try TraceIndex(bytes: Array(bytes[..<cut])), "cut at \(cut)") { XCTAssertTrue($0 is TraceError, "\($0)") }
+        }
+        XCTAssertThrowsError(try TraceIndex(bytes: bytes + [0]))
+        var rng = SplitMix64(seed: 11)
+        for _ in 0 ..< 300 {
+            var b = bytes
+            if Bool.random(using: &rng) {  // a random range removed: the records no longer line up
+                let at = Int.random(in: 0 ..< b.count, using: &rng)
+                b.removeSubrange(at ..< min(b.count, at + Int.random(in: 1 ... 200, using: &rng)))
+                XCTAssertThrowsError(try TraceIndex(bytes: b)) { XCTAssertTrue($0 is TraceError, "\($0)") }
+            } else {  // a run of 0xFF (huge lengths and counts, when it lands outside a state)
+                let at = Int.random(in: 0 ..< b.count - 8, using: &rng)
+                for i in at ..< at + 8 { b[i] = 0xFF }
+                if let index = try? TraceIndex(bytes: b) {
+                    for i in index.leaves.indices { _ = try index.storedState(at: i) }
+                }
+            }
+        }
+    }
+}
