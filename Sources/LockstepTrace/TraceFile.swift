@@ -173,59 +173,81 @@ public final class TraceWriter {
 
 // MARK: - Reading
 
-/// Sequential, bounds-checked input: every read is checked against the bytes left before any
-/// allocation, so no length field can make the reader allocate more than the file holds.
+/// Bounds-checked input from a file or from memory: every read is checked against the bytes left
+/// before any allocation, so no length field can make the reader allocate more than the file holds.
+///
+/// A file is read with `pread`: sequential reads go through a window of `windowBytes` (one system
+/// call per window for the small fields), `skip` moves without reading, and `read(at:count:_:)`
+/// reads exactly the bytes asked for, anywhere in the file.
 final class TraceInput {
+    /// Bytes a sequential read fetches at a time.
+    static let windowBytes = 4096
     let size: Int
     private(set) var offset = 0
     private let memory: [UInt8]
-    private var file: UnsafeMutablePointer<FILE>?
+    /// The open file, or -1 for input in memory.
+    private let descriptor: Int32
     private let path: String
+    private var window: [UInt8] = []
+    private var windowStart = 0
 
-    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>" }
+    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>"; descriptor = -1 }
 
     init(path: String) throws(TraceError) {
         self.path = path
         memory = []
-        guard let f = fopen(path, "rb") else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
         var st = stat()
-        guard fstat(fileno(f), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            fclose(f)
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
             throw .io("\(path): not a regular file")
         }
-        file = f
+        descriptor = fd
         size = Int(st.st_size)
     }
 
-    deinit { if let file { fclose(file) } }
+    deinit { if descriptor >= 0 { close(descriptor) } }
 
     var remaining: Int { size - offset }
 
+    /// The next `n` bytes.
     func read(_ n: Int, _ what: String) throws(TraceError) -> [UInt8] {
         guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
         defer { offset += n }
-        if let file {
-            var out = [UInt8](repeating: 0, count: n)
-            let got = out.withUnsafeMutableBytes { n == 0 ? 0 : fread($0.baseAddress, 1, n, file) }
-            guard got == n else { throw .io("\(path): read failed at byte \(offset) (the file changed while being read?)") }
-            return out
+        if descriptor < 0 { return Array(memory[offset ..< offset + n]) }
+        if n >= TraceInput.windowBytes { return try fileBytes(at: offset, count: n) }
+        if offset < windowStart || offset + n > windowStart + window.count {
+            window = try fileBytes(at: offset, count: min(TraceInput.windowBytes, remaining))
+            windowStart = offset
         }
-        return Array(memory[offset ..< offset + n])
+        return Array(window[offset - windowStart ..< offset - windowStart + n])
     }
 
-    /// Moves to byte `position` (0 … size) for the next read.
-    func seek(to position: Int, _ what: String) throws(TraceError) {
-        guard position >= 0, position <= size else { throw .truncated(offset: size, what: what) }
-        if let file, fseeko(file, off_t(position), SEEK_SET) != 0 {
-            throw .io("\(path): seek to byte \(position) failed (\(String(cString: strerror(errno))))")
-        }
-        offset = position
-    }
-
-    /// Skips `n` bytes (bounds-checked like `read`, nothing read or allocated).
+    /// Skips `n` bytes (bounds-checked like `read`; nothing is read or allocated).
     func skip(_ n: Int, _ what: String) throws(TraceError) {
         guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
-        try seek(to: offset + n, what)
+        offset += n
+    }
+
+    /// `n` bytes from byte `position`, read on their own (the sequential position is unchanged).
+    func read(at position: Int, count n: Int, _ what: String) throws(TraceError) -> [UInt8] {
+        guard position >= 0, n >= 0, n <= size - position else { throw .truncated(offset: position, what: what) }
+        return descriptor < 0 ? Array(memory[position ..< position + n]) : try fileBytes(at: position, count: n)
+    }
+
+    private func fileBytes(at position: Int, count n: Int) throws(TraceError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        var done = 0
+        while done < n {
+            let got = out.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, n - done, off_t(position + done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw .io("\(path): read failed at byte \(position + done) (the file changed while being read?)")
+            }
+            done += got
+        }
+        return out
     }
 
     func reader(_ n: Int, _ what: String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what)) }
@@ -273,7 +295,7 @@ public final class TraceReader {
     private let schedule: StepSchedule
     private let hasher = SHA256Hasher(), chainHasher = SHA256Hasher()
     private var chain: Digest
-    private(set) var tree = MerkleTreeBuilder()
+    private var tree = MerkleTreeBuilder()
     /// Tokens at the end of the stored sample states, in order.
     private var sampledTokens: [UInt32] = []
     /// The signed commitment, once the footer has been read and verified.

@@ -4,25 +4,24 @@ import LockstepNative
 /// (spot-check, §8.3) and should not read and hash every state of a large trace.
 ///
 /// Opening reads the header, every record's fixed part (step header, `oᵢ`, `cᵢ`) and the footer,
-/// seeking over the states, and makes every check `TraceReader` makes except the two that need the
+/// skipping the states, and makes every check `TraceReader` makes except the two that need the
 /// states: that each stored state hashes to its `oᵢ`, and that the tokens at the end of the sample
-/// states are the output tokens. So the leaves, the chain, the Merkle root, the leaf count and
-/// the signature are verified before any state is handed out. `storedState(at:)` then seeks to one
-/// record's state; its bytes are the prover's until checked against the authenticated leaf
-/// (`StepDigest.stored` must give the leaf's step digest), which the caller does.
+/// states are the output tokens. So the leaves, the chain, the Merkle root (recomputed from every
+/// leaf: each leaf is checked against the signed root), the leaf count and the signature are
+/// verified before any state is handed out. `storedState(at:)` then reads one record's state; its
+/// bytes are the prover's until checked against the leaf (`StepDigest.stored` must give the
+/// leaf's step digest), which the caller does.
 ///
-/// Cost: the 74-byte fixed part of every record and three hashes per record (chain, leaf, tree),
-/// plus the opened states, instead of hashing every state (35 MB for 128 tokens on SmolLM2-135M,
-/// 83% of it in the sample steps' logits). Every length is checked against the file's size before
-/// anything is allocated.
+/// Cost: the 74-byte fixed part of every record and about three hashes per record (chain, leaf,
+/// tree), plus the opened states, instead of hashing every state (35 MB for 128 tokens on
+/// SmolLM2-135M, 83% of it in the sample steps' logits). Every length is checked against the
+/// file's size before anything is allocated.
 public final class TraceIndex {
     public let header: TraceHeader
     /// The verified signed commitment.
     public let signed: SignedCommitment
     /// Every leaf, in order (verified: they chain and give the signed root).
     public let leaves: [TraceLeaf]
-    /// The Merkle tree over the leaves (inclusion proofs).
-    public let tree: MerkleTree
     private let input: TraceInput
     /// Byte offset of each record's state in the file.
     private let stateOffsets: [Int]
@@ -50,7 +49,6 @@ public final class TraceIndex {
         header = reader.header
         signed = reader.signed!
         self.leaves = leaves
-        tree = reader.tree.tree()
         self.input = input
         stateOffsets = offsets
     }
@@ -62,8 +60,6 @@ public final class TraceIndex {
     public func storedState(at index: Int) throws(TraceError) -> [UInt8] {
         guard header.storesStates else { throw .malformed(offset: 0, "the trace stores no states (written without --trace-activations)") }
         guard index >= 0 && index < leaves.count else { throw .malformed(offset: 0, "step \(index) is outside the trace's \(leaves.count) records") }
-        let what = "state of record \(index)"
-        try input.seek(to: stateOffsets[index], what)
-        return try input.read(header.stateByteCount(header.schedule.step(at: index).kind), what)
+        return try input.read(at: stateOffsets[index], count: header.stateByteCount(header.schedule.step(at: index).kind), "state of record \(index)")
     }
 }

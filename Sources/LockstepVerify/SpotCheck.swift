@@ -34,9 +34,10 @@ public enum SpotCheck {
         return out
     }
 
-    /// Samples `samples` steps, opens each with its inputs (checking every opening against the
-    /// signed root) and recomputes it (`StepRecomputer`). The report's `openSeconds` is the
-    /// opening work, `computeSeconds` the recomputation.
+    /// Samples `samples` steps, opens each with its inputs (checking every opened state against
+    /// its leaf; the leaves were checked against the signed root when the trace was read) and
+    /// recomputes it (`StepRecomputer`). The report's `openSeconds` is the opening work,
+    /// `computeSeconds` the recomputation.
     /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
     ///   be opened, or `samples < 1`.
     public static func verify(trace: some OpenableTrace, model: LlamaModel, modelDigest: Digest, backend: any Backend,
@@ -55,22 +56,29 @@ public enum SpotCheck {
         func report(_ verdict: Verdict) -> CheckReport {
             CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
         }
+        // The state of step j, checked against its leaf, or the reason it fails.
+        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
+            let state = try trace.state(at: j)
+            if let why = StepOpening.checkState(state, of: trace.leaves[j], step: schedule.step(at: j), header: trace.header) {
+                return .failure(VerifyError(why))
+            }
+            return .success(state)
+        }
         for i in picks where done.insert(i).inserted {
-            let step = schedule.step(at: i)
+            let step = schedule.step(at: i), claimed = trace.leaves[i].stepDigest
             let openStarted = monotonicNow()
-            let target = try trace.opening(at: i)
-            if let why = target.check(index: i, step: step, header: trace.header, commitment: c) {
+            if case let .failure(why) = try open(i) {
                 openSeconds += monotonicNow() - openStarted
-                return report(.fail(why, at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)))
+                return report(.fail(why.description, at: Divergence(index: i, step: step, claimed: claimed, computed: nil)))
             }
             var inputs: [[UInt8]] = []
             for j in recomputer.inputIndices(of: i) {
-                let o = try trace.opening(at: j)
-                if let why = o.check(index: j, step: schedule.step(at: j), header: trace.header, commitment: c) {
+                switch try open(j) {
+                case let .success(state): inputs.append(state)
+                case let .failure(why):
                     openSeconds += monotonicNow() - openStarted
-                    return report(.fail(why))
+                    return report(.fail(why.description))
                 }
-                inputs.append(o.state)
             }
             let computeStarted = monotonicNow()
             openSeconds += computeStarted - openStarted
@@ -78,10 +86,10 @@ public enum SpotCheck {
             computeSeconds += monotonicNow() - computeStarted
             switch computed {
             case let .failure(e):
-                return report(.fail("step \(i) (\(step)): \(e)", at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: nil)))
-            case let .success(d) where d != target.leaf.stepDigest:
+                return report(.fail("step \(i) (\(step)): \(e)", at: Divergence(index: i, step: step, claimed: claimed, computed: nil)))
+            case let .success(d) where d != claimed:
                 return report(.fail("step \(i) (\(step)) does not follow from its opened inputs",
-                                    at: Divergence(index: i, step: step, claimed: target.leaf.stepDigest, computed: d)))
+                                    at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
             case .success: break
             }
         }

@@ -18,53 +18,52 @@ public struct StepOpening: Sendable, Equatable {
     public func check(index: Int, step: StepID, header: TraceHeader, commitment: Commitment) -> String? {
         guard leaf.index == UInt64(index) else { return "the opening of step \(index) carries leaf \(leaf.index)" }
         do { try commitment.verifyInclusion(of: leaf, path: path) } catch { return "step \(index): the leaf is not in the committed tree (\(error))" }
+        return StepOpening.checkState(state, of: leaf, step: step, header: header)
+    }
+
+    /// Checks that `state` is the state of `step`: its size, and that it hashes to the leaf's step digest.
+    /// - Returns: nil when it holds, else the reason.
+    public static func checkState(_ state: [UInt8], of leaf: TraceLeaf, step: StepID, header: TraceHeader) -> String? {
         guard state.count == header.stateByteCount(step.kind) else {
-            return "step \(index): the opened state has \(state.count) bytes, expected \(header.stateByteCount(step.kind))"
+            return "step \(leaf.index): the opened state has \(state.count) bytes, expected \(header.stateByteCount(step.kind))"
         }
         let digest = state.withUnsafeBytes { StepDigest.stored(step, stateBytes: $0, hasher: SHA256Hasher()) }
-        guard digest == leaf.stepDigest else { return "step \(index): the opened state does not hash to the leaf's step digest" }
+        guard digest == leaf.stepDigest else { return "step \(leaf.index): the opened state does not hash to the leaf's step digest" }
         return nil
     }
 }
 
-/// A signed trace whose steps a verifier can open (§8.1): a `TraceContents` read with its states
-/// kept, or a `TraceIndex` that reads each state from the file when it is opened. The leaves and
-/// the commitment have been verified when the trace was read; an opening's state has not, and
-/// `StepOpening.check` checks it.
+/// A signed trace whose stored states a verifier opens (§8.1, §8.3): a `TraceContents` read with
+/// its states kept, or a `TraceIndex` that reads each state from the file when asked. Its leaves
+/// were verified when it was read — they chain, and the root recomputed from all of them is the
+/// signed root, which checks every leaf against the signed commitment at once — so an opening
+/// needs no inclusion path; its state is the prover's until `StepOpening.checkState` accepts it.
 public protocol OpenableTrace {
     var header: TraceHeader { get }
     var signed: SignedCommitment { get }
     /// Every leaf, in order.
     var leaves: [TraceLeaf] { get }
-    /// Whether `opening(at:)` can give states (the trace stores them and they were kept).
+    /// Whether `state(at:)` can give states (the trace stores them and they were kept).
     var opensStates: Bool { get }
-    /// Step `index`'s leaf, its inclusion path and its stored state.
+    /// The stored state of step `index` (a leaf index), not yet checked against its leaf.
     /// - Throws: `VerifyError` when the trace has no such step or its state cannot be read.
-    func opening(at index: Int) throws(VerifyError) -> StepOpening
-}
-
-extension OpenableTrace {
-    func inclusionPath(_ tree: MerkleTree, _ index: Int) throws(VerifyError) -> [Digest] {
-        guard index >= 0 && index < leaves.count else { throw VerifyError("step \(index) is outside the trace's \(leaves.count) steps") }
-        do { return try tree.inclusionProof(index: UInt64(index)).path } catch { throw VerifyError("inclusion proof of step \(index): \(error)") }
-    }
+    func state(at index: Int) throws(VerifyError) -> [UInt8]
 }
 
 extension TraceContents: OpenableTrace {
     public var opensStates: Bool { states != nil }
 
-    public func opening(at index: Int) throws(VerifyError) -> StepOpening {
+    public func state(at index: Int) throws(VerifyError) -> [UInt8] {
         guard let states else { throw VerifyError("the trace stores no states: write it with --trace-activations") }
-        let path = try inclusionPath(tree, index)
-        return StepOpening(leaf: leaves[index], path: path, state: states[index])
+        guard index >= 0 && index < states.count else { throw VerifyError("step \(index) is outside the trace's \(states.count) steps") }
+        return states[index]
     }
 }
 
 extension TraceIndex: OpenableTrace {
     public var opensStates: Bool { header.storesStates }
 
-    public func opening(at index: Int) throws(VerifyError) -> StepOpening {
-        let path = try inclusionPath(tree, index)
-        do { return StepOpening(leaf: leaves[index], path: path, state: try storedState(at: index)) } catch { throw VerifyError("\(error)") }
+    public func state(at index: Int) throws(VerifyError) -> [UInt8] {
+        do { return try storedState(at: index) } catch { throw VerifyError("\(error)") }
     }
 }

@@ -111,7 +111,7 @@ final class StepRecomputerTests: XCTestCase {
             let recomputer = try StepRecomputer(model: Fixture.model, backend: backend, request: t.signed.commitment.request)
             for trace in [t as any OpenableTrace, index] {
                 for i in 0 ..< t.leaves.count {
-                    let inputs = try recomputer.inputIndices(of: i).map { (j) throws(VerifyError) in try trace.opening(at: j).state }
+                    let inputs = try recomputer.inputIndices(of: i).map { (j) throws(VerifyError) in try trace.state(at: j) }
                     XCTAssertEqual(try recomputer.digest(of: i, inputs: inputs).get(), t.leaves[i].stepDigest, "\(name): step \(i) (\(t.steps[i]))")
                 }
             }
