@@ -26,11 +26,15 @@ public struct MerkleHasher: Sendable {
     }
 
     /// `SHA-256(0x00 ‖ leaf)`.
-    public func leafHash(_ leaf: UnsafeRawBufferPointer) -> Digest {
-        let h = SHA256Hasher()
-        h.update(littleEndian: MerkleHasher.leafPrefix)
-        h.update(leaf)
-        return h.finalize()
+    public func leafHash(_ leaf: UnsafeRawBufferPointer) -> Digest { leafHash(leaf, using: SHA256Hasher()) }
+
+    /// `SHA-256(0x00 ‖ leaf)` computed with `hasher` (reset first): a reader hashing many leaves
+    /// reuses one hasher.
+    public func leafHash(_ leaf: UnsafeRawBufferPointer, using hasher: SHA256Hasher) -> Digest {
+        hasher.reset()
+        hasher.update(littleEndian: MerkleHasher.leafPrefix)
+        hasher.update(leaf)
+        return hasher.finalize()
     }
 
     /// `SHA-256(0x01 ‖ left ‖ right)`.

@@ -178,11 +178,12 @@ public final class TraceWriter {
 ///
 /// A file is read with `pread`: sequential reads go through a window of `windowBytes` (one system
 /// call per window for the small fields), `skip` moves without reading, and `read(at:count:_:)`
-/// reads exactly the bytes asked for, anywhere in the file.
+/// reads exactly the bytes asked for, anywhere in the file. The descriptions of what is read are
+/// only built for an error.
 final class TraceInput {
-    /// Bytes a sequential read fetches at a time.
-    static let windowBytes = 4096
     let size: Int
+    /// Bytes a sequential read fetches at a time.
+    let windowBytes: Int
     private(set) var offset = 0
     private let memory: [UInt8]
     /// The open file, or -1 for input in memory.
@@ -191,10 +192,14 @@ final class TraceInput {
     private var window: [UInt8] = []
     private var windowStart = 0
 
-    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>"; descriptor = -1 }
+    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>"; descriptor = -1; windowBytes = 0 }
 
-    init(path: String) throws(TraceError) {
+    /// - Parameter windowBytes: what a sequential read fetches at a time: the whole file's worth
+    ///   of small reads for a reader of every byte, one record's fixed part for a reader that
+    ///   skips the states.
+    init(path: String, windowBytes: Int) throws(TraceError) {
         self.path = path
+        self.windowBytes = windowBytes
         memory = []
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
@@ -212,27 +217,27 @@ final class TraceInput {
     var remaining: Int { size - offset }
 
     /// The next `n` bytes.
-    func read(_ n: Int, _ what: String) throws(TraceError) -> [UInt8] {
-        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
+    func read(_ n: Int, _ what: @autoclosure () -> String) throws(TraceError) -> [UInt8] {
+        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what()) }
         defer { offset += n }
         if descriptor < 0 { return Array(memory[offset ..< offset + n]) }
-        if n >= TraceInput.windowBytes { return try fileBytes(at: offset, count: n) }
+        if n >= windowBytes { return try fileBytes(at: offset, count: n) }
         if offset < windowStart || offset + n > windowStart + window.count {
-            window = try fileBytes(at: offset, count: min(TraceInput.windowBytes, remaining))
+            window = try fileBytes(at: offset, count: min(windowBytes, remaining))
             windowStart = offset
         }
         return Array(window[offset - windowStart ..< offset - windowStart + n])
     }
 
     /// Skips `n` bytes (bounds-checked like `read`; nothing is read or allocated).
-    func skip(_ n: Int, _ what: String) throws(TraceError) {
-        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what) }
+    func skip(_ n: Int, _ what: @autoclosure () -> String) throws(TraceError) {
+        guard n >= 0, n <= remaining else { throw .truncated(offset: offset, what: what()) }
         offset += n
     }
 
     /// `n` bytes from byte `position`, read on their own (the sequential position is unchanged).
-    func read(at position: Int, count n: Int, _ what: String) throws(TraceError) -> [UInt8] {
-        guard position >= 0, n >= 0, n <= size - position else { throw .truncated(offset: position, what: what) }
+    func read(at position: Int, count n: Int, _ what: @autoclosure () -> String) throws(TraceError) -> [UInt8] {
+        guard position >= 0, n >= 0, n <= size - position else { throw .truncated(offset: position, what: what()) }
         return descriptor < 0 ? Array(memory[position ..< position + n]) : try fileBytes(at: position, count: n)
     }
 
@@ -250,7 +255,7 @@ final class TraceInput {
         return out
     }
 
-    func reader(_ n: Int, _ what: String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what)) }
+    func reader(_ n: Int, _ what: @autoclosure () -> String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what())) }
 
     func u8(_ what: String) throws(TraceError) -> UInt8 { try read(1, what)[0] }
     func u32(_ what: String) throws(TraceError) -> UInt32 {
@@ -307,7 +312,7 @@ public final class TraceReader {
 
     /// Opens a trace file and reads its header.
     public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey, skipsStates: false)
+        try self.init(input: try TraceInput(path: path, windowBytes: 1 << 16), expectedPublicKey: expectedPublicKey, skipsStates: false)
     }
 
     /// Reads a trace held in memory.
@@ -372,7 +377,7 @@ public final class TraceReader {
             guard nextChain == c else { throw .chainMismatch(index: index) }
             chain = c
             let leaf = TraceLeaf(index: UInt64(index), stepDigest: o, chain: c)
-            tree.append(leafHash: leaf.hash())
+            tree.append(leafHash: leaf.hash(using: hasher))
             recordCount += 1
             return TraceRecord(index: index, step: expected, leaf: leaf, state: state)
         case RecordType.footer:

@@ -29,7 +29,8 @@ public final class TraceIndex {
     /// Opens and indexes the trace file at `path`.
     /// - Throws: `TraceError` as `TraceReader` does, for the first record or footer at fault.
     public convenience init(path: String, expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: try TraceInput(path: path), expectedPublicKey: expectedPublicKey)
+        // A window of one record's fixed part: the states in between are never read.
+        try self.init(input: try TraceInput(path: path, windowBytes: stepRecordFixedBytes), expectedPublicKey: expectedPublicKey)
     }
 
     /// Indexes a trace held in memory.

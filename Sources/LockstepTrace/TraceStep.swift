@@ -188,6 +188,9 @@ public struct TraceLeaf: Hashable, Sendable {
     /// `SHA-256(0x00 ‖ bytes)`.
     public func hash(_ hasher: MerkleHasher = .rfc6962) -> Digest { hasher.leafHash(bytes) }
 
+    /// `SHA-256(0x00 ‖ bytes)` computed with `hasher` (reset first).
+    public func hash(using hasher: SHA256Hasher) -> Digest { bytes.withUnsafeBytes { MerkleHasher.rfc6962.leafHash($0, using: hasher) } }
+
     /// Checks that this leaf is leaf `proof.index` of the trace tree with root `root`.
     /// - Throws: `MerkleError.wrongLeaf` when the leaf's own index is not the proof's, then any
     ///   error of `MerkleVerifier.verifyInclusion`.
