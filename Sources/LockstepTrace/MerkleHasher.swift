@@ -38,11 +38,14 @@ public struct MerkleHasher: Sendable {
     }
 
     /// `SHA-256(0x01 ‖ left ‖ right)`.
-    public func nodeHash(_ left: Digest, _ right: Digest) -> Digest {
-        let h = SHA256Hasher()
-        h.update(littleEndian: MerkleHasher.nodePrefix)
-        h.update(left.bytes)
-        h.update(right.bytes)
-        return h.finalize()
+    public func nodeHash(_ left: Digest, _ right: Digest) -> Digest { nodeHash(left, right, using: SHA256Hasher()) }
+
+    /// `SHA-256(0x01 ‖ left ‖ right)` computed with `hasher` (reset first).
+    public func nodeHash(_ left: Digest, _ right: Digest, using hasher: SHA256Hasher) -> Digest {
+        hasher.reset()
+        hasher.update(littleEndian: MerkleHasher.nodePrefix)
+        hasher.update(left.bytes)
+        hasher.update(right.bytes)
+        return hasher.finalize()
     }
 }

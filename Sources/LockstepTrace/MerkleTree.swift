@@ -23,13 +23,18 @@ public struct MerkleTreeBuilder: Sendable {
     public mutating func append(leaf: [UInt8]) { append(leafHash: hasher.leafHash(leaf)) }
 
     /// Appends an already hashed leaf.
-    public mutating func append(leafHash: Digest) {
+    public mutating func append(leafHash: Digest) { append(leafHash: leafHash, using: nil) }
+
+    /// Appends an already hashed leaf, hashing the nodes it completes with `sha` (reset first)
+    /// when given: a reader appending many leaves reuses one hasher.
+    public mutating func append(leafHash: Digest, using sha: SHA256Hasher?) {
         leafHashes.append(leafHash)
         var node = (height: 0, root: leafHash)
         // Merge equal-height subtrees, like carrying in a binary counter.
         while let last = range.last, last.height == node.height {
             range.removeLast()
-            node = (node.height + 1, hasher.nodeHash(last.root, node.root))
+            let parent = sha.map { hasher.nodeHash(last.root, node.root, using: $0) } ?? hasher.nodeHash(last.root, node.root)
+            node = (node.height + 1, parent)
         }
         range.append(node)
     }

@@ -189,18 +189,21 @@ final class TraceInput {
     /// The open file, or -1 for input in memory.
     private let descriptor: Int32
     private let path: String
-    private var window: [UInt8] = []
-    private var windowStart = 0
+    /// The bytes of the file from `windowStart` on (`windowCount` of them valid), reused.
+    private var window: [UInt8]
+    private var windowStart = 0, windowCount = 0
 
-    init(bytes: [UInt8]) { memory = bytes; size = bytes.count; path = "<memory>"; descriptor = -1; windowBytes = 0 }
+    init(bytes: [UInt8]) {
+        memory = bytes; size = bytes.count; path = "<memory>"; descriptor = -1; windowBytes = 0; window = []
+    }
 
-    /// - Parameter windowBytes: what a sequential read fetches at a time: the whole file's worth
-    ///   of small reads for a reader of every byte, one record's fixed part for a reader that
-    ///   skips the states.
+    /// - Parameter windowBytes: what a sequential read fetches at a time: many records for a
+    ///   reader of every byte, one record's fixed part for a reader that skips the states.
     init(path: String, windowBytes: Int) throws(TraceError) {
         self.path = path
         self.windowBytes = windowBytes
         memory = []
+        window = [UInt8](repeating: 0, count: windowBytes)
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
         var st = stat()
@@ -222,9 +225,12 @@ final class TraceInput {
         defer { offset += n }
         if descriptor < 0 { return Array(memory[offset ..< offset + n]) }
         if n >= windowBytes { return try fileBytes(at: offset, count: n) }
-        if offset < windowStart || offset + n > windowStart + window.count {
-            window = try fileBytes(at: offset, count: min(windowBytes, remaining))
-            windowStart = offset
+        if offset < windowStart || offset + n > windowStart + windowCount {
+            let count = min(windowBytes, remaining), position = offset
+            guard window.withUnsafeMutableBytes({ fill(UnsafeMutableRawBufferPointer(rebasing: $0[..<count]), at: position) }) else {
+                throw readFailure(at: position)
+            }
+            windowStart = position; windowCount = count
         }
         return Array(window[offset - windowStart ..< offset - windowStart + n])
     }
@@ -243,16 +249,24 @@ final class TraceInput {
 
     private func fileBytes(at position: Int, count n: Int) throws(TraceError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: n)
+        guard out.withUnsafeMutableBytes({ fill($0, at: position) }) else { throw readFailure(at: position) }
+        return out
+    }
+
+    /// Fills `buffer` with the file's bytes from `position` on; false when the file cannot give them.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, at position: Int) -> Bool {
         var done = 0
-        while done < n {
-            let got = out.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, n - done, off_t(position + done)) }
+        while done < buffer.count {
+            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(position + done))
             if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                throw .io("\(path): read failed at byte \(position + done) (the file changed while being read?)")
-            }
+            guard got > 0 else { return false }
             done += got
         }
-        return out
+        return true
+    }
+
+    private func readFailure(at position: Int) -> TraceError {
+        .io("\(path): read failed at or after byte \(position) (the file changed while being read?)")
     }
 
     func reader(_ n: Int, _ what: @autoclosure () -> String) throws(TraceError) -> ByteReader { ByteReader(try read(n, what())) }
@@ -377,7 +391,7 @@ public final class TraceReader {
             guard nextChain == c else { throw .chainMismatch(index: index) }
             chain = c
             let leaf = TraceLeaf(index: UInt64(index), stepDigest: o, chain: c)
-            tree.append(leafHash: leaf.hash(using: hasher))
+            tree.append(leafHash: leaf.hash(using: hasher), using: hasher)
             recordCount += 1
             return TraceRecord(index: index, step: expected, leaf: leaf, state: state)
         case RecordType.footer:

@@ -57,9 +57,10 @@ public enum SpotCheck {
             CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
         }
         // The state of step j, checked against its leaf, or the reason it fails.
+        let hasher = SHA256Hasher()
         func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
             let state = try trace.state(at: j)
-            if let why = StepOpening.checkState(state, of: trace.leaves[j], step: schedule.step(at: j), header: trace.header) {
+            if let why = StepOpening.checkState(state, of: trace.leaves[j], step: schedule.step(at: j), header: trace.header, hasher: hasher) {
                 return .failure(VerifyError(why))
             }
             return .success(state)

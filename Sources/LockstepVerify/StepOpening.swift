@@ -21,13 +21,15 @@ public struct StepOpening: Sendable, Equatable {
         return StepOpening.checkState(state, of: leaf, step: step, header: header)
     }
 
-    /// Checks that `state` is the state of `step`: its size, and that it hashes to the leaf's step digest.
+    /// Checks that `state` is the state of `step`: its size, and that it hashes (with `hasher`,
+    /// reset first) to the leaf's step digest.
     /// - Returns: nil when it holds, else the reason.
-    public static func checkState(_ state: [UInt8], of leaf: TraceLeaf, step: StepID, header: TraceHeader) -> String? {
+    public static func checkState(_ state: [UInt8], of leaf: TraceLeaf, step: StepID, header: TraceHeader,
+                                  hasher: SHA256Hasher = SHA256Hasher()) -> String? {
         guard state.count == header.stateByteCount(step.kind) else {
             return "step \(leaf.index): the opened state has \(state.count) bytes, expected \(header.stateByteCount(step.kind))"
         }
-        let digest = state.withUnsafeBytes { StepDigest.stored(step, stateBytes: $0, hasher: SHA256Hasher()) }
+        let digest = state.withUnsafeBytes { StepDigest.stored(step, stateBytes: $0, hasher: hasher) }
         guard digest == leaf.stepDigest else { return "step \(leaf.index): the opened state does not hash to the leaf's step digest" }
         return nil
     }
