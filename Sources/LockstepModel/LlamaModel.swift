@@ -174,7 +174,8 @@ public final class LlamaModel: Sendable {
     }
 
     /// The key and value products of the quantised normed rows `hq`, RoPE on the keys, and the
-    /// append to layer `l` of `cache`: the one code path `applyLayer` and `fillCache` share.
+    /// append to layer `l` of `cache` (quantised by the backend, §5.2 step 2.5): the one code path
+    /// `applyLayer` and `fillCache` share.
     /// `keys` and `values` are scratch of at least `rows × kvHeads · headDim` floats.
     private func appendKeysValues(layer l: Int, normed hq: QuantizedActivations, rows n: Int, positions: [Int],
                                   keys k: FloatBuffer, values v: FloatBuffer, cache: KVCache, backend: any Backend) {
@@ -182,7 +183,9 @@ public final class LlamaModel: Sendable {
         backend.matmul(w.key, hq, into: k.mutable)
         backend.matmul(w.value, hq, into: v.mutable)
         backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-        cache.append(layer: l, keys: k.readOnly, values: v.readOnly, rows: n)
+        let heads = n * c.kvHeads, kvWidth = c.kvHeads * c.headDim
+        cache.append(layer: l, keys: backend.quantize(k.readOnly(0 ..< n * kvWidth), rows: heads, columns: c.headDim),
+                     values: backend.quantize(v.readOnly(0 ..< n * kvWidth), rows: heads, columns: c.headDim))
     }
 
     /// The output head (final norm and output product) of one residual row: the `vocab` logits

@@ -64,16 +64,21 @@ public final class KVCache: @unchecked Sendable {
     public func append(layer: Int, keys k: UnsafeBufferPointer<Float>, values v: UnsafeBufferPointer<Float>, rows: Int) {
         let width = shape.kvHeads * shape.headDim
         precondition(k.count >= rows * width && v.count >= rows * width)
-        for (src, isKey) in [(k, true), (v, false)] {
-            let q = QuantizedActivations(src, rows: rows * shape.kvHeads, columns: shape.headDim)
-            if isKey {
-                keys[layer].append(contentsOf: q.values)
-                keyExponents[layer].append(contentsOf: q.exponents)
-            } else {
-                values[layer].append(contentsOf: q.values)
-                valueExponents[layer].append(contentsOf: q.exponents)
-            }
-        }
+        append(layer: layer, keys: QuantizedActivations(k, rows: rows * shape.kvHeads, columns: shape.headDim),
+               values: QuantizedActivations(v, rows: rows * shape.kvHeads, columns: shape.headDim))
+    }
+
+    /// Appends positions whose keys and values are already quantised by the contract's rule:
+    /// one row per key/value head vector (`positions × kvHeads` rows of `headDim` columns, in
+    /// position-major order), as `Backend.quantize` gives them from the `positions × (kvHeads ·
+    /// headDim)` float rows.
+    public func append(layer: Int, keys k: QuantizedActivations, values v: QuantizedActivations) {
+        precondition(k.columns == shape.headDim && v.columns == shape.headDim && k.rows == v.rows && k.rows % shape.kvHeads == 0,
+                     "KVCache.append: \(k.rows) × \(k.columns) keys and \(v.rows) × \(v.columns) values for \(shape.kvHeads) heads of \(shape.headDim)")
+        keys[layer].append(contentsOf: k.values)
+        keyExponents[layer].append(contentsOf: k.exponents)
+        values[layer].append(contentsOf: v.values)
+        valueExponents[layer].append(contentsOf: v.exponents)
     }
 
     /// Drops every position at or after `length` in every layer.
