@@ -95,7 +95,12 @@ func validTrace<Trace>(_ outcome: TraceLoading.Outcome<Trace>, command: String, 
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "replay",
-        abstract: "Re-execute the request teacher-forced in one batched pass and compare every leaf.")
+        abstract: "Re-execute the request teacher-forced in one batched pass and compare every leaf.",
+        discussion: """
+            JSON costs: trace_read_seconds (reading and verifying the whole file), recompute_seconds (the teacher-forced \
+            passes and their hashing), verify_seconds (both, and the comparison); model_digest_seconds (hashing the \
+            model's weights, once per model) is outside verify_seconds.
+            """)
     @OptionGroup var common: CommonOptions
     @Option(name: .long, help: "Trace file.") var trace: String
 
@@ -116,7 +121,14 @@ struct ReplayCommand: ParsableCommand {
 
 struct SpotCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "spot-check",
-        abstract: "Sample K steps, check their openings against the root and recompute only those steps (needs --trace-activations).")
+        abstract: "Sample K steps, open them and their inputs and recompute only those steps (needs --trace-activations).",
+        discussion: """
+            The file is indexed (every record's leaf, the chain, the Merkle root against the signed commitment, the \
+            signature) without reading the states; only the opened states are read, each checked against its leaf. \
+            JSON costs: trace_read_seconds (indexing), open_seconds (reading and checking the opened states), \
+            recompute_seconds (recomputing the sampled steps), verify_seconds (all of the verification work); \
+            model_digest_seconds (hashing the model's weights, once per model) is outside verify_seconds.
+            """)
     @OptionGroup var common: CommonOptions
     @Option(name: .long, help: "Trace file (written with --trace-activations).") var trace: String
     @Option(name: .long, help: "Number of sampled steps K.") var samples: Int = 16
