@@ -25,8 +25,9 @@
 #                ("recompute_seconds") — and its ratio to generation.
 #   wall         each verifier process from start to exit (date +%s.%N around it): adds loading
 #                the model and hashing its weights ("model_digest_seconds", once per model).
-# Ratios are taken per round (generation and verification run back to back), then the median.
-# On a shared machine every figure is noisy: compare the ratios, and rerun when other work ran.
+# Ratios are taken per round (generation and verification run back to back), then the median;
+# the last line also compares the fastest run of each, which other load on a shared machine
+# disturbs least. Every figure is noisy there: rerun when other work ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -100,4 +101,8 @@ print(f"median spot-check K={samples} verification   {med('spot_verify'):.4f} s 
       f"(read {med('spot_read'):.4f} s, open {med('spot_open'):.4f} s, recompute {med('spot_recompute'):.4f} s)")
 print(f"median process wall time               replay {med('replay_wall'):.2f} s, spot-check {med('spot_wall'):.2f} s "
       f"(includes loading the model and hashing its weights: {med('model_digest'):.3f} s)")
+low = lambda k: min(x[k] for x in rows)
+print(f"fastest of each (min / min, less sensitive to other load): generation {low('generation'):.3f} s, "
+      f"replay recompute {100 * low('replay_recompute') / low('generation'):.1f}%, "
+      f"spot-check {100 * low('spot_verify') / low('generation'):.2f}%")
 PY
