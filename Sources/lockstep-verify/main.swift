@@ -83,6 +83,11 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
     if !verdict.holds { throw ClaimFalse(code: 1) }
 }
 
+/// Reads and verifies a whole trace; a structurally valid but false trace prints its verdict and exits 1.
+func loadTrace(_ path: String, keepStates: Bool, command: String, json: Bool) throws -> TraceContents {
+    try validTrace(try TraceLoading.load(path: path, keepStates: keepStates), command: command, json: json)
+}
+
 /// The trace of a loading outcome; a structurally valid but false trace prints its verdict and exits 1.
 func validTrace<Trace>(_ outcome: TraceLoading.Outcome<Trace>, command: String, json: Bool) throws -> Trace {
     switch outcome {
@@ -107,7 +112,7 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let (model, digest, backend, digestSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try validTrace(try TraceLoading.load(path: trace), command: "replay", json: common.json)
+        let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
         let read = monotonicNow() - started
         let r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend)
         let total = monotonicNow() - started
