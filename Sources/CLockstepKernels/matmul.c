@@ -17,19 +17,27 @@
 
 static int64_t lk_block_bytes(int format) { return format == LK_Q8_0 ? 34 : format == LK_Q4_0 ? 18 : 20; }
 
+/* The exponent of an fp16 scale (as lk_half_split), or 127 for a zero one; branch-free. */
+LK_INLINE int32_t lk_hint_key(uint32_t h) {
+    const int32_t mag = (int32_t)(h & 0x7FFF), e = mag >> 10;
+    return mag ? (e > 1 ? e : 1) - 25 : 127;
+}
+
 void lk_matmul_hints(int format, const uint8_t *w, int64_t rows, int64_t nb, int8_t *hints) {
-    int64_t bb = lk_block_bytes(format);
+    const int64_t bb = lk_block_bytes(format);
     for (int64_t r = 0; r < rows; r++) {
         int32_t lo = 127;
         const uint8_t *row = w + r * nb * bb;
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * bb;
-            int32_t sig, ex;
-            lk_half_split(lk_load_u16(blk), &sig, &ex);
-            if (sig != 0 && ex < lo) lo = ex;
-            if (format == LK_Q4_1) {
-                lk_half_split(lk_load_u16(blk + 2), &sig, &ex);
-                if (sig != 0 && ex < lo) lo = ex;
+        if (format == LK_Q4_1) {
+            for (int64_t b = 0; b < nb; b++) {
+                const int32_t kd = lk_hint_key(lk_load_u16(row + b * bb)), km = lk_hint_key(lk_load_u16(row + b * bb + 2));
+                const int32_t k = kd < km ? kd : km;
+                lo = k < lo ? k : lo;
+            }
+        } else {
+            for (int64_t b = 0; b < nb; b++) {
+                const int32_t k = lk_hint_key(lk_load_u16(row + b * bb));
+                lo = k < lo ? k : lo;
             }
         }
         hints[r] = (int8_t)(lo == 127 ? 0 : lo);
