@@ -26,25 +26,27 @@ void lk_exact_add(lk_exact *a, int64_t value, int64_t exponent) {
     a->limb[idx + 2] += his >> 32;
 }
 
-float lk_exact_round(const lk_exact *a) {
-    if (a->out_of_range) return __builtin_nanf("");
-    uint32_t d[LK_EXACT_LIMBS];
+int lk_exact_magnitude(const lk_exact *a, uint32_t d[LK_EXACT_LIMBS]) {
     int64_t carry = 0;
     for (int i = 0; i < LK_EXACT_LIMBS; i++) {
         int64_t v = a->limb[i] + carry;
         d[i] = (uint32_t)v;
         carry = v >> 32;
     }
-    int negative = 0;
-    if (carry < 0) {
-        negative = 1;
-        uint64_t c = 1;
-        for (int i = 0; i < LK_EXACT_LIMBS; i++) {
-            uint64_t v = (uint64_t)(~d[i]) + c;
-            d[i] = (uint32_t)v;
-            c = v >> 32;
-        }
+    if (carry >= 0) return 0;
+    uint64_t c = 1;
+    for (int i = 0; i < LK_EXACT_LIMBS; i++) {
+        uint64_t v = (uint64_t)(~d[i]) + c;
+        d[i] = (uint32_t)v;
+        c = v >> 32;
     }
+    return 1;
+}
+
+float lk_exact_round(const lk_exact *a) {
+    if (a->out_of_range) return __builtin_nanf("");
+    uint32_t d[LK_EXACT_LIMBS];
+    const int negative = lk_exact_magnitude(a, d);
     int top = LK_EXACT_LIMBS - 1;
     while (top >= 0 && d[top] == 0) top--;
     if (top < 0) return 0.0f;

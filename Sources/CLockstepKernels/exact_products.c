@@ -36,21 +36,7 @@ static void lk_ep_store(uint64_t *sig, int32_t *exp, uint8_t *ok, int64_t i, lk_
    127 bits. */
 static int lk_ep_read_wide(const lk_exact *a, lk_i128 *sig, int64_t *exp) {
     uint32_t d[LK_EXACT_LIMBS];
-    int64_t carry = 0;
-    for (int i = 0; i < LK_EXACT_LIMBS; i++) {
-        int64_t v = a->limb[i] + carry;
-        d[i] = (uint32_t)v;
-        carry = v >> 32;
-    }
-    int negative = carry < 0;
-    if (negative) {
-        uint64_t c = 1;
-        for (int i = 0; i < LK_EXACT_LIMBS; i++) {
-            uint64_t v = (uint64_t)(~d[i]) + c;
-            d[i] = (uint32_t)v;
-            c = v >> 32;
-        }
-    }
+    const int negative = lk_exact_magnitude(a, d);
     int lo = 0, hi = LK_EXACT_LIMBS - 1;
     while (lo < LK_EXACT_LIMBS && d[lo] == 0) lo++;
     if (lo == LK_EXACT_LIMBS) { *sig = 0; *exp = 0; return 1; }

@@ -45,6 +45,9 @@ typedef struct {
 LK_INLINE void lk_exact_clear(lk_exact *a) { memset(a, 0, sizeof *a); }
 /** Adds value·2^exponent exactly; |value| < 2^62. */
 void lk_exact_add(lk_exact *a, int64_t value, int64_t exponent);
+/** Carry-normalises the accumulator into its magnitude as 32-bit limbs (least significant first);
+    returns 1 when the sum is negative. */
+int lk_exact_magnitude(const lk_exact *a, uint32_t d[LK_EXACT_LIMBS]);
 /** The exact sum rounded once to binary32 (RNE; ±inf past the range; +0 for zero). */
 float lk_exact_round(const lk_exact *a);
 
