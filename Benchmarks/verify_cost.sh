@@ -24,7 +24,8 @@
 #                checking them against their leaves and the signed root) and recomputing them
 #                ("recompute_seconds") — and its ratio to generation.
 #   wall         each verifier process from start to exit (date +%s.%N around it): adds loading
-#                the model and hashing its weights ("model_digest_seconds", once per model).
+#                the model, hashing its weights and preparing the backend for them ("model_setup_seconds",
+#                once per model).
 # Ratios are taken per round (generation and verification run back to back), then the median;
 # the last line also compares the fastest run of each, which other load on a shared machine
 # disturbs least. Every figure is noisy there: rerun when other work ran.
@@ -75,7 +76,7 @@ print(json.dumps({"round": r, "prompt_tokens": len(g["prompt_tokens"]), "output_
                   "replay_read": rp["trace_read_seconds"], "replay_wall": t1 - t0,
                   "spot_verify": sp["verify_seconds"], "spot_read": sp["trace_read_seconds"],
                   "spot_open": sp["open_seconds"], "spot_recompute": sp["recompute_seconds"], "spot_wall": t2 - t1,
-                  "spot_distinct": sp["distinct_steps_recomputed"], "model_digest": sp["model_digest_seconds"]}))
+                  "spot_distinct": sp["distinct_steps_recomputed"], "model_setup": sp["model_setup_seconds"]}))
 PY
 done
 
@@ -100,7 +101,7 @@ print(f"median replay recompute                {med('replay_recompute'):.3f} s =
 print(f"median spot-check K={samples} verification   {med('spot_verify'):.4f} s = {100 * ratio('spot_verify'):.2f}% of generation "
       f"(read {med('spot_read'):.4f} s, open {med('spot_open'):.4f} s, recompute {med('spot_recompute'):.4f} s)")
 print(f"median process wall time               replay {med('replay_wall'):.2f} s, spot-check {med('spot_wall'):.2f} s "
-      f"(includes loading the model and hashing its weights: {med('model_digest'):.3f} s)")
+      f"(includes loading the model, hashing its weights and preparing the backend: {med('model_setup'):.3f} s)")
 low = lambda k: min(x[k] for x in rows)
 print(f"fastest of each (min / min, less sensitive to other load): generation {low('generation'):.3f} s, "
       f"replay recompute {100 * low('replay_recompute') / low('generation'):.1f}%, "

@@ -90,12 +90,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             for i in 0..<(x.rows * w.rows) { y[i] = 0 }
             return
         }
-        let format: Int32
-        switch w.format {
-        case .q8_0: format = Int32(LK_Q8_0.rawValue)
-        case .q4_0: format = Int32(LK_Q4_0.rawValue)
-        case .q4_1: format = Int32(LK_Q4_1.rawValue)
-        }
+        let format = Self.formatCode(w.format)
         let base = w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let rowHints = hints.hints(for: w, format: format)
         rowHints.withUnsafeBufferPointer { h in
@@ -109,6 +104,19 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             }
         }
         withExtendedLifetime(w.owner) {}
+    }
+
+    /// Computes the per-row hints of every matrix now (`matmul` would on first use).
+    public func prepare(_ matrices: [WeightMatrix]) {
+        for w in matrices where w.rows > 0 && w.blocksPerRow > 0 { _ = hints.hints(for: w, format: Self.formatCode(w.format)) }
+    }
+
+    private static func formatCode(_ f: WeightFormat) -> Int32 {
+        switch f {
+        case .q8_0: return Int32(LK_Q8_0.rawValue)
+        case .q4_0: return Int32(LK_Q4_0.rawValue)
+        case .q4_1: return Int32(LK_Q4_1.rawValue)
+        }
     }
 
     public func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,

@@ -105,6 +105,11 @@ public struct LlamaWeights: Sendable {
     /// `[vocab × dim]` output head (tied to `token_embd` when `output.weight` is absent).
     public let output: WeightMatrix
 
+    /// Every weight matrix the forward pass multiplies by: each layer's seven, then the output head.
+    public var matrices: [WeightMatrix] {
+        layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] } + [output]
+    }
+
     /// Binds every tensor of `file` for `config`, checking names, shapes and types, converting
     /// F32/F16/BF16 matrices to Q8_0 by the contract's rule, and rejecting non-finite block
     /// scales.

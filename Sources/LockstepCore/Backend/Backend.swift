@@ -61,6 +61,14 @@ public protocol Backend: AnyObject, Sendable {
     func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>)
     /// `x[i] += y[i]`.
     func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>)
+    /// Does the once-per-matrix work a backend would otherwise do on a matrix's first product
+    /// (the `cpu` backend's per-row exponent hints), so that later products — a spot-check's few
+    /// steps — do not pay it. Changes no result. Default: nothing.
+    func prepare(_ matrices: [WeightMatrix])
+}
+
+extension Backend {
+    public func prepare(_ matrices: [WeightMatrix]) {}
 }
 
 /// Why a backend cannot be created or run here; the message names what is missing.
