@@ -30,4 +30,9 @@ extension DelegatingBackend {
     public func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
         fallback.add(x, y)
     }
+    /// Prepares `fallback`, which runs the products this backend leaves to it (a conformer that
+    /// keeps per-matrix state of its own prepares that too).
+    public func prepare(_ matrices: [WeightMatrix]) {
+        fallback.prepare(matrices)
+    }
 }
