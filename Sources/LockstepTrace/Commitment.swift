@@ -150,7 +150,7 @@ public struct TraceRequest: Hashable, Sendable {
     }
 
     static func decode(_ r: inout ByteReader) throws(CommitmentError) -> TraceRequest {
-        do {
+        try decodingEncoding { () throws -> TraceRequest in
             let vlen = Int(try r.u32("contract version length"))
             guard vlen >= 1 && vlen <= TraceLimits.contractVersionBytes else {
                 throw CommitmentError.invalidField("contract_version", "length \(vlen) is not 1 … \(TraceLimits.contractVersionBytes)")
@@ -167,12 +167,6 @@ public struct TraceRequest: Hashable, Sendable {
             let maxTokens = try r.u32("max tokens")
             return try TraceRequest(contractVersion: version, modelDigest: model, shape: shape, promptTokens: prompt,
                                     temperatureBits: temperature, seed: seed, maxTokens: Int(maxTokens))
-        } catch let e as DecodeFailure {
-            throw .malformedEncoding(e.message)
-        } catch let e as CommitmentError {
-            throw e
-        } catch {
-            throw .malformedEncoding("\(error)")
         }
     }
 
@@ -186,6 +180,20 @@ public struct TraceRequest: Hashable, Sendable {
 
     /// The hash chain's starting value c₀.
     public var chainStart: Digest { TraceChain.start(requestDigest: digest) }
+}
+
+/// Runs a decoder of the canonical encodings: a `CommitmentError` it throws passes through, a
+/// `DecodeFailure` (or any other error) becomes `.malformedEncoding`.
+func decodingEncoding<T>(_ body: () throws -> T) throws(CommitmentError) -> T {
+    do {
+        return try body()
+    } catch let e as DecodeFailure {
+        throw .malformedEncoding(e.message)
+    } catch let e as CommitmentError {
+        throw e
+    } catch {
+        throw .malformedEncoding("\(error)")
+    }
 }
 
 /// Reads `u32 count ‖ count × u32 token`, bounding the count by the bytes left.
@@ -247,7 +255,7 @@ public struct Commitment: Hashable, Sendable {
     /// Decodes the canonical encoding (exactly; trailing bytes are an error).
     public init(encoding bytes: [UInt8]) throws(CommitmentError) {
         var r = ByteReader(bytes)
-        do {
+        self = try decodingEncoding { () throws -> Commitment in
             let tag = try r.take(DomainTag.commitment.count, "tag")
             guard tag.elementsEqual(DomainTag.commitment) else { throw DecodeFailure("does not start with the tag \"lockstep.commitment.v1\"") }
             let request = try TraceRequest.decode(&r)
@@ -256,13 +264,7 @@ public struct Commitment: Hashable, Sendable {
             let root = try r.digest("root")
             let chain = try r.digest("final chain")
             guard r.atEnd else { throw DecodeFailure("\(r.remaining) trailing bytes") }
-            try self.init(request: request, outputTokens: output, leafCount: leafCount, root: root, finalChain: chain)
-        } catch let e as DecodeFailure {
-            throw .malformedEncoding(e.message)
-        } catch let e as CommitmentError {
-            throw e
-        } catch {
-            throw .malformedEncoding("\(error)")
+            return try Commitment(request: request, outputTokens: output, leafCount: leafCount, root: root, finalChain: chain)
         }
     }
 
