@@ -228,16 +228,18 @@ public enum TinyModel {
     }
 }
 
-/// A deterministic generator for tiny-model weights: the sampler's counter-based generator
-/// with an incrementing counter.
-struct SeededGenerator {
-    let seed: UInt64
-    var counter: UInt64 = 0
-    init(seed: UInt64) { self.seed = seed }
-    mutating func next() -> UInt64 {
+/// A reproducible random stream: the sampler's counter-based generator (SPEC §4.2) with an
+/// incrementing counter. Generates the tiny models' weights and the determinism vectors' inputs,
+/// so any implementation can regenerate them.
+public struct SeededGenerator {
+    public let seed: UInt64
+    public private(set) var counter: UInt64 = 0
+    public init(seed: UInt64) { self.seed = seed }
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         defer { counter += 1 }
         return Sampler.random(seed: seed, counter: counter)
     }
-    /// Uniform in [−1, 1).
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
+    /// Uniform binary32 in [−1, 1) on a grid of 2^-23.
+    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
 }

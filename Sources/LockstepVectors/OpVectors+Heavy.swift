@@ -1,4 +1,5 @@
 import LockstepCore
+import LockstepModel
 
 /// Generators of the op vector files for the exact (heavy) operations: activation quantisation,
 /// the three block products, the exact accumulator and attention.
@@ -54,7 +55,7 @@ extension OpVectors {
         one("a single value", [], [2.5], columns: 1)
         one("a single NaN", ["NonFinite", "ZeroBlock", "ShortRow"], [.nan], columns: 1)
         one("five values", ["ShortRow"], [0.1, -0.2, 0.3, -0.4, 0.5], columns: 5)
-        var r = VectorRandom(seed: 0x5155_414E_5449_5A45)   // "QUANTIZE"
+        var r = SeededGenerator(seed: 0x5155_414E_5449_5A45)   // "QUANTIZE"
         for columns in [31, 33, 40, 63] {
             one("\(columns) random values", ["ShortRow", "Random"], (0..<columns).map { _ in r.uniform() * 10 }, columns: columns)
         }
@@ -206,7 +207,7 @@ extension OpVectors {
              rows: 2, columns: 64, weights: zeroRows,
              x: padded([1.5, -1.5], to: 64) + padded([3072], to: 32) + padded([-2048, -1024], to: 32) + [Float](repeating: 1, count: 64))
         // A sweep of block scales.
-        var r = VectorRandom(seed: 0x4D41_544D_554C_0000 | UInt64(format.blockBytes))
+        var r = SeededGenerator(seed: 0x4D41_544D_554C_0000 | UInt64(format.blockBytes))
         let scales: [UInt16] = [0x0001, 0x0002, 0x03FF, 0x0400, 0x3C00, 0x7BFF, 0x8001, 0x83FF, 0xBC00, 0xFBFF]
         func randomInts() -> [Int] { (0..<32).map { _ in format == .q8_0 ? r.int(-128...127) : r.int(0...15) } }
         var sweep: [UInt8] = []
@@ -299,7 +300,7 @@ extension OpVectors {
             return (v, Int32(i - 32))
         }
         test("alternating signs at every shift within a limb", ["Carry"], alternating)
-        var r = VectorRandom(seed: 0x4143_4355_4D55_4C41)
+        var r = SeededGenerator(seed: 0x4143_4355_4D55_4C41)
         for (count, spread) in [(10, 0...0), (100, -20...20), (1000, -60...60), (300, -416...290)] {
             let terms: [(Int64, Int32)] = (0..<count).map { _ -> (Int64, Int32) in
                 let shift = Int64(r.int(2...60))
@@ -338,7 +339,7 @@ extension OpVectors {
                     ("OneHot", "One score dominates: the other probabilities underflow to zero."),
                     ("NonFiniteScore", "A Q·K product overflows to ±infinity: softmax gives NaN, which quantises to 0 (SPEC A, N3)."),
                     ("MultiRow", "Several query rows at different positions in one call.")])
-        var r = VectorRandom(seed: 0x4154_5445_4E54_494F)
+        var r = SeededGenerator(seed: 0x4154_5445_4E54_494F)
         func test(_ comment: String, _ flags: [String], heads: Int, kvHeads: Int, headDim: Int, length: Int, positions: [Int],
                   keys: [Float]? = nil, values: [Float]? = nil, queries: [Float]? = nil, scale: Float = 1) {
             b.group("AttentionTest", [("heads", J.int(heads)), ("kvHeads", J.int(kvHeads)), ("headDim", J.int(headDim))])

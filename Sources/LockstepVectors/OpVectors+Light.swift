@@ -1,4 +1,5 @@
 import LockstepCore
+import LockstepModel
 
 /// Generators of the op vector files for the ordered (light) operations.
 extension OpVectors {
@@ -26,7 +27,7 @@ extension OpVectors {
         test("a NaN propagates", ["NonFinite"], [1, .nan, 2])
         test("overflow to +inf in a lane", ["NonFinite"], [.greatestFiniteMagnitude] + [Float](repeating: 0, count: 31) + [.greatestFiniteMagnitude])
         test("subnormals add exactly", ["Subnormal"], (0..<40).map { _ in Float.bits(3) })
-        var r = VectorRandom(seed: 0x4F52_4445_5245_4453)
+        var r = SeededGenerator(seed: 0x4F52_4445_5245_4453)
         for n in [31, 33, 64, 65, 100, 1000] {
             test("\(n) random terms of mixed magnitude", ["Random", "OrderMatters"], (0..<n).map { _ in r.float(exponents: -10...10) })
         }
@@ -44,7 +45,7 @@ extension OpVectors {
                     ("Overflow", "The sum of squares overflows to +inf, so r = 0."),
                     ("MultiRow", "Several rows normalised independently."),
                     ("OrderMatters", "The sum of squares depends on the contract's reduction order.")])
-        var r = VectorRandom(seed: 0x524D_534E_4F52_4D00)
+        var r = SeededGenerator(seed: 0x524D_534E_4F52_4D00)
         func test(_ comment: String, _ flags: [String], rows: Int, x: [Float], weight: [Float]? = nil, eps: Float = 1e-5) {
             let columns = x.count / rows
             b.group("RmsNormTest", [("rows", J.int(rows)), ("columns", J.int(columns))])
@@ -85,7 +86,7 @@ extension OpVectors {
             b.group("RopeAnglesTest", [("rotatedDimensions", J.int(nRot)), ("base", J.f32(base))])
             b.test("base \(base), \(nRot) rotated dimensions", flags + ["MaxPosition"], [("positions", J.ints(positions))])
         }
-        var r = VectorRandom(seed: 0x524F_5045_0000_0001)
+        var r = SeededGenerator(seed: 0x524F_5045_0000_0001)
         func test(_ comment: String, _ flags: [String], heads: Int, headDim: Int, nRot: Int, base: Float, positions: [Int], x: [Float]? = nil) {
             let rows = positions.count
             b.group("RopeTest", [("rows", J.int(rows)), ("heads", J.int(heads)), ("headDim", J.int(headDim)),
@@ -125,7 +126,7 @@ extension OpVectors {
         b.test("products that overflow, vanish or meet infinities", ["Overflow", "NonFinite", "SignedZero", "Subnormal"],
                [("gate", J.f32([1e20, 1e20, 5, -5, 0, 1, .infinity, 1e-30])),
                 ("up", J.f32([1e20, -1e30, .infinity, .infinity, .infinity, .nan, 0, 1e-20]))])
-        var r = VectorRandom(seed: 0x5349_4C55_0000_0001)
+        var r = SeededGenerator(seed: 0x5349_4C55_0000_0001)
         b.test("256 random pairs", ["Random"], [("gate", J.f32((0..<256).map { _ in r.float(exponents: -12...6) })),
                                                 ("up", J.f32((0..<256).map { _ in r.float(exponents: -12...6) }))])
         b.test("gates across the exp32 range", ["Random", "ExpLimits"], [("gate", J.f32((0..<128).map { _ in r.float(in: -110, 110) })),
@@ -143,7 +144,7 @@ extension OpVectors {
         b.test("ties, signed zeros, overflow, infinities, subnormals", ["RoundingTie", "SignedZero", "Overflow", "NonFinite", "Subnormal"],
                [("x", J.f32([one, one, one.nextUp, -0.0, -0.0, 0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, .infinity, .nan, .bits(1), .bits(0x007F_FFFF), 3])),
                 ("y", J.f32([tiny, -tiny / 2, tiny, -0.0, 0, -0.0, Float.exact(1, 103), -Float.exact(1, 104), -.infinity, 1, 1, .bits(1), .bits(1), -3]))])
-        var r = VectorRandom(seed: 0x4144_4400_0000_0001)
+        var r = SeededGenerator(seed: 0x4144_4400_0000_0001)
         b.test("300 random pairs", ["Random"], [("x", J.f32((0..<300).map { _ in r.float(exponents: -30...30) })),
                                                 ("y", J.f32((0..<300).map { _ in r.float(exponents: -30...30) }))])
         return b.build()
@@ -172,7 +173,7 @@ extension OpVectors {
         test("a +inf score makes every probability NaN (SPEC A, N3)", ["NonFinite"], [1, .infinity, 2])
         test("all -inf: NaN (SPEC A, N3)", ["NonFinite"], [-.infinity, -.infinity])
         test("33 scores (a second lane round)", ["OrderMatters"], (0..<33).map { Float($0) * 0.25 - 4 })
-        var r = VectorRandom(seed: 0x534F_4654_4D41_5800)
+        var r = SeededGenerator(seed: 0x534F_4654_4D41_5800)
         test("100 random scores", ["Random", "OrderMatters"], (0..<100).map { _ in r.uniform() * 8 })
         test("257 random scores with a wide range", ["Random", "OrderMatters", "Underflow"], (0..<257).map { _ in r.uniform() * 120 })
         return b.build()
@@ -204,7 +205,7 @@ extension OpVectors {
         test("amax 1e7: the scale overflows fp16", ["ScaleOverflow"], padded([1e7, -3, 5e6]))
         test("the largest representable scale", [], padded([65504 * 127, 1, -1e6]))
         test("negative amax", [], padded([-4, 1, 2, 3]))
-        var r = VectorRandom(seed: 0x5138_434F_4E56_0001)
+        var r = SeededGenerator(seed: 0x5138_434F_4E56_0001)
         test("eight random blocks", ["Random", "MultiBlock"], (0..<256).map { _ in r.uniform() * 0.2 })
         test("eight blocks, magnitudes spread within each block", ["Random", "MultiBlock", "SubnormalScale"],
              (0..<256).map { i in r.float(exponents: (-30 + (i / 32) * 2)...(-20 + (i / 32) * 2)) })
@@ -227,7 +228,7 @@ extension OpVectors {
         b.test("around the cut-offs", ["Cutoff"],
                [("x", J.f32([88.72, 88.7228, 88.7229, 89, Float(89).nextUp, 90, -87.3, -87.34, -103.2, -103.97, -103.98, -104, Float(-104).nextDown, -105]))])
         b.test("around k changes", ["ReductionBoundary"], [("x", J.f32([ln2 / 2, (ln2 / 2).nextUp, (ln2 / 2).nextDown, 1.5 * ln2, -1.5 * ln2, 0.35, -0.35]))])
-        var r = VectorRandom(seed: 0x4558_5033_3200_0001)
+        var r = SeededGenerator(seed: 0x4558_5033_3200_0001)
         b.test("512 random values in [-105, 90)", ["Random", "Subnormal"], [("x", J.f32((0..<512).map { _ in r.float(in: -105, 90) }))])
         b.test("256 random values in [-1, 1)", ["Random"], [("x", J.f32((0..<256).map { _ in r.uniform() }))])
         return b.build()
@@ -243,7 +244,7 @@ extension OpVectors {
         b.test("zeros, NaN, infinities, subnormals", ["SignedZero", "NonFinite", "Subnormal"],
                [("x", J.f64([0, -0.0, .nan, .infinity, -.infinity, .bits(1), .bits(0x8000_0000_0000_0001), 1e-300]))])
         b.test("around the cut-offs", ["Cutoff"], [("x", J.f64([709, Double(709).nextUp, 708.9, -708, Double(-708).nextDown, -707.9, 710, -710]))])
-        var r = VectorRandom(seed: 0x4558_5036_3400_0001)
+        var r = SeededGenerator(seed: 0x4558_5036_3400_0001)
         b.test("512 random values in [-710, 710)", ["Random"], [("x", J.f64((0..<512).map { _ in -710 + 1420 * Double(r.next() >> 11) / 9007199254740992 }))])
         b.test("256 random values in [-1, 1)", ["Random"], [("x", J.f64((0..<256).map { _ in -1 + 2 * Double(r.next() >> 11) / 9007199254740992 }))])
         return b.build()
@@ -262,7 +263,7 @@ extension OpVectors {
         b.test("around sqrt2", ["Sqrt2Boundary"], [("x", J.f64([s2, s2.nextUp, s2.nextDown, 2 * s2, (2 * s2).nextUp, s2 / 2]))])
         b.test("subnormals", ["Subnormal"], [("x", J.f64([.bits(1), .bits(0x000F_FFFF_FFFF_FFFF), .bits(0x0008_0000_0000_0000), .leastNormalMagnitude]))])
         b.test("invalid inputs give NaN", ["InvalidInput", "NonFinite", "SignedZero"], [("x", J.f64([0, -0.0, -1, .infinity, -.infinity, .nan]))])
-        var r = VectorRandom(seed: 0x4C4F_4736_3400_0001)
+        var r = SeededGenerator(seed: 0x4C4F_4736_3400_0001)
         b.test("256 random values over the exponent range", ["Random"], [("x", J.f64((0..<256).map { _ in r.double(exponents: -1022...1023).magnitude }))])
         b.test("256 random values in [0.5, 2)", ["Random", "Sqrt2Boundary"], [("x", J.f64((0..<256).map { _ in r.double(exponents: -1...0).magnitude }))])
         return b.build()
@@ -281,7 +282,7 @@ extension OpVectors {
         b.test("multiples of π/2 from -5 to 5", ["Quadrant"], [("x", J.f64((-5...5).map { Double($0) * halfPi }))])
         b.test("around π/4", ["Quadrant"], [("x", J.f64([halfPi / 2, (halfPi / 2).nextUp, (halfPi / 2).nextDown, 3 * halfPi / 2, -halfPi / 2]))])
         b.test("the domain edges", ["DomainEdge"], [("x", J.f64([1_048_576, -1_048_576, 1_048_575.9, 1_048_575 * 0.5, 1_048_575 * 1e-5]))])
-        var r = VectorRandom(seed: 0x5349_4E43_4F53_0001)
+        var r = SeededGenerator(seed: 0x5349_4E43_4F53_0001)
         b.test("256 random angles in [-4, 4)", ["Random"], [("x", J.f64((0..<256).map { _ in -4 + 8 * Double(r.next() >> 11) / 9007199254740992 }))])
         b.test("256 random angles in [-2^20, 2^20)", ["Random", "Quadrant"], [("x", J.f64((0..<256).map { _ in (-1 + 2 * Double(r.next() >> 11) / 9007199254740992) * 1_048_576 }))])
         b.test("RoPE-like angles pos·θ with θ ≤ 1", ["Random"], [("x", J.f64((0..<256).map { _ in Double(r.int(0...1_048_575)) * Double(r.next() >> 11) / 9007199254740992 }))])

@@ -33,7 +33,7 @@ extension OpVectors {
         greedy("+inf twice: the first", ["NonFinite", "Tie"], [0, .infinity, 5, .infinity])
         greedy("-0 and +0 are equal: the first", ["SignedZero", "Tie"], [-0.0, 0, -1])
         greedy("a single logit", [], [-7])
-        var r = VectorRandom(seed: 0x5341_4D50_4C45_5200)
+        var r = SeededGenerator(seed: 0x5341_4D50_4C45_5200)
         greedy("1000 random logits", ["Random"], (0..<1000).map { _ in r.uniform() * 10 })
 
         func stochastic(_ comment: String, _ flags: [String], _ logits: [Float], t: Float, seed: UInt64, counter: UInt64) {

@@ -1,26 +1,12 @@
 import LockstepModel
 
-/// Seeded random inputs for the vectors: the contract's counter-based generator (SPEC §4.2) with
-/// an incrementing counter, so the generator is reproducible anywhere.
-struct VectorRandom {
-    let seed: UInt64
-    var counter: UInt64 = 0
-
-    init(seed: UInt64) { self.seed = seed }
-
-    mutating func next() -> UInt64 {
-        defer { counter += 1 }
-        return Sampler.random(seed: seed, counter: counter)
-    }
-
+/// The vectors' random inputs, drawn from the tiny models' reproducible stream.
+extension SeededGenerator {
     /// Uniform integer in `0 ..< n`.
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 
     /// Uniform integer in `range`.
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
-
-    /// Uniform binary32 in [−1, 1) on a grid of 2^-23.
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
 
     /// A normal binary32 with random sign, 24 random significant bits and an exponent
     /// (floor(log2 |x|)) uniform in `exponents`.
