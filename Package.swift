@@ -39,7 +39,7 @@ let package = Package(
         // The `opencl` and `cuda` backends: one kernel source for both dialects.
         .target(name: "LockstepGPU", dependencies: ["LockstepCore", "LockstepNative"]),
         // Random operands and bit-for-bit comparison helpers shared by the backend tests.
-        .target(name: "LockstepTestSupport", dependencies: ["LockstepCore"]),
+        .target(name: "LockstepTestSupport", dependencies: ["LockstepCore", "LockstepModel"]),
         // GGUF v2/v3 reader (memory-mapped, every field checked) and writer.
         .target(name: "LockstepGGUF", dependencies: []),
         // Byte-level BPE and SentencePiece-style BPE tokenizers, chat templates.
@@ -71,11 +71,11 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "LockstepBLASTests", dependencies: ["LockstepBLAS", "LockstepCore", "LockstepTestSupport"]),
         .testTarget(name: "LockstepGPUTests", dependencies: ["LockstepGPU", "LockstepCore", "LockstepNative", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU"]),
+        .testTarget(name: "LockstepModelTests", dependencies: ["LockstepModel", "LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepTestSupport"]),
         .testTarget(name: "LockstepNativeTests", dependencies: ["LockstepNative", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep"]),
+        .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep"]),
+        .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep", "LockstepTestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LockstepTestSupport
 import LockstepBLAS
 import LockstepCore
 import LockstepCPU
@@ -46,16 +47,7 @@ enum ModelFixtures {
     }
 
     /// The real model, or a skip (a failure when `LOCKSTEP_REQUIRE_MODEL=1`).
-    static func real() throws -> LlamaModel {
-        let path = ModelStore.realModelPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            if ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_MODEL"] == "1" {
-                XCTFail("LOCKSTEP_REQUIRE_MODEL=1 but the real model is missing at \(path)")
-            }
-            throw XCTSkip("real model not found at \(path)")
-        }
-        return try LlamaModel(path: path)
-    }
+    static func real() throws -> LlamaModel { try RealModel.load() }
 
     /// Logits of every position of `tokens`, evaluated in chunks of `chunk` tokens on `backend`
     /// (one fresh session; `chunk = 1` is token-by-token decode).

@@ -1,30 +1,12 @@
 import Foundation
 import XCTest
 import Lockstep
+import LockstepTestSupport
 
 /// `lockstep keygen` and `lockstep generate --trace`, run as the built executable.
 final class CLITraceTests: XCTestCase {
-    private struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    private func lockstep(_ arguments: [String]) throws -> Output {
-        let products = Bundle.main.bundleURL.lastPathComponent.hasSuffix("xctest")
-            ? Bundle.main.bundleURL.deletingLastPathComponent()
-            : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = products.appendingPathComponent("lockstep")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("lockstep not built at \(binary.path)") }
-        let dir = try TraceFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8), stderr: try String(contentsOf: err, encoding: .utf8))
+    private func lockstep(_ arguments: [String]) throws -> BuiltProduct.Result {
+        try BuiltProduct.run("lockstep", arguments)
     }
 
     func testKeygenAndTracedGenerate() throws {

@@ -70,16 +70,7 @@ enum TraceFixtures {
     }
 
     /// The real model, or a skip (a failure when `LOCKSTEP_REQUIRE_MODEL=1`).
-    static func real() throws -> LlamaModel {
-        let path = ModelStore.realModelPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            if ProcessInfo.processInfo.environment["LOCKSTEP_REQUIRE_MODEL"] == "1" {
-                XCTFail("LOCKSTEP_REQUIRE_MODEL=1 but the real model is missing at \(path)")
-            }
-            throw XCTSkip("real model not found at \(path)")
-        }
-        return try LlamaModel(path: path)
-    }
+    static func real() throws -> LlamaModel { try RealModel.load() }
 
     /// A fixed signing key.
     static let key = try! Ed25519PrivateKey(seed: sha("lockstep test key").bytes)

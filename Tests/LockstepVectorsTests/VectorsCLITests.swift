@@ -1,30 +1,11 @@
 import Foundation
 import XCTest
+import LockstepTestSupport
 
 /// `lockstep vectors run` and `generate` as a user runs them.
 final class VectorsCLITests: XCTestCase {
-    private struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    private func lockstep(_ arguments: [String]) throws -> Result {
-        let products = Bundle.main.bundleURL.lastPathComponent.hasSuffix("xctest")
-            ? Bundle.main.bundleURL.deletingLastPathComponent()
-            : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let binary = products.appendingPathComponent("lockstep")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("lockstep not built at \(binary.path)") }
-        let dir = try VectorsFixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let out = URL(fileURLWithPath: dir + "/out"), err = URL(fileURLWithPath: dir + "/err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        try p.run()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
-                      stderr: try String(contentsOf: err, encoding: .utf8))
+    private func lockstep(_ arguments: [String]) throws -> BuiltProduct.Result {
+        try BuiltProduct.run("lockstep", arguments)
     }
 
     func testRunPrintsTheTableAndPasses() throws {

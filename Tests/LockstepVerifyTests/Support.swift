@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Lockstep
+import LockstepTestSupport
 
 /// Shared fixtures: a tiny model written to disk (the CLI needs a path), honest and faulted traces.
 enum Fixture {
@@ -39,35 +40,10 @@ enum Fixture {
 
 /// Runs a built executable of this package with a time limit.
 struct Binary {
-    struct Result { var status: Int32; var stdout: String; var stderr: String; var crashed: Bool }
-
-    static var productsDirectory: URL {
-        Bundle.main.bundleURL.lastPathComponent.hasSuffix("xctest")
-            ? Bundle.main.bundleURL.deletingLastPathComponent()
-            : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    }
+    typealias Result = BuiltProduct.Result
 
     static func run(_ name: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Result {
-        let binary = productsDirectory.appendingPathComponent(name)
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("\(name) not built at \(binary.path)") }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let id = UUID().uuidString
-        let outURL = Fixture.dir.appendingPathComponent("out-\(id)"), errURL = Fixture.dir.appendingPathComponent("err-\(id)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-        defer { try? out.close(); try? err.close() }
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
-        if process.isRunning { process.terminate(); XCTFail("\(name) \(arguments) timed out") }
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "", crashed: process.terminationReason == .uncaughtSignal)
+        try BuiltProduct.run(name, arguments, timeout: timeout)
     }
 
     static func verify(_ arguments: [String]) throws -> Result { try run("lockstep-verify", arguments) }
