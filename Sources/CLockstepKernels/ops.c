@@ -12,29 +12,135 @@ const lk_light_table *lk_light(int isa) {
     return &lk_light_scalar;
 }
 
-void lk_quantize(int isa, const float *x, int64_t rows, int64_t columns, int16_t *values, int32_t *exponents,
+/* ---- row-parallel light ops ---- */
+
+/* Fewest values a light op must touch before it is split over the pool's threads: below this,
+   waking the workers costs more than it saves. */
+#define LK_LIGHT_PARALLEL_MIN 16384
+
+/* One light op over rows [r0, r1) of its arguments. */
+typedef void (*lk_rows_fn)(const void *args, int64_t r0, int64_t r1);
+
+typedef struct {
+    lk_rows_fn fn;
+    const void *args;
+    int64_t rows, align;
+} lk_rows_job;
+
+static void lk_rows_worker(void *p, int w, int n) {
+    const lk_rows_job *job = p;
+    const int64_t units = (job->rows + job->align - 1) / job->align;
+    int64_t r0 = units * w / n * job->align, r1 = units * (w + 1) / n * job->align;
+    if (r1 > job->rows) r1 = job->rows;
+    if (r0 < r1) job->fn(job->args, r0, r1);
+}
+
+/* Runs `fn` over rows 0 … rows − 1 (each `width` values), split into one contiguous range per
+   thread (range starts are multiples of `align`) when the op is large enough. Every light op
+   computes each row (each element, for the element-wise ones) on its own, so any split gives
+   the same bits. */
+static void lk_run_rows(lk_pool *pool, int64_t rows, int64_t width, int64_t align, lk_rows_fn fn, const void *args) {
+    const int threads = lk_pool_threads(pool);
+    int64_t chunks = rows * width < LK_LIGHT_PARALLEL_MIN ? 1 : (rows + align - 1) / align;
+    if (chunks > threads) chunks = threads;
+    if (chunks <= 1) {
+        fn(args, 0, rows);
+        return;
+    }
+    lk_rows_job job = {fn, args, rows, align};
+    lk_pool_run(pool, (int)chunks, lk_rows_worker, &job);
+}
+
+typedef struct {
+    const lk_light_table *ops;
+    const float *x;
+    int64_t columns;
+    int16_t *values;
+    int32_t *exponents, *sums;
+} lk_quantize_args;
+
+static void lk_quantize_rows(const void *p, int64_t r0, int64_t r1) {
+    const lk_quantize_args *a = p;
+    const int64_t nb = (a->columns + 31) / 32;
+    a->ops->quantize(a->x + r0 * a->columns, r1 - r0, a->columns, a->values + r0 * nb * 32, a->exponents + r0 * nb,
+                     a->sums + r0 * nb);
+}
+
+void lk_quantize(lk_pool *pool, int isa, const float *x, int64_t rows, int64_t columns, int16_t *values, int32_t *exponents,
                  int32_t *sums) {
     if (rows <= 0 || columns <= 0) return;
-    lk_light(isa)->quantize(x, rows, columns, values, exponents, sums);
+    const lk_quantize_args a = {lk_light(isa), x, columns, values, exponents, sums};
+    lk_run_rows(pool, rows, columns, 1, lk_quantize_rows, &a);
 }
 
-void lk_rms_norm(int isa, const float *x, const float *weight, int64_t rows, int64_t n, float epsilon, float *y) {
+typedef struct {
+    const lk_light_table *ops;
+    const float *x, *weight;
+    int64_t n;
+    float epsilon;
+    float *y;
+} lk_rms_norm_args;
+
+static void lk_rms_norm_rows(const void *p, int64_t r0, int64_t r1) {
+    const lk_rms_norm_args *a = p;
+    a->ops->rms_norm(a->x + r0 * a->n, a->weight, r1 - r0, a->n, a->epsilon, a->y + r0 * a->n);
+}
+
+void lk_rms_norm(lk_pool *pool, int isa, const float *x, const float *weight, int64_t rows, int64_t n, float epsilon, float *y) {
     if (rows <= 0 || n <= 0) return;
-    lk_light(isa)->rms_norm(x, weight, rows, n, epsilon, y);
+    const lk_rms_norm_args a = {lk_light(isa), x, weight, n, epsilon, y};
+    lk_run_rows(pool, rows, n, 1, lk_rms_norm_rows, &a);
 }
 
-void lk_rope(int isa, float *x, int64_t rows, int64_t heads, int64_t head_dim, const int64_t *positions,
+typedef struct {
+    const lk_light_table *ops;
+    float *x;
+    int64_t heads, head_dim;
+    const int64_t *positions;
+    const double *inv_freq;
+    int64_t pairs;
+} lk_rope_args;
+
+static void lk_rope_rows(const void *p, int64_t r0, int64_t r1) {
+    const lk_rope_args *a = p;
+    a->ops->rope(a->x + r0 * a->heads * a->head_dim, r1 - r0, a->heads, a->head_dim, a->positions + r0, a->inv_freq, a->pairs);
+}
+
+void lk_rope(lk_pool *pool, int isa, float *x, int64_t rows, int64_t heads, int64_t head_dim, const int64_t *positions,
              const double *inv_freq, int64_t pairs) {
     if (rows <= 0 || heads <= 0 || pairs <= 0) return;
-    lk_light(isa)->rope(x, rows, heads, head_dim, positions, inv_freq, pairs);
+    const lk_rope_args a = {lk_light(isa), x, heads, head_dim, positions, inv_freq, pairs};
+    /* each row also evaluates its angle table: count it as one more head */
+    lk_run_rows(pool, rows, (heads + 1) * head_dim, 1, lk_rope_rows, &a);
 }
 
-void lk_silu_mul(int isa, const float *gate, const float *up, float *out, int64_t n) {
-    if (n > 0) lk_light(isa)->silu_mul(gate, up, out, n);
+typedef struct {
+    const lk_light_table *ops;
+    const float *gate, *up;
+    float *x;   /* silu_mul: the output; add: the augend, updated in place */
+    const float *y;
+} lk_elementwise_args;
+
+static void lk_silu_mul_range(const void *p, int64_t i0, int64_t i1) {
+    const lk_elementwise_args *a = p;
+    a->ops->silu_mul(a->gate + i0, a->up + i0, a->x + i0, i1 - i0);
 }
 
-void lk_add(int isa, float *x, const float *y, int64_t n) {
-    if (n > 0) lk_light(isa)->add(x, y, n);
+void lk_silu_mul(lk_pool *pool, int isa, const float *gate, const float *up, float *out, int64_t n) {
+    if (n <= 0) return;
+    const lk_elementwise_args a = {lk_light(isa), gate, up, out, NULL};
+    lk_run_rows(pool, n, 1, 64, lk_silu_mul_range, &a);
+}
+
+static void lk_add_range(const void *p, int64_t i0, int64_t i1) {
+    const lk_elementwise_args *a = p;
+    a->ops->add(a->x + i0, a->y + i0, i1 - i0);
+}
+
+void lk_add(lk_pool *pool, int isa, float *x, const float *y, int64_t n) {
+    if (n <= 0) return;
+    const lk_elementwise_args a = {lk_light(isa), NULL, NULL, x, y};
+    lk_run_rows(pool, n, 1, 64, lk_add_range, &a);
 }
 
 void lk_softmax(int isa, float *x, int64_t n) {
@@ -121,14 +227,17 @@ typedef struct {
     size_t scratch_bytes;
 } lk_attention_job;
 
+/* Chunk w of n: a contiguous range of tasks counted from the last one. Later rows attend to more
+   positions, so the threads, claiming chunks in order, take the largest tasks first and the
+   small ones even out the end. */
 static void lk_attention_worker(void *p, int w, int n) {
     const lk_attention_job *job = p;
     int64_t a = job->tasks * w / n, b = job->tasks * (w + 1) / n;
     if (a >= b) return;
     void *raw = malloc(job->scratch_bytes + 64);
     void *scratch = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    for (int64_t task = a; task < b; task++)
-        job->ops->attention_task(job->queries, job->positions, job->cache, job->out, task, job->splits, scratch);
+    for (int64_t k = a; k < b; k++)
+        job->ops->attention_task(job->queries, job->positions, job->cache, job->out, job->tasks - 1 - k, job->splits, scratch);
     free(raw);
 }
 
@@ -151,7 +260,7 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->kv_heads * splits, splits,
                             lk_attention_scratch_bytes(cache, cache->cache_length)};
     work *= cache->heads * ((cache->head_dim + 31) / 32);
-    int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 2 * threads ? job.tasks : 2 * threads;
+    int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 8 * threads ? job.tasks : 8 * threads;
     lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
     return 0;
 }

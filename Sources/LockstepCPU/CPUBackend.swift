@@ -75,7 +75,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         q.values.withUnsafeMutableBufferPointer { v in
             q.exponents.withUnsafeMutableBufferPointer { e in
                 q.sums.withUnsafeMutableBufferPointer { s in
-                    lk_quantize(code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
+                    lk_quantize(pool, code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
                 }
             }
         }
@@ -124,7 +124,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let n = weight.count
         precondition(x.count >= rows * n && y.count >= rows * n, "rmsNorm: buffers shorter than rows × n")
         if rows == 0 || n == 0 { return }
-        lk_rms_norm(code, x.baseAddress!, weight.baseAddress!, Int64(rows), Int64(n), epsilon, y.baseAddress!)
+        lk_rms_norm(pool, code, x.baseAddress!, weight.baseAddress!, Int64(rows), Int64(n), epsilon, y.baseAddress!)
     }
 
     public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles) {
@@ -137,7 +137,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let pos = positions.prefix(rows).map { Int64($0) }
         pos.withUnsafeBufferPointer { p in
             angles.inverseFrequencies.withUnsafeBufferPointer { f in
-                lk_rope(code, x.baseAddress!, Int64(rows), Int64(heads), Int64(headDim), p.baseAddress!, f.baseAddress!,
+                lk_rope(pool, code, x.baseAddress!, Int64(rows), Int64(heads), Int64(headDim), p.baseAddress!, f.baseAddress!,
                         Int64(angles.pairs))
             }
         }
@@ -180,13 +180,13 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(up.count >= gate.count && out.count >= gate.count, "siluMul: buffers differ in length")
         if gate.count == 0 { return }
-        lk_silu_mul(code, gate.baseAddress!, up.baseAddress!, out.baseAddress!, Int64(gate.count))
+        lk_silu_mul(pool, code, gate.baseAddress!, up.baseAddress!, out.baseAddress!, Int64(gate.count))
     }
 
     public func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
         precondition(y.count >= x.count, "add: buffers differ in length")
         if x.count == 0 { return }
-        lk_add(code, x.baseAddress!, y.baseAddress!, Int64(x.count))
+        lk_add(pool, code, x.baseAddress!, y.baseAddress!, Int64(x.count))
     }
 }
 

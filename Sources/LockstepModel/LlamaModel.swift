@@ -97,9 +97,12 @@ public final class LlamaModel: Sendable {
         weights.outputNorm.withUnsafeBufferPointer { norm in
             backend.rmsNorm(x.readOnly(first * c.dim ..< n * c.dim), weight: norm, rows: rows, epsilon: c.rmsEpsilon, into: h.mutable)
         }
-        let out = FloatBuffer(count: rows * c.vocabularySize)  // [rows × vocab] logits
-        backend.matmul(weights.output, backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim), into: out.mutable)
-        return out.array
+        let hq = backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim)
+        // [rows × vocab] logits, written by the product directly (no zero fill, no copy).
+        return [Float](unsafeUninitializedCapacity: rows * c.vocabularySize) { out, count in
+            backend.matmul(weights.output, hq, into: out)
+            count = rows * c.vocabularySize
+        }
     }
 
     /// Scratch tensors of one transformer block over `rows` positions.

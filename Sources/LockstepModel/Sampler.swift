@@ -33,13 +33,16 @@ public enum Sampler {
     /// The index of the largest logit; ties go to the lowest index; NaNs are never chosen
     /// (index 0 if every value is NaN).
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
-        var best = 0
+        // A NaN never compares greater, so the strict comparison skips NaNs and keeps the
+        // lowest index of ties; it finds nothing only when no value exceeds −∞.
+        var best = -1
         var bestValue = -Float.infinity
-        var found = false
-        for (i, v) in logits.enumerated() where !v.isNaN {
-            if !found || v > bestValue { best = i; bestValue = v; found = true }
+        for i in logits.indices {
+            let v = logits[i]
+            if v > bestValue { best = i; bestValue = v }
         }
-        return best
+        if best >= 0 { return best }
+        return logits.firstIndex { !$0.isNaN } ?? 0   // every value −∞ or NaN
     }
 
     /// Chooses the next token from `logits` (one row, vocabulary-sized).

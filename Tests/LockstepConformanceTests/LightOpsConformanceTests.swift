@@ -5,7 +5,9 @@ import LockstepCPU
 
 /// RMSNorm, RoPE, SiLU·up and residual add: every shape × edge-value kind × backend, bit for bit.
 final class LightOpsConformanceTests: XCTestCase {
-    static let lengths = [1, 2, 7, 31, 32, 33, 64, 100, 576, 1536]
+    /// Row lengths; 20 001 (an odd count of elements, not a multiple of 64) and 17 rows of 1536
+    /// are large enough that the multi-threaded backends split the op over their threads.
+    static let lengths = [1, 2, 7, 31, 32, 33, 64, 100, 576, 1536, 20_001]
 
     func testRMSNorm() {
         let reference = ReferenceBackend()
@@ -41,7 +43,7 @@ final class LightOpsConformanceTests: XCTestCase {
         for s in shapes {
             for base: Float in [10000, 100000, 500000] {
                 let angles = RopeAngles(rotatedDimensions: s.rotated, base: base)
-                for rows in [1, 3, 17] {
+                for rows in [1, 3, 17, 41] {   // 41 rows of 9 heads: split over threads
                     for kind in [FloatKind.normal, .huge, .tiny, .special, .wideBlocks] {
                         let positions = (0..<rows).map { i in i == 0 ? rng.int(0...3) : rng.int(0...40000) }
                         let x = kind.make(rows * s.heads * s.headDim, rng: &rng)
@@ -61,7 +63,7 @@ final class LightOpsConformanceTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(counter.cases, shapes.count * 3 * 3 * 5 * BackendsUnderTest.all.count)
+        XCTAssertEqual(counter.cases, shapes.count * 3 * 4 * 5 * BackendsUnderTest.all.count)
     }
 
     /// SiLU at the contract exp's boundaries (±89, −104), overflow, NaN and infinities.

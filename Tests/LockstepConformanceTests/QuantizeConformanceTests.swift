@@ -7,6 +7,7 @@ import LockstepCPU
 final class QuantizeConformanceTests: XCTestCase {
     static let shapes: [(rows: Int, columns: Int)] = [
         (1, 1), (1, 5), (1, 31), (1, 32), (1, 33), (3, 64), (3, 100), (4, 65), (17, 576), (2, 1536), (1, 48),
+        (33, 576),   // large enough to be split over threads
     ]
 
     func testQuantizeMatchesReference() {

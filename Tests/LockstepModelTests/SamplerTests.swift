@@ -7,6 +7,10 @@ final class SamplerTests: XCTestCase {
         let logits: [Float] = [.nan, 1, 3, 3, -.infinity, .nan]
         XCTAssertEqual(logits.withUnsafeBufferPointer { Sampler.argmax($0) }, 2)
         XCTAssertEqual([Float.nan, .nan].withUnsafeBufferPointer { Sampler.argmax($0) }, 0)
+        // Nothing above −∞: the first value that is not NaN.
+        XCTAssertEqual([Float.nan, -.infinity, -.infinity].withUnsafeBufferPointer { Sampler.argmax($0) }, 1)
+        XCTAssertEqual([Float.nan, .infinity, 5, .infinity].withUnsafeBufferPointer { Sampler.argmax($0) }, 1)
+        XCTAssertEqual([-Float.infinity, .nan, -1e38].withUnsafeBufferPointer { Sampler.argmax($0) }, 2)
     }
 
     func testCounterGeneratorMatchesSplitMix64() {

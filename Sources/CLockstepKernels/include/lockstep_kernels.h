@@ -68,12 +68,18 @@ typedef enum {
 
 /* ---- kernels --------------------------------------------------------------------------- */
 
+/*
+ * The light ops below take a `pool` (NULL: one thread) and split large calls over its threads by
+ * rows (by elements for the element-wise ones); every row is computed on its own, so the bits do
+ * not depend on the split.
+ */
+
 /**
  * Activation quantisation (SPEC §2.1): `rows × columns` binary32 values → per block of 32
  * (rows padded with zeros) int16 values, a power-of-two exponent and the block's integer sum.
  * `values` holds rows·⌈columns/32⌉·32 entries, `exponents` and `sums` rows·⌈columns/32⌉.
  */
-void lk_quantize(int isa, const float *x, int64_t rows, int64_t columns,
+void lk_quantize(lk_pool *pool, int isa, const float *x, int64_t rows, int64_t columns,
                  int16_t *values, int32_t *exponents, int32_t *sums);
 
 /**
@@ -95,7 +101,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *weights, int64
                const int32_t *x_exponents, const int32_t *x_sums, int64_t xrows, float *y);
 
 /** RMSNorm of `rows` rows of length `n` (SPEC §3.2). */
-void lk_rms_norm(int isa, const float *x, const float *weight, int64_t rows, int64_t n,
+void lk_rms_norm(lk_pool *pool, int isa, const float *x, const float *weight, int64_t rows, int64_t n,
                  float epsilon, float *y);
 
 /**
@@ -103,7 +109,7 @@ void lk_rms_norm(int isa, const float *x, const float *weight, int64_t rows, int
  * rows is rotated at `positions[row]`, with the contract's angles from the binary64 inverse
  * frequencies `inv_freq[pairs]`.
  */
-void lk_rope(int isa, float *x, int64_t rows, int64_t heads, int64_t head_dim,
+void lk_rope(lk_pool *pool, int isa, float *x, int64_t rows, int64_t heads, int64_t head_dim,
              const int64_t *positions, const double *inv_freq, int64_t pairs);
 
 /** The contract's RoPE angle table for one position: cos/sin of position·inv_freq[i]. */
@@ -111,10 +117,10 @@ void lk_rope_angles(const double *inv_freq, int64_t pairs, int64_t position, flo
                     float *sin_out);
 
 /** out[i] = silu(gate[i])·up[i] (SPEC §3.3); `out` may alias `gate` or `up`. */
-void lk_silu_mul(int isa, const float *gate, const float *up, float *out, int64_t n);
+void lk_silu_mul(lk_pool *pool, int isa, const float *gate, const float *up, float *out, int64_t n);
 
 /** x[i] += y[i]. */
-void lk_add(int isa, float *x, const float *y, int64_t n);
+void lk_add(lk_pool *pool, int isa, float *x, const float *y, int64_t n);
 
 /** Softmax in place (the reference's `LightOps.softmax`). */
 void lk_softmax(int isa, float *x, int64_t n);

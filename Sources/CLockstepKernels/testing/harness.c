@@ -72,12 +72,13 @@ int main(int argc, char **argv) {
             int32_t *we = rdarr((size_t)(rows * nb) * 4), *ws = rdarr((size_t)(rows * nb) * 4);
             int16_t *v = calloc((size_t)(rows * nb * 32), 2);
             int32_t *e = calloc((size_t)(rows * nb), 4), *s = calloc((size_t)(rows * nb), 4);
-            for (int k = 0; k < nisa; k++) {
-                lk_quantize(isas[k], x, rows, cols, v, e, s);
-                check_bytes("quantize values", isas[k], v, wv, (size_t)(rows * nb * 32) * 2, 2);
-                check_bytes("quantize exponents", isas[k], e, we, (size_t)(rows * nb) * 4, 4);
-                check_bytes("quantize sums", isas[k], s, ws, (size_t)(rows * nb) * 4, 4);
-            }
+            for (int k = 0; k < nisa; k++)
+                for (int th = 1; th <= 2; th++) {
+                    lk_quantize(th == 1 ? NULL : pool2, isas[k], x, rows, cols, v, e, s);
+                    check_bytes("quantize values", isas[k], v, wv, (size_t)(rows * nb * 32) * 2, 2);
+                    check_bytes("quantize exponents", isas[k], e, we, (size_t)(rows * nb) * 4, 4);
+                    check_bytes("quantize sums", isas[k], s, ws, (size_t)(rows * nb) * 4, 4);
+                }
             free(x); free(wv); free(we); free(ws); free(v); free(e); free(s);
             break;
         }
@@ -106,10 +107,11 @@ int main(int argc, char **argv) {
             rd(&eps, 4);
             float *x = rdarr((size_t)(rows * n) * 4), *w = rdarr((size_t)n * 4), *want = rdarr((size_t)(rows * n) * 4);
             float *y = malloc((size_t)(rows * n) * 4);
-            for (int k = 0; k < nisa; k++) {
-                lk_rms_norm(isas[k], x, w, rows, n, eps, y);
-                check_f32("rms_norm", isas[k], 1, y, want, rows * n);
-            }
+            for (int k = 0; k < nisa; k++)
+                for (int th = 1; th <= 2; th++) {
+                    lk_rms_norm(th == 1 ? NULL : pool2, isas[k], x, w, rows, n, eps, y);
+                    check_f32("rms_norm", isas[k], th, y, want, rows * n);
+                }
             free(x); free(w); free(want); free(y);
             break;
         }
@@ -119,32 +121,35 @@ int main(int argc, char **argv) {
             double *freq = rdarr((size_t)pairs * 8);
             int64_t n = rows * heads * hd;
             float *x = rdarr((size_t)n * 4), *want = rdarr((size_t)n * 4), *y = malloc((size_t)n * 4);
-            for (int k = 0; k < nisa; k++) {
-                memcpy(y, x, (size_t)n * 4);
-                lk_rope(isas[k], y, rows, heads, hd, pos, freq, pairs);
-                check_f32("rope", isas[k], 1, y, want, n);
-            }
+            for (int k = 0; k < nisa; k++)
+                for (int th = 1; th <= 2; th++) {
+                    memcpy(y, x, (size_t)n * 4);
+                    lk_rope(th == 1 ? NULL : pool2, isas[k], y, rows, heads, hd, pos, freq, pairs);
+                    check_f32("rope", isas[k], th, y, want, n);
+                }
             free(pos); free(freq); free(x); free(want); free(y);
             break;
         }
         case 5: {   /* silu_mul */
             int64_t n = rd64();
             float *g = rdarr((size_t)n * 4), *u = rdarr((size_t)n * 4), *want = rdarr((size_t)n * 4), *y = malloc((size_t)n * 4);
-            for (int k = 0; k < nisa; k++) {
-                lk_silu_mul(isas[k], g, u, y, n);
-                check_f32("silu_mul", isas[k], 1, y, want, n);
-            }
+            for (int k = 0; k < nisa; k++)
+                for (int th = 1; th <= 2; th++) {
+                    lk_silu_mul(th == 1 ? NULL : pool2, isas[k], g, u, y, n);
+                    check_f32("silu_mul", isas[k], th, y, want, n);
+                }
             free(g); free(u); free(want); free(y);
             break;
         }
         case 6: {   /* add */
             int64_t n = rd64();
             float *x = rdarr((size_t)n * 4), *yv = rdarr((size_t)n * 4), *want = rdarr((size_t)n * 4), *z = malloc((size_t)n * 4);
-            for (int k = 0; k < nisa; k++) {
-                memcpy(z, x, (size_t)n * 4);
-                lk_add(isas[k], z, yv, n);
-                check_f32("add", isas[k], 1, z, want, n);
-            }
+            for (int k = 0; k < nisa; k++)
+                for (int th = 1; th <= 2; th++) {
+                    memcpy(z, x, (size_t)n * 4);
+                    lk_add(th == 1 ? NULL : pool2, isas[k], z, yv, n);
+                    check_f32("add", isas[k], th, z, want, n);
+                }
             free(x); free(yv); free(want); free(z);
             break;
         }
