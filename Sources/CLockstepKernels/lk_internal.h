@@ -107,6 +107,7 @@ typedef struct {
                                      pair j (elements 2j, 2j + 1 as two int16) the tile's tokens in a row */
     const int64_t *xsh, *xsum;    /* panel kernels: per tile, block and token, e_tb − emin_t (clamped to 64)
                                      and the block sum, as int64 */
+    const int32_t *xsumsh;        /* panel kernels: as xsum, times 2^(xsh) when xsh ≤ LK_PANEL_FOLD_MAX (else 0) */
     const int32_t *xshmax;        /* panel kernels: per tile and block, the largest of the tile's shifts */
     const uint8_t *xb8;           /* T × nb × 64: per block the low bytes (u8) of elements 0–15, 16–31,
                                      then the high bytes (s8) of 0–15, 16–31 (VNNI kernels only) */
@@ -134,8 +135,10 @@ void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 /* The batched kernels (mm_panel.inc): worth their per-group unpacking from LK_PANEL_MIN_TOKENS tokens. */
 #define LK_PANEL_MIN_TOKENS 16
+/* The panel kernels fold a token shift of at most this into the int32 block sums (mm_panel.inc). */
+#define LK_PANEL_FOLD_MAX 6
 #ifndef LK_PANEL_TILE
-#define LK_PANEL_TILE 6
+#define LK_PANEL_TILE 8
 #endif
 void lk_mm_rows_panel_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_panel_avx512vnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);

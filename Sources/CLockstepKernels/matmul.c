@@ -245,9 +245,9 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
         /* Activation pairs tile-major for the panel kernels (see lk_mm_ctx.xp); missing tokens of the last tile are 0. */
         const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
         const int64_t slots = tiles * nb * LK_PANEL_TILE;
-        xp = calloc((size_t)(slots * 16 + 4 * slots + tiles * nb), 4);
+        xp = calloc((size_t)(slots * 16 + 5 * slots + tiles * nb), 4);
         int64_t *xsh = (int64_t *)(xp + slots * 16), *xsum = xsh + slots;
-        int32_t *xshmax = (int32_t *)(xsum + slots);
+        int32_t *xsumsh = (int32_t *)(xsum + slots), *xshmax = xsumsh + slots;
         const int32_t *pairs = (const int32_t *)xv;
         for (int64_t t = 0; t < T; t++) {
             const int64_t tile = t / LK_PANEL_TILE, k = t % LK_PANEL_TILE;
@@ -258,12 +258,14 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
                 if (sh > 64) sh = 64;   /* sllv gives 0; the lane is flagged by the shift check */
                 xsh[(tile * nb + b) * LK_PANEL_TILE + k] = sh;
                 xsum[(tile * nb + b) * LK_PANEL_TILE + k] = as[b * T + t];
+                xsumsh[(tile * nb + b) * LK_PANEL_TILE + k] = sh <= LK_PANEL_FOLD_MAX ? (int32_t)(uint32_t)((int64_t)as[b * T + t] << sh) : 0;
                 if (k == 0 || sh > xshmax[tile * nb + b]) xshmax[tile * nb + b] = (int32_t)sh;
             }
         }
         c.xp = xp;
         c.xsh = xsh;
         c.xsum = xsum;
+        c.xsumsh = xsumsh;
         c.xshmax = xshmax;
     }
 #endif
