@@ -127,19 +127,22 @@ LK_INLINE void lk_mm_store(const lk_mm_ctx *c, int64_t r, int64_t t, int64_t acc
     c->y[t * c->rows + r] = v;
 }
 
+/* The batched kernels (mm_panel.inc, x86): worth their per-group unpacking from
+   LK_PANEL_MIN_TOKENS tokens; they take tokens in tiles of LK_PANEL_TILE (the driver also splits
+   its per-token tables by tiles) and fold a token shift of at most LK_PANEL_FOLD_MAX into the
+   int32 block sums. */
+#define LK_PANEL_MIN_TOKENS 16
+#define LK_PANEL_FOLD_MAX 6
+#ifndef LK_PANEL_TILE
+#define LK_PANEL_TILE 8
+#endif
+
 void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 #ifdef LK_X86
 void lk_mm_rows_avx2(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1);
-/* The batched kernels (mm_panel.inc): worth their per-group unpacking from LK_PANEL_MIN_TOKENS tokens. */
-#define LK_PANEL_MIN_TOKENS 16
-/* The panel kernels fold a token shift of at most this into the int32 block sums (mm_panel.inc). */
-#define LK_PANEL_FOLD_MAX 6
-#ifndef LK_PANEL_TILE
-#define LK_PANEL_TILE 8
-#endif
 void lk_mm_rows_panel_avx512(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 void lk_mm_rows_panel_avx512vnni(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 int lk_cpu_has_avx512vnni(void);

@@ -123,6 +123,77 @@ static void lk_mm_worker(void *p, int w, int n) {
     if (r0 < r1) job->kernel(job->c, r0, r1);
 }
 
+/* The driver's per-token tables, written through these pointers (lk_mm_ctx holds them const). */
+typedef struct {
+    const lk_mm_ctx *c;
+    int32_t *ae, *as, *emin;
+    uint8_t *ok;
+    int panel;                   /* also fill the panel kernels' tables */
+    int32_t *xp, *xsumsh, *xshmax;
+    int64_t *xsh, *xsum;
+} lk_mm_prep;
+
+/* Tokens t0 … t1 − 1 (t0 a multiple of LK_PANEL_TILE, so that each tile is one call's): which
+   blocks take part, their exponent range, the sums the kernels use, and for the panel kernels
+   the tile-major activation pairs, shifts and sums. Tokens are independent: any split of the
+   token range over threads writes the same tables. */
+static void lk_mm_prepare_tokens(const lk_mm_prep *p, int64_t t0, int64_t t1) {
+    const lk_mm_ctx *c = p->c;
+    const int64_t T = c->T, nb = c->nb;
+    for (int64_t t = t0; t < t1; t++) {
+        int32_t lo = INT32_MAX, hi = INT32_MIN;
+        int good = 1;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t xb = t * nb + b;
+            const int16_t *s = c->xv + xb * 32;
+            int32_t sum = 0, any = 0;
+            for (int j = 0; j < 32; j++) { sum += s[j]; any |= s[j]; }
+            if (c->format == LK_Q4_1) {
+                sum = c->xs[xb];
+                any |= sum;
+                if (sum > (1 << 20) || sum < -(1 << 20)) good = 0;
+            }
+            p->as[b * T + t] = sum;
+            if (any) {
+                int32_t e = c->xe[xb];
+                p->ae[b * T + t] = e;
+                if (e < lo) lo = e;
+                if (e > hi) hi = e;
+            } else {
+                p->ae[b * T + t] = INT32_MIN;   /* filled below */
+            }
+        }
+        if (lo == INT32_MAX) lo = hi = 0;
+        if (lo < -900 || hi > 900) good = 0;
+        for (int64_t b = 0; b < nb; b++) if (p->ae[b * T + t] == INT32_MIN) p->ae[b * T + t] = lo;
+        p->emin[t] = lo;
+        p->ok[t] = (uint8_t)good;
+        if (!p->panel) continue;
+        /* Activation pairs tile-major (see lk_mm_ctx.xp); the kernels read only the tokens that exist. */
+        const int64_t tile = t / LK_PANEL_TILE, k = t % LK_PANEL_TILE;
+        int32_t *dst = p->xp + tile * nb * 16 * LK_PANEL_TILE + k;
+        const int32_t *pairs = (const int32_t *)c->xv;
+        for (int64_t b = 0; b < nb; b++) {
+            for (int j = 0; j < 16; j++) dst[(b * 16 + j) * LK_PANEL_TILE] = pairs[(t * nb + b) * 16 + j];
+            int64_t sh = (int64_t)p->ae[b * T + t] - lo;
+            if (sh > 64) sh = 64;   /* sllv gives 0; the lane is flagged by the shift check */
+            const int64_t slot = (tile * nb + b) * LK_PANEL_TILE + k;
+            p->xsh[slot] = sh;
+            p->xsum[slot] = p->as[b * T + t];
+            p->xsumsh[slot] = sh <= LK_PANEL_FOLD_MAX ? (int32_t)(uint32_t)((int64_t)p->as[b * T + t] << sh) : 0;
+            if (k == 0 || sh > p->xshmax[tile * nb + b]) p->xshmax[tile * nb + b] = (int32_t)sh;
+        }
+    }
+}
+
+static void lk_mm_prep_worker(void *arg, int w, int n) {
+    const lk_mm_prep *p = arg;
+    const int64_t tiles = (p->c->T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
+    int64_t t0 = tiles * w / n * LK_PANEL_TILE, t1 = tiles * (w + 1) / n * LK_PANEL_TILE;
+    if (t1 > p->c->T) t1 = p->c->T;
+    if (t0 < t1) lk_mm_prepare_tokens(p, t0, t1);
+}
+
 void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t rows, int64_t nb,
                const int8_t *hints, const int16_t *xv, const int32_t *xe, const int32_t *xs,
                int64_t T, float *y) {
@@ -162,41 +233,6 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     }
     c.hints = hints;
 
-    /* Per token: which blocks take part, their exponent range, the sums the kernels use. */
-    for (int64_t t = 0; t < T; t++) {
-        int32_t lo = INT32_MAX, hi = INT32_MIN;
-        int good = 1;
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t xb = t * nb + b;
-            const int16_t *s = xv + xb * 32;
-            int32_t sum = 0, any = 0;
-            for (int j = 0; j < 32; j++) { sum += s[j]; any |= s[j]; }
-            if (format == LK_Q4_1) {
-                sum = xs[xb];
-                any |= sum;
-                if (sum > (1 << 20) || sum < -(1 << 20)) good = 0;
-            }
-            as[b * T + t] = sum;
-            if (any) {
-                int32_t e = xe[xb];
-                ae[b * T + t] = e;
-                if (e < lo) lo = e;
-                if (e > hi) hi = e;
-            } else {
-                ae[b * T + t] = INT32_MIN;   /* filled below */
-            }
-        }
-        if (lo == INT32_MAX) lo = hi = 0;
-        if (lo < -900 || hi > 900) good = 0;
-        for (int64_t b = 0; b < nb; b++) if (ae[b * T + t] == INT32_MIN) ae[b * T + t] = lo;
-        emin[t] = lo;
-        ok[t] = (uint8_t)good;
-    }
-    c.ae = ae;
-    c.as = as;
-    c.emin = emin;
-    c.tok_ok = ok;
-
     /* Largest shift: terms are below 2^(tb), there are `terms` of them, and the scale
        significand (< 2^11) is shifted inside an int32 lane. */
     int tb = format == LK_Q8_0 ? 38 : format == LK_Q4_0 ? 34 : 35;
@@ -205,7 +241,6 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     if (shmax > 20) shmax = 20;
     if (shmax < 0) shmax = -1;   /* nothing fits: every output takes the exact path */
     c.shmax = shmax;
-    if (shmax < 0) for (int64_t t = 0; t < T; t++) ok[t] = 0;
 
     lk_mm_kernel kernel = lk_mm_rows_scalar;
 #ifdef LK_X86
@@ -239,29 +274,19 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     }
 #endif
 
+    /* The per-token tables, on the pool's threads when there are enough tokens. */
+    lk_mm_prep prep = {&c, ae, as, emin, ok, 0, NULL, NULL, NULL, NULL, NULL};
     int32_t *xp = NULL;
 #ifdef LK_X86
     if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) {
-        /* Activation pairs tile-major for the panel kernels (see lk_mm_ctx.xp); missing tokens of the last tile are 0. */
         const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
         const int64_t slots = tiles * nb * LK_PANEL_TILE;
-        xp = calloc((size_t)(slots * 16 + 5 * slots + tiles * nb), 4);
+        /* every slot a kernel reads is written (the missing tokens of the last tile are never read) */
+        xp = malloc((size_t)(slots * 16 + 5 * slots + tiles * nb) * 4);
         int64_t *xsh = (int64_t *)(xp + slots * 16), *xsum = xsh + slots;
         int32_t *xsumsh = (int32_t *)(xsum + slots), *xshmax = xsumsh + slots;
-        const int32_t *pairs = (const int32_t *)xv;
-        for (int64_t t = 0; t < T; t++) {
-            const int64_t tile = t / LK_PANEL_TILE, k = t % LK_PANEL_TILE;
-            int32_t *dst = xp + tile * nb * 16 * LK_PANEL_TILE + k;
-            for (int64_t b = 0; b < nb; b++) {
-                for (int j = 0; j < 16; j++) dst[(b * 16 + j) * LK_PANEL_TILE] = pairs[(t * nb + b) * 16 + j];
-                int64_t sh = (int64_t)ae[b * T + t] - emin[t];
-                if (sh > 64) sh = 64;   /* sllv gives 0; the lane is flagged by the shift check */
-                xsh[(tile * nb + b) * LK_PANEL_TILE + k] = sh;
-                xsum[(tile * nb + b) * LK_PANEL_TILE + k] = as[b * T + t];
-                xsumsh[(tile * nb + b) * LK_PANEL_TILE + k] = sh <= LK_PANEL_FOLD_MAX ? (int32_t)(uint32_t)((int64_t)as[b * T + t] << sh) : 0;
-                if (k == 0 || sh > xshmax[tile * nb + b]) xshmax[tile * nb + b] = (int32_t)sh;
-            }
-        }
+        prep.panel = 1;
+        prep.xp = xp; prep.xsh = xsh; prep.xsum = xsum; prep.xsumsh = xsumsh; prep.xshmax = xshmax;
         c.xp = xp;
         c.xsh = xsh;
         c.xsum = xsum;
@@ -269,13 +294,25 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
         c.xshmax = xshmax;
     }
 #endif
+    {
+        const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
+        int chunks = T * nb < 1024 ? 1 : lk_pool_threads(pool);
+        if (chunks > tiles) chunks = (int)tiles;
+        lk_pool_run(pool, chunks, lk_mm_prep_worker, &prep);
+    }
+    c.ae = ae;
+    c.as = as;
+    c.emin = emin;
+    c.tok_ok = ok;
+    if (shmax < 0) for (int64_t t = 0; t < T; t++) ok[t] = 0;
 
     lk_stat_add(0, (uint64_t)(rows * T));
     lk_mm_job job = {&c, kernel, (rows + 15) / 16};
-    /* Chunks of row groups; small products are not worth waking workers for. */
+    /* Chunks of row groups, claimed in turn: many small ones, so that the threads finish
+       together; small products are not worth waking workers for. */
     int64_t work = rows * nb * T;
     int threads = lk_pool_threads(pool);
-    int chunks = work < 4096 || threads <= 1 ? 1 : 4 * threads;
+    int chunks = work < 4096 || threads <= 1 ? 1 : 16 * threads;
     if (chunks > job.groups) chunks = (int)job.groups;
     lk_pool_run(pool, chunks, lk_mm_worker, &job);
     free(xb8);

@@ -139,22 +139,29 @@ func monotonicSeconds() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
-/// Hashes `count` independent rows on up to `ProcessInfo.activeProcessorCount` threads (at most
-/// 8): `body(range, hasher)` handles the rows in `range` with a hasher of its own. Step digests
-/// are independent of each other (only the chain is sequential), so this changes no bit.
-func hashRowsInParallel(_ count: Int, _ body: (Range<Int>, SHA256Hasher) -> Void) {
+/// Runs `body` over `count` independent rows, split into contiguous ranges on up to
+/// `ProcessInfo.activeProcessorCount` threads (at most 8, and at least 8 rows per thread).
+/// `body` must touch only the rows of its range.
+func forRowsInParallel(_ count: Int, _ body: (Range<Int>) -> Void) {
     let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, max(count / 8, 1))
     if workers <= 1 {
-        body(0 ..< count, SHA256Hasher())
+        body(0 ..< count)
         return
     }
     withoutActuallyEscaping(body) { body in
-        // Each worker touches only its own rows (and hasher): no shared mutable state.
+        // Each worker touches only its own rows: no shared mutable state.
         nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            body(count * w / workers ..< count * (w + 1) / workers, SHA256Hasher())
+            body(count * w / workers ..< count * (w + 1) / workers)
         }
     }
+}
+
+/// Hashes `count` independent rows in parallel (`forRowsInParallel`): `body(range, hasher)`
+/// handles the rows in `range` with a hasher of its own. Step digests are independent of each
+/// other (only the chain is sequential), so this changes no bit.
+func hashRowsInParallel(_ count: Int, _ body: (Range<Int>, SHA256Hasher) -> Void) {
+    forRowsInParallel(count) { body($0, SHA256Hasher()) }
 }
 
 /// The view of a binary32 row as little-endian bytes (the host's bytes on little-endian hosts).

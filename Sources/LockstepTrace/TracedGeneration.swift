@@ -158,8 +158,15 @@ public enum TracedGeneration {
                     let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: capture.observer)
                     try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
                         let count = max(end - start - firstSampled, 0), first = sampled.count
-                        let tokens = (0 ..< count).map { i in
-                            Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]), settings: sampler, index: first + i)
+                        // Each row is sampled on its own (its index fixes the generator's counter).
+                        let tokens = [TokenID](unsafeUninitializedCapacity: count) { out, initialized in
+                            forRowsInParallel(count) { range in
+                                for i in range {
+                                    (out.baseAddress! + i).initialize(to: Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
+                                                                                         settings: sampler, index: first + i))
+                                }
+                            }
+                            initialized = count
                         }
                         let digests = TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: all, tokens: tokens)
                         for r in 0 ..< end - start {
