@@ -402,6 +402,75 @@ public final class TraceReader {
         }
     }
 
+    /// Reads and checks every step record's fixed part on several threads, for a reader that
+    /// skips the states (`TraceIndex`): the record layout the schedule gives must end exactly at
+    /// the footer the trailer names; then each record's type, step, chain value (against the
+    /// previous record's) and leaf hash are checked in parallel, and the leaves go into the Merkle
+    /// tree in order. The footer is left for `next()`, which verifies it as usual.
+    ///
+    /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
+    /// and no state changed — when anything does not check out, so that the caller reads the
+    /// records one by one and reports the first fault exactly as a sequential read does.
+    func skimRecordsInParallel() -> (leaves: [TraceLeaf], stateOffsets: [Int])? {
+        guard skipsStates, recordCount == 0, signed == nil else { return nil }
+        // The footer offset from the trailer (the last 16 bytes); checked again by `readFooter`.
+        guard input.size - input.offset >= 16, let trailer = try? input.read(at: input.size - 16, count: 16, "trailer"),
+              Array(trailer[8...]) == TraceHeader.endMagic else { return nil }
+        var t = ByteReader(trailer)
+        guard let footer64 = try? t.u64("footer offset"), footer64 <= UInt64(input.size) else { return nil }
+        let footer = Int(footer64)
+        // The records the schedule puts before it (at least 74 bytes each: bounded by the file).
+        var offsets: [Int] = []
+        var at = input.offset
+        while at < footer {
+            offsets.append(at)
+            let kind = schedule.step(at: offsets.count - 1).kind
+            at += stepRecordFixedBytes + (header.storesStates ? header.stateByteCount(kind) : 0)
+        }
+        guard at == footer, !offsets.isEmpty else { return nil }
+        let n = offsets.count
+        // Parse the fixed parts, then check chains and hash leaves, each on several threads.
+        var digests = [Digest?](repeating: nil, count: 2 * n)   // oᵢ at 2i, cᵢ at 2i + 1
+        var failed = [Bool](repeating: false, count: n)
+        digests.withUnsafeMutableBufferPointer { digests in
+            failed.withUnsafeMutableBufferPointer { failed in
+                forRowsInParallel(n) { range in
+                    for i in range {
+                        guard let bytes = try? input.read(at: offsets[i], count: stepRecordFixedBytes, "step record"),
+                              bytes[0] == RecordType.step else { failed[i] = true; continue }
+                        var r = ByteReader(bytes, offset: 1)
+                        guard let kindByte = try? r.u8(""), let position = try? r.u32(""), let layer = try? r.u32(""),
+                              let o = try? r.digest(""), let c = try? r.digest(""), let kind = StepID.Kind(rawValue: kindByte),
+                              StepID(kind: kind, position: position, layer: layer) == schedule.step(at: i) else { failed[i] = true; continue }
+                        digests[2 * i] = o
+                        digests[2 * i + 1] = c
+                    }
+                }
+            }
+        }
+        guard !failed.contains(true) else { return nil }
+        let parsed = digests.map { $0! }
+        var leafHashes = [Digest?](repeating: nil, count: n)
+        let start = header.request.chainStart
+        leafHashes.withUnsafeMutableBufferPointer { leafHashes in
+            failed.withUnsafeMutableBufferPointer { failed in
+                hashRowsInParallel(n) { range, hasher in
+                    for i in range {
+                        let o = parsed[2 * i], c = parsed[2 * i + 1]
+                        guard TraceChain.next(i == 0 ? start : parsed[2 * i - 1], o, hasher: hasher) == c else { failed[i] = true; continue }
+                        leafHashes[i] = TraceLeaf(index: UInt64(i), stepDigest: o, chain: c).hash(using: hasher)
+                    }
+                }
+            }
+        }
+        guard !failed.contains(true), (try? input.skip(footer - input.offset, "records")) != nil else { return nil }
+        for h in leafHashes { tree.append(leafHash: h!, using: hasher) }
+        chain = parsed[2 * n - 1]
+        recordCount = n
+        let leaves = (0 ..< n).map { i in TraceLeaf(index: UInt64(i), stepDigest: parsed[2 * i], chain: parsed[2 * i + 1]) }
+        return (leaves, offsets.map { $0 + stepRecordFixedBytes })
+    }
+
     private func readFooter(start: Int) throws(TraceError) {
         let lengthOffset = input.offset
         let length = Int(try input.u32("commitment length"))
