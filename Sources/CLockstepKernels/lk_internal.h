@@ -103,8 +103,8 @@ typedef struct {
     const int32_t *emin;          /* T */
     const uint8_t *tok_ok;        /* T: 0 → every output of the token takes the exact path */
     int shmax;                    /* largest shift the int64 fast path may take */
-    const int32_t *xp;            /* panel kernels: tokens in tiles of LK_PANEL_TILE; per tile, block and
-                                     pair j (elements 2j, 2j + 1 as two int16) the tile's tokens in a row */
+    const int32_t *xp;            /* panel kernels: tokens in tiles of LK_PANEL_TILE; per tile and block, the
+                                     tile's tokens' 16 pairs (elements 2j, 2j + 1 as two int16) in a row */
     const int64_t *xsh, *xsum;    /* panel kernels: per tile, block and token, e_tb − emin_t (clamped to 64)
                                      and the block sum, as int64 */
     const int32_t *xsumsh;        /* panel kernels: as xsum, times 2^(xsh) when xsh ≤ LK_PANEL_FOLD_MAX (else 0) */

@@ -171,10 +171,8 @@ static void lk_mm_prepare_tokens(const lk_mm_prep *p, int64_t t0, int64_t t1) {
         if (!p->panel) continue;
         /* Activation pairs tile-major (see lk_mm_ctx.xp); the kernels read only the tokens that exist. */
         const int64_t tile = t / LK_PANEL_TILE, k = t % LK_PANEL_TILE;
-        int32_t *dst = p->xp + tile * nb * 16 * LK_PANEL_TILE + k;
-        const int32_t *pairs = (const int32_t *)c->xv;
         for (int64_t b = 0; b < nb; b++) {
-            for (int j = 0; j < 16; j++) dst[(b * 16 + j) * LK_PANEL_TILE] = pairs[(t * nb + b) * 16 + j];
+            memcpy(p->xp + ((tile * nb + b) * LK_PANEL_TILE + k) * 16, c->xv + (t * nb + b) * 32, 64);
             int64_t sh = (int64_t)p->ae[b * T + t] - lo;
             if (sh > 64) sh = 64;   /* sllv gives 0; the lane is flagged by the shift check */
             const int64_t slot = (tile * nb + b) * LK_PANEL_TILE + k;

@@ -208,6 +208,7 @@ size_t lk_attention_scratch_bytes(const lk_attention_cache *c, int64_t length) {
     /* each array rounded up to 64 bytes (see attention_task) */
     int64_t bytes = 0;
     bytes += (g * nbp * 32 * 4 + 63) / 64 * 64;      /* scores */
+    bytes += (nbp * 32 * 4 + 63) / 64 * 64;          /* value exponents of one column block */
     bytes += 2 * ((g * nbp * 4 + 63) / 64 * 64);     /* p exponents, sums */
     bytes += 2 * ((g * bph * 4 + 63) / 64 * 64);     /* q exponents, sums */
     bytes += (g * nbp * 32 * 2 + 63) / 64 * 64;      /* p values */
