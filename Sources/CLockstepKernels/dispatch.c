@@ -233,3 +233,28 @@ void lk_pool_run(lk_pool *p, int chunks, lk_task_fn fn, void *ctx) {
     }
     pthread_mutex_unlock(&p->run_lock);
 }
+
+typedef struct {
+    lk_range_fn fn;
+    const void *args;
+    int64_t rows, align;
+} lk_ranges_job;
+
+static void lk_ranges_worker(void *p, int w, int n) {
+    const lk_ranges_job *job = p;
+    const int64_t units = (job->rows + job->align - 1) / job->align;
+    int64_t r0 = units * w / n * job->align, r1 = units * (w + 1) / n * job->align;
+    if (r1 > job->rows) r1 = job->rows;
+    if (r0 < r1) job->fn(job->args, r0, r1);
+}
+
+void lk_pool_run_ranges(lk_pool *pool, int64_t rows, int64_t align, int split, lk_range_fn fn, const void *args) {
+    int64_t chunks = split ? (rows + align - 1) / align : 1;
+    if (chunks > lk_pool_threads(pool)) chunks = lk_pool_threads(pool);
+    if (chunks <= 1) {
+        fn(args, 0, rows);
+        return;
+    }
+    lk_ranges_job job = {fn, args, rows, align};
+    lk_pool_run(pool, (int)chunks, lk_ranges_worker, &job);
+}

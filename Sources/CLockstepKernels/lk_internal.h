@@ -87,6 +87,12 @@ typedef void (*lk_task_fn)(void *ctx, int chunk, int chunks);
 /** Runs fn(ctx, i, chunks) for every i < chunks on the pool's threads (the caller included), and
     waits. Chunks must write disjoint outputs. */
 void lk_pool_run(lk_pool *pool, int chunks, lk_task_fn fn, void *ctx);
+/* Work over rows [r0, r1) of `args`. */
+typedef void (*lk_range_fn)(const void *args, int64_t r0, int64_t r1);
+/* Runs `fn` over rows 0 … rows − 1: with `split`, as one contiguous range per thread (range starts
+   multiples of `align`), else (or when that is one range) in one call on this thread. For work
+   whose every row is computed on its own, so that the split changes no bit. */
+void lk_pool_run_ranges(lk_pool *pool, int64_t rows, int64_t align, int split, lk_range_fn fn, const void *args);
 
 /* ---- matmul ---- */
 
@@ -105,8 +111,8 @@ typedef struct {
     int shmax;                    /* largest shift the int64 fast path may take */
     const int32_t *xp;            /* panel kernels: tokens in tiles of LK_PANEL_TILE; per tile and block, the
                                      tile's tokens' 16 pairs (elements 2j, 2j + 1 as two int16) in a row */
-    const int64_t *xsh, *xsum;    /* panel kernels: per tile, block and token, e_tb − emin_t (clamped to 64)
-                                     and the block sum, as int64 */
+    const int64_t *xsh;           /* panel kernels: per tile, block and token, e_tb − emin_t (clamped to 64) */
+    const int32_t *xsum;          /* panel kernels: the same slots' block sums */
     const int32_t *xsumsh;        /* panel kernels: as xsum, times 2^(xsh) when xsh ≤ LK_PANEL_FOLD_MAX (else 0) */
     const int32_t *xshmax;        /* panel kernels: per tile and block, the largest of the tile's shifts */
     const uint8_t *xb8;           /* T × nb × 64: per block the low bytes (u8) of elements 0–15, 16–31,

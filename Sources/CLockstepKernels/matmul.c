@@ -129,15 +129,16 @@ typedef struct {
     int32_t *ae, *as, *emin;
     uint8_t *ok;
     int panel;                   /* also fill the panel kernels' tables */
-    int32_t *xp, *xsumsh, *xshmax;
-    int64_t *xsh, *xsum;
+    int32_t *xp, *xsum, *xsumsh, *xshmax;
+    int64_t *xsh;
 } lk_mm_prep;
 
 /* Tokens t0 … t1 − 1 (t0 a multiple of LK_PANEL_TILE, so that each tile is one call's): which
    blocks take part, their exponent range, the sums the kernels use, and for the panel kernels
    the tile-major activation pairs, shifts and sums. Tokens are independent: any split of the
    token range over threads writes the same tables. */
-static void lk_mm_prepare_tokens(const lk_mm_prep *p, int64_t t0, int64_t t1) {
+static void lk_mm_prepare_tokens(const void *args, int64_t t0, int64_t t1) {
+    const lk_mm_prep *p = args;
     const lk_mm_ctx *c = p->c;
     const int64_t T = c->T, nb = c->nb;
     for (int64_t t = t0; t < t1; t++) {
@@ -182,14 +183,6 @@ static void lk_mm_prepare_tokens(const lk_mm_prep *p, int64_t t0, int64_t t1) {
             if (k == 0 || sh > p->xshmax[tile * nb + b]) p->xshmax[tile * nb + b] = (int32_t)sh;
         }
     }
-}
-
-static void lk_mm_prep_worker(void *arg, int w, int n) {
-    const lk_mm_prep *p = arg;
-    const int64_t tiles = (p->c->T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
-    int64_t t0 = tiles * w / n * LK_PANEL_TILE, t1 = tiles * (w + 1) / n * LK_PANEL_TILE;
-    if (t1 > p->c->T) t1 = p->c->T;
-    if (t0 < t1) lk_mm_prepare_tokens(p, t0, t1);
 }
 
 void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t rows, int64_t nb,
@@ -272,17 +265,17 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     }
 #endif
 
-    /* The per-token tables, on the pool's threads when there are enough tokens. */
+    /* The per-token tables, on the pool's threads (by tiles) when there are enough tokens. */
     lk_mm_prep prep = {&c, ae, as, emin, ok, 0, NULL, NULL, NULL, NULL, NULL};
     int32_t *xp = NULL;
 #ifdef LK_X86
     if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) {
-        const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
-        const int64_t slots = tiles * nb * LK_PANEL_TILE;
-        /* every slot a kernel reads is written (the missing tokens of the last tile are never read) */
-        xp = malloc((size_t)(slots * 16 + 5 * slots + tiles * nb) * 4);
-        int64_t *xsh = (int64_t *)(xp + slots * 16), *xsum = xsh + slots;
-        int32_t *xsumsh = (int32_t *)(xsum + slots), *xshmax = xsumsh + slots;
+        const int64_t slots = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE * nb * LK_PANEL_TILE;
+        /* every slot a kernel reads is written (the missing tokens of the last tile are never read);
+           xp: 16 pairs per slot, then xsh (int64), xsum, xsumsh (int32) per slot, xshmax per tile and block */
+        xp = malloc((size_t)(slots * 16 + 4 * slots + slots / LK_PANEL_TILE) * 4);
+        int64_t *xsh = (int64_t *)(xp + slots * 16);
+        int32_t *xsum = (int32_t *)(xsh + slots), *xsumsh = xsum + slots, *xshmax = xsumsh + slots;
         prep.panel = 1;
         prep.xp = xp; prep.xsh = xsh; prep.xsum = xsum; prep.xsumsh = xsumsh; prep.xshmax = xshmax;
         c.xp = xp;
@@ -292,12 +285,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
         c.xshmax = xshmax;
     }
 #endif
-    {
-        const int64_t tiles = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE;
-        int chunks = T * nb < 1024 ? 1 : lk_pool_threads(pool);
-        if (chunks > tiles) chunks = (int)tiles;
-        lk_pool_run(pool, chunks, lk_mm_prep_worker, &prep);
-    }
+    lk_pool_run_ranges(pool, T, LK_PANEL_TILE, T * nb >= 1024, lk_mm_prepare_tokens, &prep);
     c.ae = ae;
     c.as = as;
     c.emin = emin;

@@ -18,38 +18,9 @@ const lk_light_table *lk_light(int isa) {
    waking the workers costs more than it saves. */
 #define LK_LIGHT_PARALLEL_MIN 16384
 
-/* One light op over rows [r0, r1) of its arguments. */
-typedef void (*lk_rows_fn)(const void *args, int64_t r0, int64_t r1);
-
-typedef struct {
-    lk_rows_fn fn;
-    const void *args;
-    int64_t rows, align;
-} lk_rows_job;
-
-static void lk_rows_worker(void *p, int w, int n) {
-    const lk_rows_job *job = p;
-    const int64_t units = (job->rows + job->align - 1) / job->align;
-    int64_t r0 = units * w / n * job->align, r1 = units * (w + 1) / n * job->align;
-    if (r1 > job->rows) r1 = job->rows;
-    if (r0 < r1) job->fn(job->args, r0, r1);
-}
-
-/* Runs `fn` over rows 0 … rows − 1 (each `width` values), split into one contiguous range per
-   thread (range starts are multiples of `align`) when the op is large enough. Every light op
-   computes each row (each element, for the element-wise ones) on its own, so any split gives
-   the same bits. */
-static void lk_run_rows(lk_pool *pool, int64_t rows, int64_t width, int64_t align, lk_rows_fn fn, const void *args) {
-    const int threads = lk_pool_threads(pool);
-    int64_t chunks = rows * width < LK_LIGHT_PARALLEL_MIN ? 1 : (rows + align - 1) / align;
-    if (chunks > threads) chunks = threads;
-    if (chunks <= 1) {
-        fn(args, 0, rows);
-        return;
-    }
-    lk_rows_job job = {fn, args, rows, align};
-    lk_pool_run(pool, (int)chunks, lk_rows_worker, &job);
-}
+/* Whether an op over `rows` rows of `width` values is split over the pool's threads (every light
+   op computes each row, each element for the element-wise ones, on its own). */
+#define LK_LIGHT_SPLIT(rows, width) ((rows) * (width) >= LK_LIGHT_PARALLEL_MIN)
 
 typedef struct {
     const lk_light_table *ops;
@@ -70,7 +41,7 @@ void lk_quantize(lk_pool *pool, int isa, const float *x, int64_t rows, int64_t c
                  int32_t *sums) {
     if (rows <= 0 || columns <= 0) return;
     const lk_quantize_args a = {lk_light(isa), x, columns, values, exponents, sums};
-    lk_run_rows(pool, rows, columns, 1, lk_quantize_rows, &a);
+    lk_pool_run_ranges(pool, rows, 1, LK_LIGHT_SPLIT(rows, columns), lk_quantize_rows, &a);
 }
 
 typedef struct {
@@ -89,7 +60,7 @@ static void lk_rms_norm_rows(const void *p, int64_t r0, int64_t r1) {
 void lk_rms_norm(lk_pool *pool, int isa, const float *x, const float *weight, int64_t rows, int64_t n, float epsilon, float *y) {
     if (rows <= 0 || n <= 0) return;
     const lk_rms_norm_args a = {lk_light(isa), x, weight, n, epsilon, y};
-    lk_run_rows(pool, rows, n, 1, lk_rms_norm_rows, &a);
+    lk_pool_run_ranges(pool, rows, 1, LK_LIGHT_SPLIT(rows, n), lk_rms_norm_rows, &a);
 }
 
 typedef struct {
@@ -111,7 +82,7 @@ void lk_rope(lk_pool *pool, int isa, float *x, int64_t rows, int64_t heads, int6
     if (rows <= 0 || heads <= 0 || pairs <= 0) return;
     const lk_rope_args a = {lk_light(isa), x, heads, head_dim, positions, inv_freq, pairs};
     /* each row also evaluates its angle table: count it as one more head */
-    lk_run_rows(pool, rows, (heads + 1) * head_dim, 1, lk_rope_rows, &a);
+    lk_pool_run_ranges(pool, rows, 1, LK_LIGHT_SPLIT(rows, (heads + 1) * head_dim), lk_rope_rows, &a);
 }
 
 typedef struct {
@@ -129,7 +100,7 @@ static void lk_silu_mul_range(const void *p, int64_t i0, int64_t i1) {
 void lk_silu_mul(lk_pool *pool, int isa, const float *gate, const float *up, float *out, int64_t n) {
     if (n <= 0) return;
     const lk_elementwise_args a = {lk_light(isa), gate, up, out, NULL};
-    lk_run_rows(pool, n, 1, 64, lk_silu_mul_range, &a);
+    lk_pool_run_ranges(pool, n, 64, LK_LIGHT_SPLIT(n, 1), lk_silu_mul_range, &a);
 }
 
 static void lk_add_range(const void *p, int64_t i0, int64_t i1) {
@@ -140,7 +111,7 @@ static void lk_add_range(const void *p, int64_t i0, int64_t i1) {
 void lk_add(lk_pool *pool, int isa, float *x, const float *y, int64_t n) {
     if (n <= 0) return;
     const lk_elementwise_args a = {lk_light(isa), NULL, NULL, x, y};
-    lk_run_rows(pool, n, 1, 64, lk_add_range, &a);
+    lk_pool_run_ranges(pool, n, 64, LK_LIGHT_SPLIT(n, 1), lk_add_range, &a);
 }
 
 void lk_softmax(int isa, float *x, int64_t n) {

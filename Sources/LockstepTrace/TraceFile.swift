@@ -61,6 +61,26 @@ enum RecordType {
 /// Size of a step record without its state: type, kind, position, layer, oᵢ, cᵢ.
 let stepRecordFixedBytes = 1 + 9 + 32 + 32
 
+/// A step record's fixed part after its type byte, as stored (not yet checked against the schedule).
+struct StepRecordFields {
+    let kindByte: UInt8
+    let position: UInt32, layer: UInt32
+    /// oᵢ and cᵢ.
+    let stepDigest: Digest, chain: Digest
+
+    /// Reads the `stepRecordFixedBytes − 1` bytes after the type byte (`r` must hold them).
+    init(_ r: inout ByteReader) {
+        kindByte = (try? r.u8("")) ?? 0
+        position = (try? r.u32("")) ?? 0
+        layer = (try? r.u32("")) ?? 0
+        stepDigest = (try? r.digest("")) ?? Digest(bytes: [UInt8](repeating: 0, count: 32))
+        chain = (try? r.digest("")) ?? stepDigest
+    }
+
+    /// The step these fields name; nil for an unknown kind.
+    var step: StepID? { StepID.Kind(rawValue: kindByte).map { StepID(kind: $0, position: position, layer: layer) } }
+}
+
 // MARK: - Writing
 
 /// Writes a trace file as the request runs (§7.7): the header at creation, each step record as
@@ -363,17 +383,14 @@ public final class TraceReader {
         switch type {
         case RecordType.step:
             var r = try input.reader(stepRecordFixedBytes - 1, "step record")
-            let kindByte = (try? r.u8("")) ?? 0, position = (try? r.u32("")) ?? 0, layer = (try? r.u32("")) ?? 0
-            let o = (try? r.digest("")) ?? Digest(bytes: [UInt8](repeating: 0, count: 32))
-            let c = (try? r.digest("")) ?? o
+            let fields = StepRecordFields(&r)
+            let o = fields.stepDigest, c = fields.chain
             let index = recordCount
             guard index < Int(UInt32.max) else { throw .limitExceeded(offset: start, "too many records") }
             let expected = schedule.step(at: index)
-            guard let kind = StepID.Kind(rawValue: kindByte), StepID(kind: kind, position: position, layer: layer) == expected else {
-                let found = StepID(kind: StepID.Kind(rawValue: kindByte) ?? .embedding, position: position, layer: layer)
-                if StepID.Kind(rawValue: kindByte) == nil { throw .malformed(offset: start + 1, "unknown step kind \(kindByte)") }
-                throw .unexpectedStep(index: index, expected: expected, found: found)
-            }
+            guard let found = fields.step else { throw .malformed(offset: start + 1, "unknown step kind \(fields.kindByte)") }
+            guard found == expected else { throw .unexpectedStep(index: index, expected: expected, found: found) }
+            let kind = found.kind
             var state: [UInt8]? = nil
             if header.storesStates && skipsStates {
                 try input.skip(header.stateByteCount(kind), "state of record \(index) (\(expected))")
@@ -429,45 +446,35 @@ public final class TraceReader {
         }
         guard at == footer, !offsets.isEmpty else { return nil }
         let n = offsets.count
-        // Parse the fixed parts, then check chains and hash leaves, each on several threads.
-        var digests = [Digest?](repeating: nil, count: 2 * n)   // oᵢ at 2i, cᵢ at 2i + 1
-        var failed = [Bool](repeating: false, count: n)
-        digests.withUnsafeMutableBufferPointer { digests in
-            failed.withUnsafeMutableBufferPointer { failed in
-                forRowsInParallel(n) { range in
-                    for i in range {
-                        guard let bytes = try? input.read(at: offsets[i], count: stepRecordFixedBytes, "step record"),
-                              bytes[0] == RecordType.step else { failed[i] = true; continue }
-                        var r = ByteReader(bytes, offset: 1)
-                        guard let kindByte = try? r.u8(""), let position = try? r.u32(""), let layer = try? r.u32(""),
-                              let o = try? r.digest(""), let c = try? r.digest(""), let kind = StepID.Kind(rawValue: kindByte),
-                              StepID(kind: kind, position: position, layer: layer) == schedule.step(at: i) else { failed[i] = true; continue }
-                        digests[2 * i] = o
-                        digests[2 * i + 1] = c
-                    }
+        // Parse the fixed parts, then check chain links and hash leaves, each on several threads.
+        var parsed = [TraceLeaf?](repeating: nil, count: n)
+        parsed.withUnsafeMutableBufferPointer { parsed in
+            forRowsInParallel(n) { range in
+                for i in range {
+                    guard let bytes = try? input.read(at: offsets[i], count: stepRecordFixedBytes, "step record"),
+                          bytes[0] == RecordType.step else { continue }
+                    var r = ByteReader(bytes, offset: 1)
+                    let fields = StepRecordFields(&r)
+                    guard fields.step == schedule.step(at: i) else { continue }
+                    parsed[i] = TraceLeaf(index: UInt64(i), stepDigest: fields.stepDigest, chain: fields.chain)
                 }
             }
         }
-        guard !failed.contains(true) else { return nil }
-        let parsed = digests.map { $0! }
+        guard !parsed.contains(where: { $0 == nil }) else { return nil }
+        let leaves = parsed.map { $0! }
         var leafHashes = [Digest?](repeating: nil, count: n)
         let start = header.request.chainStart
         leafHashes.withUnsafeMutableBufferPointer { leafHashes in
-            failed.withUnsafeMutableBufferPointer { failed in
-                hashRowsInParallel(n) { range, hasher in
-                    for i in range {
-                        let o = parsed[2 * i], c = parsed[2 * i + 1]
-                        guard TraceChain.next(i == 0 ? start : parsed[2 * i - 1], o, hasher: hasher) == c else { failed[i] = true; continue }
-                        leafHashes[i] = TraceLeaf(index: UInt64(i), stepDigest: o, chain: c).hash(using: hasher)
-                    }
+            hashRowsInParallel(n) { range, hasher in
+                for i in range where TraceChain.next(i == 0 ? start : leaves[i - 1].chain, leaves[i].stepDigest, hasher: hasher) == leaves[i].chain {
+                    leafHashes[i] = leaves[i].hash(using: hasher)
                 }
             }
         }
-        guard !failed.contains(true), (try? input.skip(footer - input.offset, "records")) != nil else { return nil }
+        guard !leafHashes.contains(where: { $0 == nil }), (try? input.skip(footer - input.offset, "records")) != nil else { return nil }
         for h in leafHashes { tree.append(leafHash: h!, using: hasher) }
-        chain = parsed[2 * n - 1]
+        chain = leaves[n - 1].chain
         recordCount = n
-        let leaves = (0 ..< n).map { i in TraceLeaf(index: UInt64(i), stepDigest: parsed[2 * i], chain: parsed[2 * i + 1]) }
         return (leaves, offsets.map { $0 + stepRecordFixedBytes })
     }
 
