@@ -44,7 +44,7 @@ LK_INLINE __m512i lk5_reduce16(const __m512i *p) {
 
 LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T, const int fmt) {
     const int R = 16 / T;
-    const int64_t nb = c->nb, bb = c->bb, rb = c->row_bytes, TT = c->T;
+    const int64_t nb = c->nb, bb = c->bb, rb = c->row_bytes;
     const uint8_t *rp[16];
     int32_t offs[16], basel[16];
     for (int i = 0; i < R; i++) {
@@ -68,13 +68,7 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
         }
         __m512i isum = lk5_reduce16(p);
         __m512i vae, vs;
-        if (T == 1) {
-            vae = _mm512_set1_epi32(c->ae[b * TT + t0]);
-            vs = _mm512_set1_epi32(c->as[b * TT + t0]);
-        } else {
-            vae = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->ae + b * TT + t0)));
-            vs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->as + b * TT + t0)));
-        }
+        lk5_token_terms(c, b, t0, T, &vae, &vs);
         if (fmt == LK_Q4_0) isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(vs, 3));
         __m512i g = _mm512_i32gather_epi32(voffs, gbase + b * bb, 1);
         __m512i sig, ex;
@@ -88,21 +82,12 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     lk5_store_tile(c, r0, rend, t0, T, acc_e, acc_o, basel, bad);
 }
 
-LK_INLINE void lk5_rows(const lk_mm_ctx *c, int64_t r0, int64_t r1, const int fmt) {
-    const int64_t T = c->T;
-    for (int64_t g = r0; g < r1; g += 16) {
-        int64_t t = 0;
-        for (; t + 4 <= T; t += 4)
-            for (int64_t s = g; s < g + 16 && s < r1; s += 4) lk5_tile(c, s, r1, t, 4, fmt);
-        for (; t < T; t++) lk5_tile(c, g, r1, t, 1, fmt);
-    }
-}
 
 void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
     switch (c->format) {
-    case LK_Q8_0: lk5_rows(c, r0, r1, LK_Q8_0); break;
-    case LK_Q4_0: lk5_rows(c, r0, r1, LK_Q4_0); break;
-    default: lk5_rows(c, r0, r1, LK_Q4_1); break;
+    case LK_Q8_0: LK5_ROWS(lk5_tile, c, r0, r1, LK_Q8_0); break;
+    case LK_Q4_0: LK5_ROWS(lk5_tile, c, r0, r1, LK_Q4_0); break;
+    default: LK5_ROWS(lk5_tile, c, r0, r1, LK_Q4_1); break;
     }
 }
 

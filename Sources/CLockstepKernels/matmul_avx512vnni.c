@@ -84,13 +84,7 @@ LK_INLINE void lkv_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
         __m512i isum = lkv_reduce4(p);
         if (T == 1) isum = _mm512_permutexvar_epi32(perm, isum);
         __m512i vae, vs;
-        if (T == 1) {
-            vae = _mm512_set1_epi32(c->ae[b * TT + t0]);
-            vs = _mm512_set1_epi32(c->as[b * TT + t0]);
-        } else {
-            vae = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->ae + b * TT + t0)));
-            vs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->as + b * TT + t0)));
-        }
+        lk5_token_terms(c, b, t0, T, &vae, &vs);
         __m512i g = _mm512_i32gather_epi32(voffs, gbase + off, 1);
         if (fmt == LK_Q4_0) {
             isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(vs, 3));
@@ -108,19 +102,10 @@ LK_INLINE void lkv_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     lk5_store_tile(c, r0, rend, t0, T, acc_e, acc_o, basel, bad);
 }
 
-LK_INLINE void lkv_rows(const lk_mm_ctx *c, int64_t r0, int64_t r1, const int fmt) {
-    const int64_t T = c->T;
-    for (int64_t g = r0; g < r1; g += 16) {
-        int64_t t = 0;
-        for (; t + 4 <= T; t += 4)
-            for (int64_t s = g; s < g + 16 && s < r1; s += 4) lkv_tile(c, s, r1, t, 4, fmt);
-        for (; t < T; t++) lkv_tile(c, g, r1, t, 1, fmt);
-    }
-}
 
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
-    if (c->format == LK_Q4_0) lkv_rows(c, r0, r1, LK_Q4_0);
-    else lkv_rows(c, r0, r1, LK_Q4_1);
+    if (c->format == LK_Q4_0) LK5_ROWS(lkv_tile, c, r0, r1, LK_Q4_0);
+    else LK5_ROWS(lkv_tile, c, r0, r1, LK_Q4_1);
 }
 
 #pragma clang attribute pop

@@ -104,6 +104,32 @@ LK_INLINE void lk5_tile_lanes(const lk_mm_ctx *c, int64_t r0, int64_t rend, int6
     }
 }
 
+/* Block b's activation exponent and block sum for each lane of a tile (lane L ↔ token t0 + L%T):
+   one broadcast for T = 1, tokens t0 … t0+3 repeated for T = 4. */
+LK_INLINE void lk5_token_terms(const lk_mm_ctx *c, int64_t b, int64_t t0, int T, __m512i *vae, __m512i *vs) {
+    const int64_t at = b * c->T + t0;
+    if (T == 1) {
+        *vae = _mm512_set1_epi32(c->ae[at]);
+        *vs = _mm512_set1_epi32(c->as[at]);
+    } else {
+        *vae = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->ae + at)));
+        *vs = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(c->as + at)));
+    }
+}
+
+/* Rows r0 … r1−1 of a product by a 16-lane tile function TILE(c, r0, rend, t0, T, fmt): per group
+   of 16 rows, tiles of 4 rows × 4 tokens, then the tokens left over as tiles of 16 rows × 1. */
+#define LK5_ROWS(TILE, c, r0, r1, fmt)                                                          \
+    do {                                                                                        \
+        const int64_t T_ = (c)->T;                                                              \
+        for (int64_t g_ = (r0); g_ < (r1); g_ += 16) {                                          \
+            int64_t t_ = 0;                                                                     \
+            for (; t_ + 4 <= T_; t_ += 4)                                                       \
+                for (int64_t s_ = g_; s_ < g_ + 16 && s_ < (r1); s_ += 4) TILE(c, s_, r1, t_, 4, fmt); \
+            for (; t_ < T_; t_++) TILE(c, g_, r1, t_, 1, fmt);                                  \
+        }                                                                                       \
+    } while (0)
+
 /* Software prefetch for decode tiles: while block b of a 16-row group is processed, fetch the
    matching slice of the group `ahead` groups later (groups are contiguous: 16 rows × row_bytes). */
 #ifndef LK_PF_AHEAD

@@ -106,15 +106,7 @@ public final class GGUFFile: @unchecked Sendable {
     ///   malformed, truncated, or uses an unsupported version, value type or tensor type.
     public convenience init(path: String) throws(GGUFError) {
         let region = try GGUFRegion.map(path: path)
-        let parsed: ParsedGGUF
-        do throws(GGUFError) {
-            var parser = GGUFParser(base: region.base, size: region.size, path: path)
-            parsed = try parser.parse()
-        } catch {
-            region.release()
-            throw error
-        }
-        self.init(region: region, parsed: parsed, path: path)
+        self.init(region: region, parsed: try Self.parse(region, path: path), path: path)
     }
 
     /// Parses and validates a GGUF file held in memory. The bytes are copied.
@@ -123,15 +115,18 @@ public final class GGUFFile: @unchecked Sendable {
     /// - Throws: `GGUFError` if the bytes are not a well-formed GGUF v2/v3 file.
     public convenience init(bytes: [UInt8], name: String = "<memory>") throws(GGUFError) {
         let region = GGUFRegion.copy(bytes)
-        let parsed: ParsedGGUF
+        self.init(region: region, parsed: try Self.parse(region, path: name), path: name)
+    }
+
+    /// Parses the bytes of `region`; releases the region when they are not a well-formed file.
+    private static func parse(_ region: GGUFRegion, path: String) throws(GGUFError) -> ParsedGGUF {
         do throws(GGUFError) {
-            var parser = GGUFParser(base: region.base, size: region.size, path: name)
-            parsed = try parser.parse()
+            var parser = GGUFParser(base: region.base, size: region.size, path: path)
+            return try parser.parse()
         } catch {
             region.release()
             throw error
         }
-        self.init(region: region, parsed: parsed, path: name)
     }
 
     deinit {

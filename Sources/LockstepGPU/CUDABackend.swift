@@ -59,9 +59,8 @@ public final class CUDABackend: DelegatingBackend, @unchecked Sendable {
             }
             let values = try upload(x.values), exponents = try upload(x.exponents), sums = try upload(x.sums)
             let out = try CUDABuffer(context: context, byteCount: count * 4)
-            let format: Int32 = w.format == .q8_0 ? 0 : (w.format == .q4_0 ? 1 : 2)
             try module.launch("matmul_exact", blocks: (count + 127) / 128, threadsPerBlock: 128, arguments: [
-                .buffer(weightBuffer), .int32(format), .int32(Int32(w.rows)), .int32(Int32(w.blocksPerRow)),
+                .buffer(weightBuffer), .int32(GPUKernelSource.formatCode(w.format)), .int32(Int32(w.rows)), .int32(Int32(w.blocksPerRow)),
                 .buffer(values), .buffer(exponents), .buffer(sums), .int32(Int32(x.rows)), .buffer(out),
             ])
             try out.read(into: UnsafeMutableRawBufferPointer(start: y.baseAddress, count: count * 4))

@@ -1,3 +1,5 @@
+import LockstepCore
+
 /// The GPU kernels, one source for OpenCL C and CUDA C++ (NVRTC): a thin macro prelude per
 /// dialect, then kernels written in the common subset. What runs on PoCL here is what CUDA runs.
 ///
@@ -6,6 +8,15 @@
 /// floating-point modes (denormal flushing, FMA contraction) cannot change a bit. CUDA is still
 /// compiled with `--fmad=false` and OpenCL with `FP_CONTRACT OFF`, for any float op added later.
 public enum GPUKernelSource {
+    /// The `format` argument of `matmul_exact` for a weight format: 0 Q8_0, 1 Q4_0, 2 Q4_1.
+    static func formatCode(_ f: WeightFormat) -> Int32 {
+        switch f {
+        case .q8_0: return 0
+        case .q4_0: return 1
+        case .q4_1: return 2
+        }
+    }
+
     /// The dialect prelude for OpenCL C 1.2.
     static let openCLPrelude = """
         #pragma OPENCL FP_CONTRACT OFF

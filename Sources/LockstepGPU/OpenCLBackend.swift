@@ -45,15 +45,6 @@ public final class OpenCLBackend: DelegatingBackend, @unchecked Sendable {
 
     public var name: String { "opencl" }
 
-    /// Format number used by the kernel.
-    private static func formatCode(_ f: WeightFormat) -> Int32 {
-        switch f {
-        case .q8_0: return 0
-        case .q4_0: return 1
-        case .q4_1: return 2
-        }
-    }
-
     public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
         precondition(x.blocksPerRow == w.blocksPerRow && y.count >= x.rows * w.rows)
         let count = x.rows * w.rows
@@ -69,7 +60,7 @@ public final class OpenCLBackend: DelegatingBackend, @unchecked Sendable {
             let sums = try OpenCLBuffer(context: context, copying: x.sums, access: .readOnly)
             let out = try OpenCLBuffer(context: context, byteCount: count * 4, access: .writeOnly)
             try kernel.setArgument(0, weightBuffer)
-            try kernel.setArgument(1, value: Self.formatCode(w.format))
+            try kernel.setArgument(1, value: GPUKernelSource.formatCode(w.format))
             try kernel.setArgument(2, value: Int32(w.rows))
             try kernel.setArgument(3, value: Int32(w.blocksPerRow))
             try kernel.setArgument(4, values)

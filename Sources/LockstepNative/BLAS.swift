@@ -1,6 +1,6 @@
 internal import COpenBLAS
 
-/// General matrix products through OpenBLAS (CBLAS interface), row-major throughout.
+/// Double-precision matrix products through OpenBLAS (CBLAS interface), row-major throughout.
 ///
 /// `C ← alpha · op(A) · op(B) + beta · C`, where op(X) is X or Xᵀ, op(A) is m × k, op(B) is k × n
 /// and C is m × n. Row-major: element (i, j) of a matrix with leading dimension `ld` is at
@@ -30,19 +30,6 @@ public enum BLAS {
                     beta, c, blasint(ldc))
     }
 
-    /// Single-precision GEMM on raw pointers; same shapes and preconditions as `dgemm`.
-    public static func sgemm(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        alpha: Float, a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        checkShape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc)
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-                    beta, c, blasint(ldc))
-    }
-
     /// Double-precision GEMM on buffers; also checks that each buffer holds its stored matrix.
     public static func dgemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -60,25 +47,6 @@ public enum BLAS {
             return
         }
         dgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.baseAddress!, lda: lda,
-              b: b.baseAddress!, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc)
-    }
-
-    /// Single-precision GEMM on buffers; also checks that each buffer holds its stored matrix.
-    public static func sgemm(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-        alpha: Float, a: UnsafeBufferPointer<Float>, lda: Int,
-        b: UnsafeBufferPointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutableBufferPointer<Float>, ldc: Int
-    ) {
-        checkShape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc)
-        checkCounts(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                    a: a.count, b: b.count, c: c.count)
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
-        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.baseAddress!, lda: lda,
               b: b.baseAddress!, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc)
     }
 

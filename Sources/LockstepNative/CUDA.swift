@@ -25,7 +25,7 @@ public final class NVRTC: @unchecked Sendable {
     public init(path: String? = ProcessInfo.processInfo.environment["LOCKSTEP_NVRTC"].flatMap { $0.isEmpty ? nil : $0 }) throws(CUDAError) {
         var error = [CChar](repeating: 0, count: 512)
         if lk_nvrtc_load(&api, path, &error, error.count) != 0 {
-            throw CUDAError(call: "dlopen", message: String(cString: error), log: nil)
+            throw CUDAError(call: "dlopen", message: cText(error), log: nil)
         }
     }
 
@@ -54,13 +54,13 @@ public final class NVRTC: @unchecked Sendable {
             _ = api.nvrtcGetProgramLogSize(program, &size)
             var log = [CChar](repeating: 0, count: size + 1)
             _ = api.nvrtcGetProgramLog(program, &log)
-            throw CUDAError(call: "nvrtcCompileProgram", message: errorString(status), log: String(cString: log))
+            throw CUDAError(call: "nvrtcCompileProgram", message: errorString(status), log: cText(log))
         }
         var size = 0
         try check("nvrtcGetPTXSize", api.nvrtcGetPTXSize(program, &size))
         var ptx = [CChar](repeating: 0, count: size + 1)
         try check("nvrtcGetPTX", api.nvrtcGetPTX(program, &ptx))
-        return String(cString: ptx)
+        return cText(ptx)
     }
 
     private func check(_ call: String, _ status: Int32) throws(CUDAError) {
@@ -80,7 +80,7 @@ public final class CUDADriver: @unchecked Sendable {
     public init(path: String? = nil) throws(CUDAError) {
         var error = [CChar](repeating: 0, count: 512)
         if lk_cuda_load(&api, path, &error, error.count) != 0 {
-            throw CUDAError(call: "dlopen", message: String(cString: error), log: nil)
+            throw CUDAError(call: "dlopen", message: cText(error), log: nil)
         }
         try check("cuInit", api.cuInit(0))
     }
@@ -103,7 +103,7 @@ public final class CUDADriver: @unchecked Sendable {
         var major: Int32 = 0, minor: Int32 = 0
         try check("cuDeviceGetAttribute", api.cuDeviceGetAttribute(&major, 75, device))   // COMPUTE_CAPABILITY_MAJOR
         try check("cuDeviceGetAttribute", api.cuDeviceGetAttribute(&minor, 76, device))   // COMPUTE_CAPABILITY_MINOR
-        return (String(cString: name), Int(major), Int(minor))
+        return (cText(name), Int(major), Int(minor))
     }
 
     fileprivate func check(_ call: String, _ status: Int32) throws(CUDAError) {
@@ -212,4 +212,9 @@ public final class CUDABuffer: @unchecked Sendable {
         precondition(destination.count <= byteCount)
         try context.driver.check("cuMemcpyDtoH", context.driver.api.cuMemcpyDtoH(destination.baseAddress, address, destination.count))
     }
+}
+
+/// The text of a C character buffer filled by a C call: up to its first NUL (all of it without one).
+private func cText(_ chars: [CChar]) -> String {
+    String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

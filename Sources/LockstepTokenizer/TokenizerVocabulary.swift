@@ -133,42 +133,29 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         let prefix = "tokenizer.ggml."
         func key(_ name: String) -> String { prefix + name }
 
+        /// The value of key `k` as `extract` reads it, nil when the key is absent.
+        func value<T>(_ k: String, expected: String, _ extract: (GGUFValue) -> T?) throws(TokenizerError) -> T? {
+            guard let v = metadata[k] else { return nil }
+            guard let x = extract(v) else { throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected \(expected)") }
+            return x
+        }
         func string(_ k: String, required: Bool) throws(TokenizerError) -> String? {
-            guard let v = metadata[k] else {
-                if required { throw TokenizerError("GGUF metadata has no \(k) key") }
-                return nil
-            }
-            guard let s = v.stringValue else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected a string")
-            }
+            let s = try value(k, expected: "a string", \.stringValue)
+            if s == nil && required { throw TokenizerError("GGUF metadata has no \(k) key") }
             return s
         }
-        func bool(_ k: String) throws(TokenizerError) -> Bool? {
-            guard let v = metadata[k] else { return nil }
-            guard let b = v.boolValue else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected a bool")
-            }
-            return b
-        }
+        func bool(_ k: String) throws(TokenizerError) -> Bool? { try value(k, expected: "a bool", \.boolValue) }
+        func array(_ k: String) throws(TokenizerError) -> GGUFArray? { try value(k, expected: "an array", \.arrayValue) }
         func id(_ k: String) throws(TokenizerError) -> TokenID? {
-            guard let v = metadata[k] else { return nil }
-            if case .bool = v {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an integer token id")
+            let i = try value(k, expected: "an integer token id") { v -> Int? in
+                if case .bool = v { return nil }
+                return v.intValue
             }
-            guard let i = v.intValue else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an integer token id")
-            }
+            guard let i else { return nil }
             guard let t = TokenID(exactly: i) else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), which does not fit a 32-bit token id")
+                throw TokenizerError("GGUF metadata \(k) is \(describe(metadata[k]!)), which does not fit a 32-bit token id")
             }
             return t
-        }
-        func array(_ k: String) throws(TokenizerError) -> GGUFArray? {
-            guard let v = metadata[k] else { return nil }
-            guard let a = v.arrayValue else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected an array")
-            }
-            return a
         }
 
         let model = try string(key("model"), required: true)!

@@ -92,7 +92,7 @@ final class FreivaldsTests: XCTestCase {
                 try withWeightMatrix(bytes, format: format, rows: shape.rows, columns: shape.columns) { w in
                     let z = ExactProducts.compute(w, x, threads: 2)
                     var y = [Float](repeating: 0, count: shape.rows * shape.tokens)
-                    y.withUnsafeMutableBufferPointer { ReferenceKernels.matmul(w, x, into: $0) }
+                    y.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(w, x, into: $0) }
                     for t in 0 ..< shape.tokens {
                         for n in 0 ..< shape.rows {
                             let entry = try XCTUnwrap(z[token: t, output: n], "\(format) \(shape) (\(t), \(n)) not stated")
@@ -173,7 +173,7 @@ final class FreivaldsTests: XCTestCase {
         let x = xs.withUnsafeBufferPointer { QuantizedActivations($0, rows: tokens, columns: columns) }
         try withWeightMatrix(bytes, format: format, rows: rows, columns: columns) { w in
             var y = [Float](repeating: 0, count: rows * tokens)
-            y.withUnsafeMutableBufferPointer { ReferenceKernels.matmul(w, x, into: $0) }
+            y.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(w, x, into: $0) }
             try body(ProductClaim(weights: w, activations: x, output: y, certificate: ExactProducts.compute(w, x)))
         }
     }
@@ -289,7 +289,7 @@ final class FreivaldsTests: XCTestCase {
         let x = xs.withUnsafeBufferPointer { QuantizedActivations($0, rows: 2, columns: columns) }
         withWeightMatrix(bytes, format: .q8_0, rows: rows, columns: columns) { w in
             var y = [Float](repeating: 0, count: rows * 2)
-            y.withUnsafeMutableBufferPointer { ReferenceKernels.matmul(w, x, into: $0) }
+            y.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(w, x, into: $0) }
             let z = ExactProducts.compute(w, x)
             let honest = Freivalds.check([ProductClaim(weights: w, activations: x, output: y, certificate: z)], challenges: Self.challenges(rows, seed: 2))[0]
             XCTAssertNil(honest.failure)

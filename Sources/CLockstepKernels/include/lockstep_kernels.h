@@ -3,7 +3,7 @@
  * C kernels of Lockstep's `cpu` backend.
  *
  * Every kernel computes exactly the bits of the plain-Swift reference backend
- * (LockstepCore/Backend/ReferenceKernels.swift):
+ * (LockstepCore/Backend/ReferenceBackend.swift):
  *   - matrix products and attention products are the correctly rounded binary32 value of the
  *     exact sum (int64 fixed point on the fast path, a wide limb accumulator otherwise);
  *   - light ops (quantisation, RMSNorm, RoPE, SiLU, softmax, add) repeat the reference's

@@ -1,13 +1,17 @@
-/// Plain-Swift implementations of every op, written for obviousness rather than speed: the
-/// oracle for every other backend. Other backends may call these for ops they do not accelerate.
-public enum ReferenceKernels {
+/// The reference backend: every op in plain Swift, single-threaded, written for obviousness
+/// rather than speed — the oracle for every other backend.
+public final class ReferenceBackend: Backend {
+    public init() {}
+    public var name: String { "reference" }
+    public func supports(_ op: BackendOp) -> Bool { true }
+
     /// See `Backend.quantize`.
-    public static func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
+    public func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
         QuantizedActivations(x, rows: rows, columns: columns)
     }
 
     /// See `Backend.matmul`.
-    public static func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
+    public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
         precondition(y.count >= x.rows * w.rows, "matmul: output buffer too small")
         for t in 0..<x.rows {
             for r in 0..<w.rows {
@@ -19,7 +23,7 @@ public enum ReferenceKernels {
     }
 
     /// See `Backend.rmsNorm`.
-    public static func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
+    public func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
                                into y: UnsafeMutableBufferPointer<Float>) {
         let n = weight.count
         for t in 0..<rows {
@@ -29,7 +33,7 @@ public enum ReferenceKernels {
     }
 
     /// See `Backend.rope`.
-    public static func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int],
+    public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int],
                             angles: RopeAngles) {
         precondition(2 * angles.pairs <= headDim && positions.count >= rows)
         var cos = [Float](repeating: 0, count: angles.pairs)
@@ -43,7 +47,7 @@ public enum ReferenceKernels {
     }
 
     /// See `Backend.attention`.
-    public static func attention(queries: UnsafeBufferPointer<Float>, rows: Int, positions: [Int], cache: KVCache, layer: Int,
+    public func attention(queries: UnsafeBufferPointer<Float>, rows: Int, positions: [Int], cache: KVCache, layer: Int,
                                  into out: UnsafeMutableBufferPointer<Float>) {
         let shape = cache.shape
         let hd = shape.headDim, bph = shape.blocksPerHead
@@ -88,42 +92,12 @@ public enum ReferenceKernels {
     }
 
     /// See `Backend.siluMul`.
-    public static func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
+    public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
         for i in 0..<gate.count { out[i] = LightOps.siluMul(gate[i], up[i]) }
     }
 
     /// See `Backend.add`.
-    public static func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
-        for i in 0..<x.count { x[i] += y[i] }
-    }
-}
-
-/// The reference backend: plain Swift, single-threaded, obviously correct — the oracle.
-public final class ReferenceBackend: Backend {
-    public init() {}
-    public var name: String { "reference" }
-    public func supports(_ op: BackendOp) -> Bool { true }
-    public func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
-        ReferenceKernels.quantize(x, rows: rows, columns: columns)
-    }
-    public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
-        ReferenceKernels.matmul(w, x, into: y)
-    }
-    public func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
-                        into y: UnsafeMutableBufferPointer<Float>) {
-        ReferenceKernels.rmsNorm(x, weight: weight, rows: rows, epsilon: epsilon, into: y)
-    }
-    public func rope(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, heads: Int, headDim: Int, positions: [Int], angles: RopeAngles) {
-        ReferenceKernels.rope(x, rows: rows, heads: heads, headDim: headDim, positions: positions, angles: angles)
-    }
-    public func attention(queries: UnsafeBufferPointer<Float>, rows: Int, positions: [Int], cache: KVCache, layer: Int,
-                          into out: UnsafeMutableBufferPointer<Float>) {
-        ReferenceKernels.attention(queries: queries, rows: rows, positions: positions, cache: cache, layer: layer, into: out)
-    }
-    public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
-        ReferenceKernels.siluMul(gate: gate, up: up, into: out)
-    }
     public func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>) {
-        ReferenceKernels.add(x, y)
+        for i in 0..<x.count { x[i] += y[i] }
     }
 }
