@@ -55,6 +55,7 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
             for (int64_t gi = 0; gi < g; gi++) {
                 const int64_t gb = gi * bph + b;
                 __m512i h = _mm512_setzero_si512(), l = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
                 for (int p = 0; p < 16; p++) {
                     h = _mm512_add_epi32(h, _mm512_madd_epi16(r[p], _mm512_set1_epi32(qpair_h[gb][p])));
                     l = _mm512_add_epi32(l, _mm512_madd_epi16(r[p], _mm512_set1_epi32(qpair_l[gb][p])));
@@ -101,27 +102,22 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
             __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(d0)), _mm512_cvtpd_ps(d1), 1);
             v = _mm512_maskz_mov_ps(nonzero, v);   /* exact zero → +0 */
             v = _mm512_mul_ps(v, vscale);
-            float vals[16];
-            _mm512_storeu_ps(vals, v);
             float *out = sc + gi * stride;
-            for (int i = 0; i < 16; i++) {
-                int64_t j = j0 + i;
-                if (j >= n) continue;
-                if ((bad >> i) & 1) {
-                    lk_stat_add(3, 1);
-                    lk_exact a;
-                    lk_exact_clear(&a);
-                    for (int64_t b = 0; b < bph; b++) {
-                        const int16_t *k = c->keys + (j * kvstride + kvh * bph + b) * 32;
-                        const int16_t *q = qv + (gi * bph + b) * 32;
-                        int64_t d = 0;
-                        for (int e = 0; e < 32; e++) d += (int32_t)q[e] * k[e];
-                        lk_exact_add(&a, d, (int64_t)qe[gi * bph + b] + c->key_exponents[j * kvstride + kvh * bph + b]);
-                    }
-                    out[j] = lk_exact_round(&a) * c->scale;
-                } else {
-                    out[j] = vals[i];
+            const __mmask16 live = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+            _mm512_mask_storeu_ps(out + j0, (__mmask16)(live & ~bad), v);
+            for (uint32_t todo = (uint32_t)(live & bad); todo; todo &= todo - 1) {
+                const int64_t j = j0 + __builtin_ctz(todo);
+                lk_stat_add(3, 1);
+                lk_exact a;
+                lk_exact_clear(&a);
+                for (int64_t b = 0; b < bph; b++) {
+                    const int16_t *k = c->keys + (j * kvstride + kvh * bph + b) * 32;
+                    const int16_t *q = qv + (gi * bph + b) * 32;
+                    int64_t d = 0;
+                    for (int e = 0; e < 32; e++) d += (int32_t)q[e] * k[e];
+                    lk_exact_add(&a, d, (int64_t)qe[gi * bph + b] + c->key_exponents[j * kvstride + kvh * bph + b]);
                 }
+                out[j] = lk_exact_round(&a) * c->scale;
             }
         }
     }
@@ -146,12 +142,15 @@ LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int3
         if (j + 8 < n) _mm_prefetch((const char *)(vv + 8 * kvstride * 32), _MM_HINT_T0);
         const int32_t ve = c->value_exponents[vb];
         int any = 0;
+#pragma clang loop unroll(full)
         for (int gi = 0; gi < G; gi++) any |= pv[gi * nbp * 32 + j];
         if (!any) continue;
         __m512i w0 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)vv));
         __m512i w1 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 8)));
         __m512i w2 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 16)));
         __m512i w3 = _mm512_cvtepi16_epi64(_mm_loadu_si128((const __m128i *)(vv + 24)));
+        /* unrolled, so that the accumulators stay in registers */
+#pragma clang loop unroll(full)
         for (int gi = 0; gi < G; gi++) {
             const int32_t pj = pv[gi * nbp * 32 + j];
             if (pj == 0) continue;
@@ -186,6 +185,49 @@ int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int3
     case 4: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 4); return 1;
     default: return 0;
     }
+}
+
+/*
+ * Exponent range of one head's non-zero P·V terms in a value column block: the min (*lo) and
+ * max (*hi) of pex[j/32] + vcol[j] over j < n with p[j] ≠ 0 (INT32_MAX / INT32_MIN when none).
+ */
+void lk_attn_term_range_avx512(const int16_t *p, const int32_t *pex, const int32_t *vcol, int64_t n, int32_t *lo,
+                               int32_t *hi) {
+    __m512i vlo = _mm512_set1_epi32(INT32_MAX), vhi = _mm512_set1_epi32(INT32_MIN);
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {   /* 16 positions share one probability block */
+        const __mmask16 live = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+        const __m512i pj = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(live, p + j0));
+        const __mmask16 nz = _mm512_mask_test_epi32_mask(live, pj, pj);
+        const __m512i e = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, vcol + j0), _mm512_set1_epi32(pex[j0 >> 5]));
+        vlo = _mm512_mask_min_epi32(vlo, nz, vlo, e);
+        vhi = _mm512_mask_max_epi32(vhi, nz, vhi, e);
+    }
+    *lo = _mm512_reduce_min_epi32(vlo);
+    *hi = _mm512_reduce_max_epi32(vhi);
+}
+
+/*
+ * out[i] = acc[i]·2^emin as binary32 for the lanes i < `lanes` (≤ 32) where `lk_finish` would
+ * give it: one rounding int64 → binary32, an exact scaling in binary64. Returns the mask of the
+ * lanes it leaves to the caller (a subnormal result, or |emin| > 1000: all non-zero lanes).
+ */
+uint32_t lk_attn_finish_avx512(const int64_t *acc, int64_t emin, int64_t lanes, float *out) {
+    const uint32_t all = lanes >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << lanes) - 1);
+    const int wide = emin < -1000 || emin > 1000;
+    const __m512d scale = _mm512_set1_pd(lk_pow2d(wide ? 0 : emin));
+    uint32_t pending = 0;
+    for (int k = 0; k < 4 && 8 * k < lanes; k++) {
+        const __mmask8 live = (__mmask8)(all >> (8 * k));
+        const __m512i a = _mm512_maskz_loadu_epi64(live, acc + 8 * k);
+        const __m512d d = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_cvtepi64_ps(a)), scale);
+        const __mmask8 nonzero = _mm512_mask_test_epi64_mask(live, a, a);
+        const __mmask8 tiny = _mm512_cmp_pd_mask(_mm512_abs_pd(d), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+        const __mmask8 left = wide ? nonzero : (__mmask8)(tiny & nonzero);
+        /* exact zero → +0 */
+        _mm256_mask_storeu_ps(out + 8 * k, (__mmask8)(live & ~left), _mm256_maskz_mov_ps(nonzero, _mm512_cvtpd_ps(d)));
+        pending |= (uint32_t)left << (8 * k);
+    }
+    return pending;
 }
 
 #pragma clang attribute pop

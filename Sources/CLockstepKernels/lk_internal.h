@@ -167,8 +167,9 @@ typedef struct {
     void (*silu_mul)(const float *gate, const float *up, float *out, int64_t n);
     void (*add)(float *x, const float *y, int64_t n);
     void (*softmax)(float *x, int64_t n);
+    /* vcols: the value block exponents by column, (kv head, block of the head) × vlen positions */
     void (*attention_task)(const float *queries, const int64_t *positions, const lk_attention_cache *cache,
-                           float *out, int64_t task, int64_t splits, void *scratch);
+                           const int32_t *vcols, int64_t vlen, float *out, int64_t task, int64_t splits, void *scratch);
 } lk_light_table;
 
 extern const lk_light_table lk_light_scalar;
@@ -184,6 +185,9 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
                           int64_t n, float *sc, int64_t stride);
 int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
                       int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);
+void lk_attn_term_range_avx512(const int16_t *p, const int32_t *pex, const int32_t *vcol, int64_t n, int32_t *lo,
+                               int32_t *hi);
+uint32_t lk_attn_finish_avx512(const int64_t *acc, int64_t emin, int64_t lanes, float *out);
 #endif
 /** Bytes of scratch one attention task needs for a cache of `length` positions. */
 size_t lk_attention_scratch_bytes(const lk_attention_cache *cache, int64_t length);

@@ -179,7 +179,6 @@ size_t lk_attention_scratch_bytes(const lk_attention_cache *c, int64_t length) {
     /* each array rounded up to 64 bytes (see attention_task) */
     int64_t bytes = 0;
     bytes += (g * nbp * 32 * 4 + 63) / 64 * 64;      /* scores */
-    bytes += (nbp * 32 * 4 + 63) / 64 * 64;          /* value exponents of one column block */
     bytes += 2 * ((g * nbp * 4 + 63) / 64 * 64);     /* p exponents, sums */
     bytes += 2 * ((g * bph * 4 + 63) / 64 * 64);     /* q exponents, sums */
     bytes += (g * nbp * 32 * 2 + 63) / 64 * 64;      /* p values */
@@ -194,6 +193,8 @@ typedef struct {
     const float *queries;
     const int64_t *positions;
     const lk_attention_cache *cache;
+    const int32_t *vcols;
+    int64_t vlen;
     float *out;
     int64_t tasks, splits;
     size_t scratch_bytes;
@@ -209,7 +210,8 @@ static void lk_attention_worker(void *p, int w, int n) {
     void *raw = malloc(job->scratch_bytes + 64);
     void *scratch = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     for (int64_t k = a; k < b; k++)
-        job->ops->attention_task(job->queries, job->positions, job->cache, job->out, job->tasks - 1 - k, job->splits, scratch);
+        job->ops->attention_task(job->queries, job->positions, job->cache, job->vcols, job->vlen, job->out,
+                                 job->tasks - 1 - k, job->splits, scratch);
     free(raw);
 }
 
@@ -219,20 +221,29 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     if (cache->heads <= 0 || cache->kv_heads <= 0 || cache->heads % cache->kv_heads != 0 || cache->head_dim <= 0)
         return -1;
     if (61 - 30 - lk_ceil_log2_i(cache->cache_length + 1) < 1) return -1;
-    int64_t work = 0;
+    int64_t work = 0, vlen = 0;
     for (int64_t t = 0; t < rows; t++) {
         if (positions[t] < 0 || positions[t] + 1 > cache->cache_length) return -1;
         work += positions[t] + 1;
+        vlen = positions[t] + 1 > vlen ? positions[t] + 1 : vlen;
     }
+    /* The value block exponents by column (kv head, block) for the positions attended to: every
+       task scans whole columns of them (once per head group and output block). */
+    const int64_t cols = cache->kv_heads * ((cache->head_dim + 31) / 32);
+    int32_t *vcols = malloc((size_t)(cols * vlen) * sizeof(int32_t));
+    if (!vcols) return -2;
+    for (int64_t j = 0; j < vlen; j++)
+        for (int64_t k = 0; k < cols; k++) vcols[k * vlen + j] = cache->value_exponents[j * cols + k];
     /* Tasks: one per (row, key/value head); when that is fewer than two per thread, the query
        heads of each group are split over several tasks so that the threads stay busy. */
     int threads = lk_pool_threads(pool);
     int64_t group = cache->heads / cache->kv_heads, splits = 1;
     while (rows * cache->kv_heads * splits < 2 * threads && splits < group) splits++;
-    lk_attention_job job = {lk_light(isa), queries, positions, cache, out, rows * cache->kv_heads * splits, splits,
+    lk_attention_job job = {lk_light(isa), queries, positions, cache, vcols, vlen, out, rows * cache->kv_heads * splits, splits,
                             lk_attention_scratch_bytes(cache, cache->cache_length)};
     work *= cache->heads * ((cache->head_dim + 31) / 32);
     int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 8 * threads ? job.tasks : 8 * threads;
     lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
+    free(vcols);
     return 0;
 }

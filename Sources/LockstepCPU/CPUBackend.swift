@@ -174,7 +174,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                 }
             }
         }
-        precondition(status == 0, "attention: the kernel rejected the shape")
+        precondition(status == 0, status == -2 ? "attention: out of memory for \(rows) rows" : "attention: the kernel rejected the shape")
     }
 
     public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
