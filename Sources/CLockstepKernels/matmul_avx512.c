@@ -82,7 +82,6 @@ LK_INLINE void lk5_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     lk5_store_tile(c, r0, rend, t0, T, acc_e, acc_o, basel, bad);
 }
 
-
 void lk_mm_rows_avx512_novnni(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
     switch (c->format) {
     case LK_Q8_0: LK5_ROWS(lk5_tile, c, r0, r1, LK_Q8_0); break;

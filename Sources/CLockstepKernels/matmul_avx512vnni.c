@@ -102,7 +102,6 @@ LK_INLINE void lkv_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0
     lk5_store_tile(c, r0, rend, t0, T, acc_e, acc_o, basel, bad);
 }
 
-
 void lk_mm_rows_avx512vnni_q4(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
     if (c->format == LK_Q4_0) LK5_ROWS(lkv_tile, c, r0, r1, LK_Q4_0);
     else LK5_ROWS(lkv_tile, c, r0, r1, LK_Q4_1);
