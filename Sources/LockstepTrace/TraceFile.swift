@@ -61,6 +61,12 @@ enum RecordType {
 /// Size of a step record without its state: type, kind, position, layer, oᵢ, cᵢ.
 let stepRecordFixedBytes = 1 + 9 + 32 + 32
 
+/// Most bytes one read of `TraceReader.skimRecordsInParallel` fetches: the fixed parts of the
+/// records in that span with the states between them (a layer state is 4·dim bytes; a sample
+/// state, 4·vocab + 4, is larger than this and skipped). Fewer, larger reads instead of one system
+/// call per record.
+let skimReadBytes = 256 << 10
+
 /// A step record's fixed part after its type byte, as stored (not yet checked against the schedule).
 struct StepRecordFields {
     let kindByte: UInt8
@@ -423,7 +429,8 @@ public final class TraceReader {
     /// skips the states (`TraceIndex`): the record layout the schedule gives must end exactly at
     /// the footer the trailer names; then each record's type, step, chain value (against the
     /// previous record's) and leaf hash are checked in parallel, and the leaves go into the Merkle
-    /// tree in order. The footer is left for `next()`, which verifies it as usual.
+    /// tree in order. The footer is left for `next()`, which verifies it as usual. Records close
+    /// together are read together (`skimReadBytes`).
     ///
     /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
     /// and no state changed — when anything does not check out, so that the caller reads the
@@ -450,13 +457,20 @@ public final class TraceReader {
         var parsed = [TraceLeaf?](repeating: nil, count: n)
         parsed.withUnsafeMutableBufferPointer { parsed in
             forRowsInParallel(n) { range in
-                for i in range {
-                    guard let bytes = try? input.read(at: offsets[i], count: stepRecordFixedBytes, "step record"),
-                          bytes[0] == RecordType.step else { continue }
-                    var r = ByteReader(bytes, offset: 1)
-                    let fields = StepRecordFields(&r)
-                    guard fields.step == schedule.step(at: i) else { continue }
-                    parsed[i] = TraceLeaf(index: UInt64(i), stepDigest: fields.stepDigest, chain: fields.chain)
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    // Records i ..< j: their fixed parts and the states between them in one read.
+                    var j = i + 1
+                    while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= skimReadBytes { j += 1 }
+                    defer { i = j }
+                    guard let span = try? input.read(at: offsets[i], count: offsets[j - 1] + stepRecordFixedBytes - offsets[i], "step records")
+                    else { continue }
+                    for k in i ..< j where span[offsets[k] - offsets[i]] == RecordType.step {
+                        var r = ByteReader(span, offset: offsets[k] - offsets[i] + 1)
+                        let fields = StepRecordFields(&r)
+                        guard fields.step == schedule.step(at: k) else { continue }
+                        parsed[k] = TraceLeaf(index: UInt64(k), stepDigest: fields.stepDigest, chain: fields.chain)
+                    }
                 }
             }
         }
