@@ -12,6 +12,20 @@
 #include "mm_avx512.h"
 
 /*
+ * Eight int64 sums a as binary32 times `scale` (per lane, a power of two in binary64): one
+ * rounding int64 → binary32, then an exact scaling in binary64 and the conversion back, exact
+ * unless the result is subnormal. A zero sum gives +0. *nonzero gets the lanes with a ≠ 0,
+ * *tiny those whose scaled value is below 2^−126 in magnitude (subnormal or zero in binary32:
+ * the callers take the non-zero ones by the exact path).
+ */
+LK_INLINE __m256 lka_round_scale8(__m512i a, __m512d scale, __mmask8 *nonzero, __mmask8 *tiny) {
+    const __m512d d = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_cvtepi64_ps(a)), scale);
+    *nonzero = _mm512_test_epi64_mask(a, a);
+    *tiny = _mm512_cmp_pd_mask(_mm512_abs_pd(d), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+    return _mm256_maskz_mov_ps(*nonzero, _mm512_cvtpd_ps(d));
+}
+
+/*
  * Scores of `g` query heads (quantised: qv g×bph×32, qe g×bph) against positions 0..n−1 of
  * key/value head kvh: sc[gi·stride + j] = round(q·k_j)·scale. Returns 0 if the shape is not
  * handled here (the caller then uses the portable code).
@@ -89,21 +103,15 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
                 acc1 = _mm512_add_epi64(acc1, _mm512_sllv_epi64(hi_i[gb], _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(sh, 1))));
             }
             /* one rounding int64 → binary32, then an exact scaling by 2^base (in binary64) */
-            __m512 f = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtepi64_ps(acc0)), _mm512_cvtepi64_ps(acc1), 1);
             __m512i bb = _mm512_max_epi32(_mm512_min_epi32(base, _mm512_set1_epi32(1000)), _mm512_set1_epi32(-1000));
             __m512d p0 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(bb)), _mm512_set1_epi64(1023)), 52));
             __m512d p1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bb, 1)), _mm512_set1_epi64(1023)), 52));
-            __m512d d0 = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(f)), p0);
-            __m512d d1 = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(f, 1)), p1);
-            __mmask8 tiny0 = _mm512_cmp_pd_mask(_mm512_abs_pd(d0), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
-            __mmask8 tiny1 = _mm512_cmp_pd_mask(_mm512_abs_pd(d1), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
-            __mmask16 nonzero = (__mmask16)(_mm512_test_epi64_mask(acc0, acc0) | ((__mmask16)_mm512_test_epi64_mask(acc1, acc1) << 8));
-            bad |= (__mmask16)((tiny0 | ((__mmask16)tiny1 << 8)) & nonzero);
-            __m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(d0)), _mm512_cvtpd_ps(d1), 1);
-            v = _mm512_maskz_mov_ps(nonzero, v);   /* exact zero → +0 */
-            v = _mm512_mul_ps(v, vscale);
+            __mmask8 nz0, nz1, tiny0, tiny1;
+            const __m256 v0 = lka_round_scale8(acc0, p0, &nz0, &tiny0), v1 = lka_round_scale8(acc1, p1, &nz1, &tiny1);
+            bad |= (__mmask16)((tiny0 & nz0) | ((__mmask16)(tiny1 & nz1) << 8));
+            const __m512 v = _mm512_mul_ps(_mm512_insertf32x8(_mm512_castps256_ps512(v0), v1, 1), vscale);
             float *out = sc + gi * stride;
-            const __mmask16 live = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+            const __mmask16 live = (__mmask16)lk_first_lanes(n - j0);
             _mm512_mask_storeu_ps(out + j0, (__mmask16)(live & ~bad), v);
             for (uint32_t todo = (uint32_t)(live & bad); todo; todo &= todo - 1) {
                 const int64_t j = j0 + __builtin_ctz(todo);
@@ -127,20 +135,20 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
 /*
  * P·V for one 32-lane output block `cb` of `G` (1–4) heads whose terms all fall in one int64
  * window (exponent spread ≤ W, see attention_task): acc_gd = Σ_j (p_j·v_jd) << s_j, exact.
+ * vcol[j] is the exponent of position j's value block cb (the call's column, see lk_attention).
  * Positions outer, heads inner: each value block is widened once for the whole group; when
  * p_j·2^s_j fits 31 bits the shift is folded into the multiplier.
  */
-LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t nbp, int64_t kvh,
-                      int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin, const int G) {
+LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, const int32_t *vcol, int64_t nbp,
+                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin, const int G) {
     const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
     __m512i acc[4][4];
     for (int gi = 0; gi < G; gi++)
         for (int k = 0; k < 4; k++) acc[gi][k] = _mm512_setzero_si512();
     for (int64_t j = 0; j < n; j++) {
-        const int64_t vb = j * kvstride + kvh * bph + cb;
-        const int16_t *vv = c->values + vb * 32;
+        const int16_t *vv = c->values + (j * kvstride + kvh * bph + cb) * 32;
         if (j + 8 < n) _mm_prefetch((const char *)(vv + 8 * kvstride * 32), _MM_HINT_T0);
-        const int32_t ve = c->value_exponents[vb];
+        const int32_t ve = vcol[j];
         int any = 0;
 #pragma clang loop unroll(full)
         for (int gi = 0; gi < G; gi++) any |= pv[gi * nbp * 32 + j];
@@ -176,13 +184,13 @@ LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int3
 }
 
 /* Returns 0 when the group is not handled here (more than 4 heads). */
-int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
-                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin) {
+int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, const int32_t *vcol, int64_t g,
+                      int64_t nbp, int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin) {
     switch (g) {
-    case 1: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 1); return 1;
-    case 2: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 2); return 1;
-    case 3: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 3); return 1;
-    case 4: lka_pv(c, pv, pe, nbp, kvh, n, cb, emins, win, maxwin, 4); return 1;
+    case 1: lka_pv(c, pv, pe, vcol, nbp, kvh, n, cb, emins, win, maxwin, 1); return 1;
+    case 2: lka_pv(c, pv, pe, vcol, nbp, kvh, n, cb, emins, win, maxwin, 2); return 1;
+    case 3: lka_pv(c, pv, pe, vcol, nbp, kvh, n, cb, emins, win, maxwin, 3); return 1;
+    case 4: lka_pv(c, pv, pe, vcol, nbp, kvh, n, cb, emins, win, maxwin, 4); return 1;
     default: return 0;
     }
 }
@@ -195,7 +203,7 @@ void lk_attn_term_range_avx512(const int16_t *p, const int32_t *pex, const int32
                                int32_t *hi) {
     __m512i vlo = _mm512_set1_epi32(INT32_MAX), vhi = _mm512_set1_epi32(INT32_MIN);
     for (int64_t j0 = 0; j0 < n; j0 += 16) {   /* 16 positions share one probability block */
-        const __mmask16 live = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+        const __mmask16 live = (__mmask16)lk_first_lanes(n - j0);
         const __m512i pj = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(live, p + j0));
         const __mmask16 nz = _mm512_mask_test_epi32_mask(live, pj, pj);
         const __m512i e = _mm512_add_epi32(_mm512_maskz_loadu_epi32(live, vcol + j0), _mm512_set1_epi32(pex[j0 >> 5]));
@@ -212,19 +220,16 @@ void lk_attn_term_range_avx512(const int16_t *p, const int32_t *pex, const int32
  * lanes it leaves to the caller (a subnormal result, or |emin| > 1000: all non-zero lanes).
  */
 uint32_t lk_attn_finish_avx512(const int64_t *acc, int64_t emin, int64_t lanes, float *out) {
-    const uint32_t all = lanes >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << lanes) - 1);
+    const uint32_t all = lk_first_lanes(lanes);
     const int wide = emin < -1000 || emin > 1000;
     const __m512d scale = _mm512_set1_pd(lk_pow2d(wide ? 0 : emin));
     uint32_t pending = 0;
     for (int k = 0; k < 4 && 8 * k < lanes; k++) {
         const __mmask8 live = (__mmask8)(all >> (8 * k));
-        const __m512i a = _mm512_maskz_loadu_epi64(live, acc + 8 * k);
-        const __m512d d = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_cvtepi64_ps(a)), scale);
-        const __mmask8 nonzero = _mm512_mask_test_epi64_mask(live, a, a);
-        const __mmask8 tiny = _mm512_cmp_pd_mask(_mm512_abs_pd(d), _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+        __mmask8 nonzero, tiny;
+        const __m256 v = lka_round_scale8(_mm512_maskz_loadu_epi64(live, acc + 8 * k), scale, &nonzero, &tiny);
         const __mmask8 left = wide ? nonzero : (__mmask8)(tiny & nonzero);
-        /* exact zero → +0 */
-        _mm256_mask_storeu_ps(out + 8 * k, (__mmask8)(live & ~left), _mm256_maskz_mov_ps(nonzero, _mm512_cvtpd_ps(d)));
+        _mm256_mask_storeu_ps(out + 8 * k, (__mmask8)(live & ~left), v);
         pending |= (uint32_t)left << (8 * k);
     }
     return pending;

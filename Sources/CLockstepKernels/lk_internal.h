@@ -22,6 +22,12 @@ LK_INLINE double lk_pow2d(int64_t k) {
     return d;
 }
 
+/** The mask of the first `n` (≥ 0) of 32 lanes: all of them for n ≥ 32. A 16- or 8-lane mask is
+    its low bits (all of its lanes for n ≥ 16 or 8). */
+LK_INLINE uint32_t lk_first_lanes(int64_t n) {
+    return n >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << n) - 1);
+}
+
 /** |x| as a bit operation. */
 LK_INLINE double lk_fabsd(double x) {
     uint64_t b;
@@ -183,8 +189,8 @@ const lk_light_table *lk_light(int isa);
 #ifdef LK_X86
 int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
                           int64_t n, float *sc, int64_t stride);
-int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, int64_t g, int64_t nbp,
-                      int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);
+int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, const int32_t *vcol, int64_t g,
+                      int64_t nbp, int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);
 void lk_attn_term_range_avx512(const int16_t *p, const int32_t *pex, const int32_t *vcol, int64_t n, int32_t *lo,
                                int32_t *hi);
 uint32_t lk_attn_finish_avx512(const int64_t *acc, int64_t emin, int64_t lanes, float *out);
