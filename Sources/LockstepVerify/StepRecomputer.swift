@@ -86,11 +86,15 @@ public struct StepRecomputer {
     }
 }
 
-/// Little-endian binary32 bytes → floats.
+/// Little-endian binary32 bytes → floats (a copy of the bytes on a little-endian host).
 func copyFloats(_ bytes: [UInt8], into out: UnsafeMutableBufferPointer<Float>) {
     precondition(bytes.count == 4 * out.count)
+    #if _endian(little)
+    bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+    #else
     for i in 0 ..< out.count {
         let b = 4 * i
         out[i] = Float(bitPattern: UInt32(bytes[b]) | UInt32(bytes[b + 1]) << 8 | UInt32(bytes[b + 2]) << 16 | UInt32(bytes[b + 3]) << 24)
     }
+    #endif
 }
