@@ -67,6 +67,22 @@ let stepRecordFixedBytes = 1 + 9 + 32 + 32
 /// call per record.
 let skimReadBytes = 256 << 10
 
+/// Most bytes of those reads that `TraceIndex` keeps, so that opening a state held in them needs
+/// no further read of the file. When the spans would total more, none is kept.
+let keptSpanBytesLimit = 256 << 20
+
+/// Bytes of a trace file from `offset` on, as one read gave them.
+struct FileSpan {
+    let offset: Int
+    let bytes: [UInt8]
+
+    /// Bytes `position ..< position + count` of the file, when this span holds them all.
+    func slice(at position: Int, count: Int) -> [UInt8]? {
+        guard position >= offset, count <= bytes.count - (position - offset) else { return nil }
+        return Array(bytes[position - offset ..< position - offset + count])
+    }
+}
+
 /// A step record's fixed part after its type byte, as stored (not yet checked against the schedule).
 struct StepRecordFields {
     let kindByte: UInt8
@@ -435,7 +451,13 @@ public final class TraceReader {
     /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
     /// and no state changed — when anything does not check out, so that the caller reads the
     /// records one by one and reports the first fault exactly as a sequential read does.
-    func skimRecordsInParallel() -> (leaves: [TraceLeaf], stateOffsets: [Int])? {
+    ///
+    /// - Parameters:
+    ///   - readBytes: the most bytes one read fetches (`skimReadBytes`; smaller in tests).
+    ///   - keepsSpans: whether to return what the reads fetched (in file order), when it totals at
+    ///     most `keptSpanBytesLimit`; otherwise `spans` is empty.
+    func skimRecordsInParallel(readBytes: Int = skimReadBytes, keepsSpans: Bool = false)
+        -> (leaves: [TraceLeaf], stateOffsets: [Int], spans: [FileSpan])? {
         guard skipsStates, recordCount == 0, signed == nil else { return nil }
         // The footer offset from the trailer (the last 16 bytes); checked again by `readFooter`.
         guard input.size - input.offset >= 16, let trailer = try? input.read(at: input.size - 16, count: 16, "trailer"),
@@ -445,26 +467,31 @@ public final class TraceReader {
         let footer = Int(footer64)
         // The records the schedule puts before it (at least 74 bytes each: bounded by the file).
         var offsets: [Int] = []
-        var at = input.offset
+        var at = input.offset, spanned = 0   // an upper bound on the bytes the reads below fetch
         while at < footer {
             offsets.append(at)
             let kind = schedule.step(at: offsets.count - 1).kind
-            at += stepRecordFixedBytes + (header.storesStates ? header.stateByteCount(kind) : 0)
+            let state = header.storesStates ? header.stateByteCount(kind) : 0
+            at += stepRecordFixedBytes + state
+            spanned += stepRecordFixedBytes + (stepRecordFixedBytes + state <= readBytes ? state : 0)
         }
         guard at == footer, !offsets.isEmpty else { return nil }
         let n = offsets.count
+        let keeps = keepsSpans && spanned <= keptSpanBytesLimit
+        var kept = [[UInt8]?](repeating: nil, count: keeps ? n : 0)   // at each span's first record
         // Parse the fixed parts, then check chain links and hash leaves, each on several threads.
         var parsed = [TraceLeaf?](repeating: nil, count: n)
-        parsed.withUnsafeMutableBufferPointer { parsed in
+        parsed.withUnsafeMutableBufferPointer { parsed in kept.withUnsafeMutableBufferPointer { kept in
             forRowsInParallel(n) { range in
                 var i = range.lowerBound
                 while i < range.upperBound {
                     // Records i ..< j: their fixed parts and the states between them in one read.
                     var j = i + 1
-                    while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= skimReadBytes { j += 1 }
+                    while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= readBytes { j += 1 }
                     defer { i = j }
                     guard let span = try? input.read(at: offsets[i], count: offsets[j - 1] + stepRecordFixedBytes - offsets[i], "step records")
                     else { continue }
+                    if keeps { kept[i] = span }
                     for k in i ..< j where span[offsets[k] - offsets[i]] == RecordType.step {
                         var r = ByteReader(span, offset: offsets[k] - offsets[i] + 1)
                         let fields = StepRecordFields(&r)
@@ -473,7 +500,7 @@ public final class TraceReader {
                     }
                 }
             }
-        }
+        } }
         guard !parsed.contains(where: { $0 == nil }) else { return nil }
         let leaves = parsed.map { $0! }
         var leafHashes = [Digest?](repeating: nil, count: n)
@@ -489,7 +516,8 @@ public final class TraceReader {
         for h in leafHashes { tree.append(leafHash: h!, using: hasher) }
         chain = leaves[n - 1].chain
         recordCount = n
-        return (leaves, offsets.map { $0 + stepRecordFixedBytes })
+        let spans = kept.indices.compactMap { i in kept[i].map { FileSpan(offset: offsets[i], bytes: $0) } }
+        return (leaves, offsets.map { $0 + stepRecordFixedBytes }, spans)
     }
 
     private func readFooter(start: Int) throws(TraceError) {

@@ -12,7 +12,15 @@ final class TraceIndexTests: XCTestCase {
         for states in [false, true] {
             let (result, bytes, path) = try TraceFixtures.tracedFile(self, states: states)
             let full = try TraceReader.read(bytes: bytes, keepStates: true)
-            for index in [try TraceIndex(path: path, expectedPublicKey: key.publicKey), try TraceIndex(bytes: bytes)] {
+            // Reads of up to 256 KiB (every state in what indexing read, on this small model), of one
+            // fixed part (every state read from the file when opened), and of about three records
+            // (some of each).
+            let recordBytes = stepRecordFixedBytes + (states ? full.header.stateByteCount(.layer) : 0)
+            let indexes = [try TraceIndex(path: path, expectedPublicKey: key.publicKey),
+                           try TraceIndex(path: path, expectedPublicKey: nil, readBytes: stepRecordFixedBytes),
+                           try TraceIndex(path: path, expectedPublicKey: nil, readBytes: 3 * recordBytes),
+                           try TraceIndex(bytes: bytes)]
+            for index in indexes {
                 XCTAssertEqual(index.header, full.header)
                 XCTAssertEqual(index.signed, result.signed)
                 XCTAssertEqual(index.leaves, result.leaves)

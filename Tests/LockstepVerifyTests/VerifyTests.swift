@@ -73,8 +73,6 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(try FraudProof.parse(bytes).get().check(model: Fixture.model, modelDigest: Fixture.digest, backend: backend).holds)
         var bits = Array(0 ..< bytes.count * 8)
         if bytes.count > 6000 {
-            var rng = SystemRandomNumberGenerator()
-            _ = rng
             var g = SplitMix64(seed: 2024)
             bits = (0 ..< 4000).map { _ in Int.random(in: 0 ..< bytes.count * 8, using: &g) }
         }
