@@ -290,8 +290,13 @@ final class TraceInput {
     }
 
     private func fileBytes(at position: Int, count n: Int) throws(TraceError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: n)
-        guard out.withUnsafeMutableBytes({ fill($0, at: position) }) else { throw readFailure(at: position) }
+        var filled = false
+        // Not zero-filled first: every byte is read into, or the array is dropped.
+        let out = [UInt8](unsafeUninitializedCapacity: n) { buffer, count in
+            filled = fill(UnsafeMutableRawBufferPointer(buffer), at: position)
+            count = filled ? n : 0
+        }
+        guard filled else { throw readFailure(at: position) }
         return out
     }
 
