@@ -73,6 +73,7 @@ public final class TraceIndex {
 
     /// The state bytes stored in record `index` (`4·dim` for embedding and layer steps,
     /// `4·vocab + 4` for sample steps), as the file holds them: not yet checked against the leaf.
+    /// A state inside a span that indexing kept comes from that read; any other is read now.
     /// - Throws: `TraceError.malformed` when the trace stores no states or `index` is not a record,
     ///   `TraceError.io` when the file can no longer be read (it changed after indexing).
     public func storedState(at index: Int) throws(TraceError) -> [UInt8] {
