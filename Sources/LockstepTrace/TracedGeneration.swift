@@ -133,9 +133,14 @@ public enum TracedGeneration {
     /// token on and sampling each with the request's sampler. Thanks to the exact products, an
     /// honest claim gives the very leaves, root and chain of the original generation; the
     /// returned commitment (unsigned) uses the tokens the replay sampled.
-    /// - Parameter chunk: positions per forward pass (≥ 1); any value gives the same leaves.
+    /// - Parameters:
+    ///   - chunk: positions per forward pass (≥ 1); any value gives the same leaves.
+    ///   - progress: called on the calling thread after the embedding and each layer of each
+    ///     forward pass, and after its sampling, with the steps computed so far and the request's
+    ///     step count (its leaf count); the last call has the two equal.
     public static func replay(model: LlamaModel, backend: any Backend, request: TraceRequest, outputTokens: [TokenID],
-                              storeStates: Bool = false, writer: TraceWriter? = nil, chunk: Int = replayChunk) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
+                              storeStates: Bool = false, writer: TraceWriter? = nil, chunk: Int = replayChunk,
+                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
         guard let sampler = request.sampler else { throw .generation("the request's temperature is not a finite number ≥ 0") }
         guard outputTokens.count <= Int(request.maxTokens) else { throw .generation("\(outputTokens.count) output tokens exceed max tokens \(request.maxTokens)") }
         guard request.shape == (try? ModelShape(model)) else { throw .generation("the request's model shape is not the model's") }
@@ -150,12 +155,17 @@ public enum TracedGeneration {
             let session = InferenceSession(model: model, backend: backend)
             let v = model.config.vocabularySize
             do {
-                var start = 0
+                var start = 0, stepsDone = 0
+                let layers = model.config.layers, steps = fed.count * (layers + 1) + ng
                 while start < fed.count {
                     let end = min(start + chunk, fed.count)
                     let firstSampled = max(np - 1 - start, 0)   // the chunk's first row with a sample step
                     let capture = recorder.capture(start: start, rows: end - start)
-                    let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: capture.observer)
+                    let observe = capture.observer, before = stepsDone, rows = end - start
+                    let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: { layer, residual in
+                        observe(layer, residual)
+                        progress?(before + rows * ((layer ?? -1) + 2), steps)
+                    })
                     try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
                         let count = max(end - start - firstSampled, 0), first = sampled.count
                         // Each row is sampled on its own (its index fixes the generator's counter).
@@ -177,7 +187,9 @@ public enum TracedGeneration {
                                                       token: tokens[i], digest: digests[i])
                         }
                         sampled += tokens
+                        stepsDone += rows * (layers + 1) + count
                     }
+                    progress?(stepsDone, steps)
                     start = end
                 }
             } catch let e as TraceError {

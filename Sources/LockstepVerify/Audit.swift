@@ -143,14 +143,16 @@ public enum Audit {
     /// leaf comparison of `Replay.verify`.
     /// - Returns: the verdict (a failing product first, with the step its row feeds; then the
     ///   first differing leaf) and the costs.
+    /// - Parameter progress: the progress of the replay the audit rides on (`Replay.verify`).
     /// - Throws: `VerifyError` for a trace of another model or contract, or bad options.
     public static func verify(trace: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend,
-                              options: AuditOptions = AuditOptions()) throws(VerifyError) -> AuditReport {
+                              options: AuditOptions = AuditOptions(),
+                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(VerifyError) -> AuditReport {
         guard options.products.map({ $0 >= 1 }) ?? true else { throw VerifyError("the number of products must be at least 1") }
         guard options.rounds >= 1 && options.rounds <= 64 else { throw VerifyError("the rounds must be between 1 and 64, got \(options.rounds)") }
         let c = trace.signed.commitment
         let auditor = AuditingBackend(wrapping: backend, model: model, count: options.products, stream: sampleStream(root: c.root, seed: options.seed))
-        let replay = try Replay.verify(trace: trace, model: model, modelDigest: modelDigest, backend: auditor)
+        let replay = try Replay.verify(trace: trace, model: model, modelDigest: modelDigest, backend: auditor, progress: progress)
         let recorded = auditor.recorded
 
         // The prover states its certificates.

@@ -45,8 +45,11 @@ func checkStopping(_ c: Commitment, model: LlamaModel, schedule: StepSchedule) -
 public enum Replay {
     /// Re-executes the request as batched, teacher-forced forward passes over prompt and claimed
     /// output (`TracedGeneration.replay`) and compares every leaf with the trace's.
+    /// - Parameter progress: the replay's progress (`TracedGeneration.replay`): embedding and
+    ///   layer steps recomputed so far, and their total.
     /// - Throws: `VerifyError` when the trace is for another model or contract.
-    public static func verify(trace: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend) throws(VerifyError) -> CheckReport {
+    public static func verify(trace: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend,
+                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(VerifyError) -> CheckReport {
         let c = trace.signed.commitment, request = c.request
         try checkModel(request, model: model, modelDigest: modelDigest)
         let schedule = trace.header.schedule
@@ -62,7 +65,7 @@ public enum Replay {
         let started = monotonicNow()
         let replayed: (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree)
         do {
-            replayed = try TracedGeneration.replay(model: model, backend: backend, request: request, outputTokens: c.outputTokens)
+            replayed = try TracedGeneration.replay(model: model, backend: backend, request: request, outputTokens: c.outputTokens, progress: progress)
         } catch {
             return report(.fail("the request cannot be replayed: \(error)"), monotonicNow() - started)
         }

@@ -38,10 +38,12 @@ public enum SpotCheck {
     /// its leaf; the leaves were checked against the signed root when the trace was read) and
     /// recomputes it (`StepRecomputer`). The report's `openSeconds` is the opening work,
     /// `computeSeconds` the recomputation.
+    /// `progress` is called after each distinct sampled step is checked, with the steps checked so
+    /// far and the number of distinct steps sampled.
     /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
     ///   be opened, or `samples < 1`.
     public static func verify(trace: some OpenableTrace, model: LlamaModel, modelDigest: Digest, backend: any Backend,
-                              samples: Int, seed: UInt64?) throws(VerifyError) -> CheckReport {
+                              samples: Int, seed: UInt64?, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(VerifyError) -> CheckReport {
         let c = trace.signed.commitment, request = c.request
         try checkModel(request, model: model, modelDigest: modelDigest)
         guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
@@ -53,6 +55,7 @@ public enum SpotCheck {
         let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
         let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
         var done = Set<Int>(), openSeconds = 0.0, computeSeconds = 0.0
+        let distinct = Set(picks).count
         func report(_ verdict: Verdict) -> CheckReport {
             CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
         }
@@ -93,6 +96,7 @@ public enum SpotCheck {
                                     at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
             case .success: break
             }
+            progress?(done.count, distinct)
         }
         return report(.ok("\(samples) samples (\(done.count) distinct steps of \(trace.leaves.count)) recompute bit for bit"))
     }

@@ -118,7 +118,12 @@ struct ReplayCommand: ParsableCommand {
         let started = monotonicNow()
         let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
         let read = monotonicNow() - started
-        let r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend)
+        let r: CheckReport
+        do {
+            let line = ProgressLine("replay: steps recomputed", json: common.json)
+            defer { line?.end() }
+            r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend, progress: line?.report)
+        }
         let total = monotonicNow() - started
         try finish(r.verdict, command: "replay", json: common.json, extra: [
             "steps": t.leaves.count, "output_tokens": t.signed.commitment.outputTokens.count, "backend": backend.name,
@@ -150,7 +155,13 @@ struct SpotCheckCommand: ParsableCommand {
         let started = monotonicNow()
         let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)
         let read = monotonicNow() - started
-        let r = try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed)
+        let r: CheckReport
+        do {
+            let line = ProgressLine("spot-check: sampled steps checked", json: common.json)
+            defer { line?.end() }
+            r = try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed,
+                                     progress: line?.report)
+        }
         let total = monotonicNow() - started
         try finish(r.verdict, command: "spot-check", json: common.json, extra: [
             "steps": t.leaves.count, "samples": r.samples, "distinct_steps_recomputed": r.stepsRecomputed,

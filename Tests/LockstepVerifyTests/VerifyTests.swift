@@ -18,6 +18,37 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(ran.contains("reference"))
     }
 
+    /// Progress only grows, counts the trace's steps, and ends at all of them: for replay in one
+    /// forward pass and in passes of 2 positions (some of them wholly in the prompt), and for a
+    /// spot-check (its distinct samples).
+    func testReplayAndSpotCheckReportProgress() throws {
+        let (_, t) = try Fixture.trace("progress.trace", maxTokens: 5)
+        let c = t.signed.commitment
+        func check(_ seen: [(done: Int, total: Int)], total: Int, _ what: String) {
+            XCTAssertFalse(seen.isEmpty, what)
+            XCTAssertTrue(seen.allSatisfy { $0.total == total && $0.done >= 1 && $0.done <= total }, "\(what): \(seen)")
+            XCTAssertTrue(zip(seen, seen.dropFirst()).allSatisfy { $0.done <= $1.done }, "\(what): \(seen)")
+            XCTAssertEqual(seen.last?.done, total, what)
+        }
+        var seen: [(done: Int, total: Int)] = []
+        let r = try Replay.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend()) { seen.append(($0, $1)) }
+        XCTAssertTrue(r.verdict.holds, r.verdict.reason)
+        check(seen, total: t.leaves.count, "replay")
+        XCTAssertEqual(seen.count, Fixture.model.config.layers + 2, "one pass: the embedding, every layer, the sampling")
+        seen = []
+        let chunked = try TracedGeneration.replay(model: Fixture.model, backend: ReferenceBackend(), request: c.request, outputTokens: c.outputTokens,
+                                                  chunk: 2) { seen.append(($0, $1)) }
+        XCTAssertEqual(chunked.leaves, t.leaves)
+        check(seen, total: t.leaves.count, "replay in passes of 2")
+        seen = []
+        let s = try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 12, seed: 3) {
+            seen.append(($0, $1))
+        }
+        XCTAssertTrue(s.verdict.holds, s.verdict.reason)
+        check(seen, total: Set(s.samples).count, "spot-check")
+        XCTAssertEqual(seen.map(\.done), Array(1 ... Set(s.samples).count))
+    }
+
     func testSampledTraceVerifies() throws {
         let (_, t) = try Fixture.trace("sampled.trace", maxTokens: 6, sampler: SamplerSettings(temperature: 0.9, seed: 42))
         XCTAssertTrue(try Replay.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend()).verdict.holds)
