@@ -29,8 +29,50 @@ public struct MerkleTreeBuilder: Sendable {
     /// when given: a reader appending many leaves reuses one hasher.
     public mutating func append(leafHash: Digest, using sha: SHA256Hasher?) {
         leafHashes.append(leafHash)
-        var node = (height: 0, root: leafHash)
-        // Merge equal-height subtrees, like carrying in a binary counter.
+        push(subtree: leafHash, height: 0, using: sha)
+    }
+
+    /// Appends many already hashed leaves: the same tree as appending them one by one, with the
+    /// perfect subtrees of up to `1 << Self.bulkSubtreeHeight` leaves they complete hashed on
+    /// several threads (`hashRowsInParallel`).
+    public mutating func append(leafHashes hashes: [Digest]) {
+        // The appended leaves as aligned perfect subtrees, left to right: each as large as the
+        // size before it allows (a multiple of its width), capped at the bulk height.
+        var subtrees: [(offset: Int, height: Int)] = []
+        var size = leafHashes.count, offset = 0
+        while offset < hashes.count {
+            var height = 0
+            while height < Self.bulkSubtreeHeight && size % (2 << height) == 0 && offset + (2 << height) <= hashes.count { height += 1 }
+            subtrees.append((offset, height))
+            offset += 1 << height; size += 1 << height
+        }
+        var roots = [Digest?](repeating: nil, count: subtrees.count)
+        let hasher = self.hasher
+        roots.withUnsafeMutableBufferPointer { roots in
+            hashRowsInParallel(subtrees.count) { range, sha in
+                for k in range {
+                    var level = Array(hashes[subtrees[k].offset ..< subtrees[k].offset + (1 << subtrees[k].height)])
+                    while level.count > 1 {
+                        level = stride(from: 0, to: level.count, by: 2).map { hasher.nodeHash(level[$0], level[$0 + 1], using: sha) }
+                    }
+                    roots[k] = level[0]
+                }
+            }
+        }
+        leafHashes += hashes
+        let sha = SHA256Hasher()
+        for (k, subtree) in subtrees.enumerated() { push(subtree: roots[k]!, height: subtree.height, using: sha) }
+    }
+
+    /// Height of the largest perfect subtree `append(leafHashes:)` hashes as one task (256
+    /// leaves): small enough that a few thousand leaves make tasks for every thread.
+    static let bulkSubtreeHeight = 8
+
+    /// Adds the root of a perfect subtree of `1 << height` leaves that starts where the tree ends
+    /// (its size is a multiple of the subtree's width), merging equal-height subtrees like
+    /// carrying in a binary counter.
+    private mutating func push(subtree root: Digest, height: Int, using sha: SHA256Hasher?) {
+        var node = (height: height, root: root)
         while let last = range.last, last.height == node.height {
             range.removeLast()
             let parent = sha.map { hasher.nodeHash(last.root, node.root, using: $0) } ?? hasher.nodeHash(last.root, node.root)

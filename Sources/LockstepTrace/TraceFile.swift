@@ -450,7 +450,7 @@ public final class TraceReader {
     /// skips the states (`TraceIndex`): the record layout the schedule gives must end exactly at
     /// the footer the trailer names; then each record's type, step, chain value (against the
     /// previous record's) and leaf hash are checked in parallel, and the leaves go into the Merkle
-    /// tree in order. The footer is left for `next()`, which verifies it as usual. Records close
+    /// tree (its subtrees hashed in parallel too). The footer is left for `next()`, which verifies it as usual. Records close
     /// together are read together (`skimReadBytes`).
     ///
     /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
@@ -518,7 +518,7 @@ public final class TraceReader {
             }
         }
         guard !leafHashes.contains(where: { $0 == nil }), (try? input.skip(footer - input.offset, "records")) != nil else { return nil }
-        for h in leafHashes { tree.append(leafHash: h!, using: hasher) }
+        tree.append(leafHashes: leafHashes.map { $0! })
         chain = leaves[n - 1].chain
         recordCount = n
         let spans = kept.indices.compactMap { i in kept[i].map { FileSpan(offset: offsets[i], bytes: $0) } }

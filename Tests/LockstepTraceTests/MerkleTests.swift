@@ -53,6 +53,27 @@ final class MerkleTests: XCTestCase {
         }
     }
 
+    /// Appending leaf hashes in bulk gives the tree of appending them one by one, from any size
+    /// before (aligned or not), across the bulk subtree height and past it.
+    func testBulkAppendIsOneByOneAppend() {
+        let hashes = leaves(1100).map { MerkleHasher.rfc6962.leafHash($0) }
+        for before in [0, 1, 3, 8, 255, 256, 300] {
+            for count in [0, 1, 2, 5, 255, 256, 257, 511, 512, 800] where before + count <= hashes.count {
+                var oneByOne = MerkleTreeBuilder(), bulk = MerkleTreeBuilder()
+                for h in hashes[..<before] { oneByOne.append(leafHash: h); bulk.append(leafHash: h) }
+                for h in hashes[before ..< before + count] { oneByOne.append(leafHash: h) }
+                bulk.append(leafHashes: Array(hashes[before ..< before + count]))
+                XCTAssertEqual(bulk.root, oneByOne.root, "\(before) + \(count)")
+                XCTAssertEqual(bulk.leafHashes, oneByOne.leafHashes)
+                // and it goes on growing the same way
+                bulk.append(leafHash: hashes[hashes.count - 1]); oneByOne.append(leafHash: hashes[hashes.count - 1])
+                XCTAssertEqual(bulk.root, oneByOne.root, "\(before) + \(count) + 1")
+            }
+        }
+        XCTAssertGreaterThan(1 << MerkleTreeBuilder.bulkSubtreeHeight, 1)
+        XCTAssertLessThan(1 << MerkleTreeBuilder.bulkSubtreeHeight, 800, "the test spans several bulk subtrees")
+    }
+
     func testVerifierErrorsAreTyped() throws {
         let all = leaves(11)
         let tree = MerkleTree(leaves: all)
