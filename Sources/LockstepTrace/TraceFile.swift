@@ -63,25 +63,10 @@ let stepRecordFixedBytes = 1 + 9 + 32 + 32
 
 /// Most bytes one read of `TraceReader.skimRecordsInParallel` fetches: the fixed parts of the
 /// records in that span with the states between them (a layer state is 4·dim bytes; a sample
-/// state, 4·vocab + 4, is larger than this and skipped). Fewer, larger reads instead of one system
-/// call per record.
+/// state, 4·vocab + 4, is larger than this and skipped), into one buffer per thread that every
+/// read reuses. Fewer, larger reads instead of one system call per record, and no fresh memory
+/// per read (on a virtual machine, touching fresh memory costs about as much as the read).
 let skimReadBytes = 256 << 10
-
-/// Most bytes of those reads that `TraceIndex` keeps, so that opening a state held in them needs
-/// no further read of the file. When the spans would total more, none is kept.
-let keptSpanBytesLimit = 256 << 20
-
-/// Bytes of a trace file from `offset` on, as one read gave them.
-struct FileSpan {
-    let offset: Int
-    let bytes: [UInt8]
-
-    /// Bytes `position ..< position + count` of the file, when this span holds them all.
-    func slice(at position: Int, count: Int) -> [UInt8]? {
-        guard position >= offset, count <= bytes.count - (position - offset) else { return nil }
-        return Array(bytes[position - offset ..< position - offset + count])
-    }
-}
 
 /// A step record's fixed part after its type byte, as stored (not yet checked against the schedule).
 struct StepRecordFields {
@@ -289,6 +274,18 @@ final class TraceInput {
         return descriptor < 0 ? Array(memory[position ..< position + n]) : try fileBytes(at: position, count: n)
     }
 
+    /// Reads `n` bytes from byte `position` into the start of `buffer` (grown when shorter, never
+    /// shrunk: a reader of many spans reuses one buffer); false when they cannot be read.
+    func read(at position: Int, count n: Int, into buffer: inout [UInt8]) -> Bool {
+        guard position >= 0, n >= 0, n <= size - position else { return false }
+        if buffer.count < n { buffer = [UInt8](repeating: 0, count: n) }
+        if descriptor < 0 {
+            buffer.replaceSubrange(0 ..< n, with: memory[position ..< position + n])
+            return true
+        }
+        return buffer.withUnsafeMutableBytes { fill(UnsafeMutableRawBufferPointer(rebasing: $0[..<n]), at: position) }
+    }
+
     private func fileBytes(at position: Int, count n: Int) throws(TraceError) -> [UInt8] {
         var filled = false
         // Not zero-filled first: every byte is read into, or the array is dropped.
@@ -457,12 +454,8 @@ public final class TraceReader {
     /// and no state changed — when anything does not check out, so that the caller reads the
     /// records one by one and reports the first fault exactly as a sequential read does.
     ///
-    /// - Parameters:
-    ///   - readBytes: the most bytes one read fetches (`skimReadBytes`; smaller in tests).
-    ///   - keepsSpans: whether to return what the reads fetched (in file order), when it totals at
-    ///     most `keptSpanBytesLimit`; otherwise `spans` is empty.
-    func skimRecordsInParallel(readBytes: Int = skimReadBytes, keepsSpans: Bool = false)
-        -> (leaves: [TraceLeaf], stateOffsets: [Int], spans: [FileSpan])? {
+    /// - Parameter readBytes: the most bytes one read fetches (`skimReadBytes`; smaller in tests).
+    func skimRecordsInParallel(readBytes: Int = skimReadBytes) -> (leaves: [TraceLeaf], stateOffsets: [Int])? {
         guard skipsStates, recordCount == 0, signed == nil else { return nil }
         // The footer offset from the trailer (the last 16 bytes); checked again by `readFooter`.
         guard input.size - input.offset >= 16, let trailer = try? input.read(at: input.size - 16, count: 16, "trailer"),
@@ -472,40 +465,35 @@ public final class TraceReader {
         let footer = Int(footer64)
         // The records the schedule puts before it (at least 74 bytes each: bounded by the file).
         var offsets: [Int] = []
-        var at = input.offset, spanned = 0   // an upper bound on the bytes the reads below fetch
+        var at = input.offset
         while at < footer {
             offsets.append(at)
             let kind = schedule.step(at: offsets.count - 1).kind
-            let state = header.storesStates ? header.stateByteCount(kind) : 0
-            at += stepRecordFixedBytes + state
-            spanned += stepRecordFixedBytes + (stepRecordFixedBytes + state <= readBytes ? state : 0)
+            at += stepRecordFixedBytes + (header.storesStates ? header.stateByteCount(kind) : 0)
         }
         guard at == footer, !offsets.isEmpty else { return nil }
         let n = offsets.count
-        let keeps = keepsSpans && spanned <= keptSpanBytesLimit
-        var kept = [[UInt8]?](repeating: nil, count: keeps ? n : 0)   // at each span's first record
         // Parse the fixed parts, then check chain links and hash leaves, each on several threads.
         var parsed = [TraceLeaf?](repeating: nil, count: n)
-        parsed.withUnsafeMutableBufferPointer { parsed in kept.withUnsafeMutableBufferPointer { kept in
+        parsed.withUnsafeMutableBufferPointer { parsed in
             forRowsInParallel(n) { range in
-                var i = range.lowerBound
+                var i = range.lowerBound, scratch: [UInt8] = []
                 while i < range.upperBound {
                     // Records i ..< j: their fixed parts and the states between them in one read.
                     var j = i + 1
                     while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= readBytes { j += 1 }
                     defer { i = j }
-                    guard let span = try? input.read(at: offsets[i], count: offsets[j - 1] + stepRecordFixedBytes - offsets[i], "step records")
-                    else { continue }
-                    if keeps { kept[i] = span }
-                    for k in i ..< j where span[offsets[k] - offsets[i]] == RecordType.step {
-                        var r = ByteReader(span, offset: offsets[k] - offsets[i] + 1)
+                    let count = offsets[j - 1] + stepRecordFixedBytes - offsets[i]
+                    guard input.read(at: offsets[i], count: count, into: &scratch) else { continue }
+                    for k in i ..< j where scratch[offsets[k] - offsets[i]] == RecordType.step {
+                        var r = ByteReader(scratch, offset: offsets[k] - offsets[i] + 1)
                         let fields = StepRecordFields(&r)
                         guard fields.step == schedule.step(at: k) else { continue }
                         parsed[k] = TraceLeaf(index: UInt64(k), stepDigest: fields.stepDigest, chain: fields.chain)
                     }
                 }
             }
-        } }
+        }
         guard !parsed.contains(where: { $0 == nil }) else { return nil }
         let leaves = parsed.map { $0! }
         var leafHashes = [Digest?](repeating: nil, count: n)
@@ -521,8 +509,7 @@ public final class TraceReader {
         tree.append(leafHashes: leafHashes.map { $0! })
         chain = leaves[n - 1].chain
         recordCount = n
-        let spans = kept.indices.compactMap { i in kept[i].map { FileSpan(offset: offsets[i], bytes: $0) } }
-        return (leaves, offsets.map { $0 + stepRecordFixedBytes }, spans)
+        return (leaves, offsets.map { $0 + stepRecordFixedBytes })
     }
 
     private func readFooter(start: Int) throws(TraceError) {

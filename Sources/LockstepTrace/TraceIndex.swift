@@ -16,10 +16,9 @@ import LockstepNative
 /// (`TraceReader.skimRecordsInParallel`) — plus the opened states, instead of hashing every state
 /// (35 MB for 128 tokens on SmolLM2-135M, 83% of it in the sample steps' logits). The fixed parts
 /// are read in spans of up to 256 KiB that hold the embedding and layer states between them (the
-/// sample states are skipped); a file index keeps those spans when they total at most 256 MiB
-/// (10 MB in that example), so that opening such a state is a copy, not a read of the file (a
-/// verifier opens a layer step's inputs at every earlier position: ~70 states for a spot-check
-/// sample there). Every length is checked against the file's size before anything is allocated.
+/// sample states are skipped), and nothing of them is kept: each opened state is read again (a
+/// copy of the 10 MB read, kept for opening, cost more in fresh memory than it saved in reads).
+/// Every length is checked against the file's size before anything is allocated.
 public final class TraceIndex {
     public let header: TraceHeader
     /// The verified signed commitment.
@@ -29,8 +28,6 @@ public final class TraceIndex {
     private let input: TraceInput
     /// Byte offset of each record's state in the file.
     private let stateOffsets: [Int]
-    /// What indexing read of the file, in file order (empty when not kept).
-    private let spans: [FileSpan]
 
     /// Opens and indexes the trace file at `path`.
     /// - Throws: `TraceError` as `TraceReader` does, for the first record or footer at fault.
@@ -38,24 +35,24 @@ public final class TraceIndex {
         try self.init(path: path, expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes)
     }
 
-    /// `readBytes`: the most bytes one read of the records fetches (tests make it small, so that
-    /// some states lie outside what indexing read).
+    /// `readBytes`: the most bytes one read of the records fetches (tests vary it, down to one
+    /// record's fixed part per read).
     convenience init(path: String, expectedPublicKey: Ed25519PublicKey?, readBytes: Int) throws(TraceError) {
         // A window of one record's fixed part for the one-by-one read: the states in between are skipped.
         try self.init(input: try TraceInput(path: path, windowBytes: stepRecordFixedBytes), expectedPublicKey: expectedPublicKey,
-                      readBytes: readBytes, keepsSpans: true)
+                      readBytes: readBytes)
     }
 
     /// Indexes a trace held in memory.
     public convenience init(bytes: [UInt8], expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes, keepsSpans: false)
+        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes)
     }
 
-    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?, readBytes: Int, keepsSpans: Bool) throws(TraceError) {
+    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?, readBytes: Int) throws(TraceError) {
         let reader = try TraceReader(input: input, expectedPublicKey: expectedPublicKey, skipsStates: true)
         // Every record's fixed part on several threads; one by one (and the first fault reported)
         // when that does not check out.
-        let skimmed = reader.skimRecordsInParallel(readBytes: readBytes, keepsSpans: keepsSpans)
+        let skimmed = reader.skimRecordsInParallel(readBytes: readBytes)
         var leaves = skimmed?.leaves ?? [], offsets = skimmed?.stateOffsets ?? []
         while true {
             let stateOffset = input.offset + stepRecordFixedBytes
@@ -68,25 +65,15 @@ public final class TraceIndex {
         self.leaves = leaves
         self.input = input
         stateOffsets = offsets
-        spans = skimmed?.spans ?? []
     }
 
     /// The state bytes stored in record `index` (`4·dim` for embedding and layer steps,
     /// `4·vocab + 4` for sample steps), as the file holds them: not yet checked against the leaf.
-    /// A state inside a span that indexing kept comes from that read; any other is read now.
     /// - Throws: `TraceError.malformed` when the trace stores no states or `index` is not a record,
     ///   `TraceError.io` when the file can no longer be read (it changed after indexing).
     public func storedState(at index: Int) throws(TraceError) -> [UInt8] {
         guard header.storesStates else { throw .malformed(offset: 0, "the trace stores no states (written without --trace-activations)") }
         guard index >= 0 && index < leaves.count else { throw .malformed(offset: 0, "step \(index) is outside the trace's \(leaves.count) records") }
-        let offset = stateOffsets[index], count = header.stateByteCount(header.schedule.step(at: index).kind)
-        // The last span that starts at or before the state.
-        var lo = 0, hi = spans.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if spans[mid].offset <= offset { lo = mid + 1 } else { hi = mid }
-        }
-        if lo > 0, let held = spans[lo - 1].slice(at: offset, count: count) { return held }
-        return try input.read(at: offset, count: count, "state of record \(index)")
+        return try input.read(at: stateOffsets[index], count: header.stateByteCount(header.schedule.step(at: index).kind), "state of record \(index)")
     }
 }

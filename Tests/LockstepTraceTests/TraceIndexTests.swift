@@ -12,9 +12,8 @@ final class TraceIndexTests: XCTestCase {
         for states in [false, true] {
             let (result, bytes, path) = try TraceFixtures.tracedFile(self, states: states)
             let full = try TraceReader.read(bytes: bytes, keepStates: true)
-            // Reads of up to 256 KiB (every state in what indexing read, on this small model), of one
-            // fixed part (every state read from the file when opened), and of about three records
-            // (some of each).
+            // Indexing reads of up to 256 KiB (the whole file on this small model), of one record's
+            // fixed part each, and of about three records each.
             let recordBytes = stepRecordFixedBytes + (states ? full.header.stateByteCount(.layer) : 0)
             let indexes = [try TraceIndex(path: path, expectedPublicKey: key.publicKey),
                            try TraceIndex(path: path, expectedPublicKey: nil, readBytes: stepRecordFixedBytes),
