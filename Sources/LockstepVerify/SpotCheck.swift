@@ -36,8 +36,10 @@ public enum SpotCheck {
 
     /// Samples `samples` steps, opens each with its inputs (checking every opened state against
     /// its leaf; the leaves were checked against the signed root when the trace was read) and
-    /// recomputes it (`StepRecomputer`). The report's `openSeconds` is the opening work,
-    /// `computeSeconds` the recomputation.
+    /// recomputes it (`StepRecomputer`); sampled layer steps of one layer are recomputed together,
+    /// in one pass over their shared key/value rows. The first step that fails decides (steps in
+    /// sampling order, a layer's steps by position). The report's `openSeconds` is the opening
+    /// work, `computeSeconds` the recomputation.
     /// `progress` is called after each distinct sampled step is checked, with the steps checked so
     /// far and the number of distinct steps sampled.
     /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
@@ -68,15 +70,25 @@ public enum SpotCheck {
             }
             return .success(state)
         }
-        for i in picks where done.insert(i).inserted {
-            let step = schedule.step(at: i), claimed = trace.leaves[i].stepDigest
+        // The sampled layer steps of one layer are checked together when the first of them comes
+        // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows
+        // below the highest position are opened and rebuilt once, not once per step.
+        var layerGroups: [UInt32: [Int]] = [:]
+        for i in Set(picks) where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
+        var checked = 0
+        for first in picks where !done.contains(first) {
+            let step0 = schedule.step(at: first)
+            let group = step0.kind == .layer ? layerGroups[step0.layer]!.sorted() : [first]   // by position
+            done.formUnion(group)
             let openStarted = monotonicNow()
-            if case let .failure(why) = try open(i) {
-                openSeconds += monotonicNow() - openStarted
-                return report(.fail(why.description, at: Divergence(index: i, step: step, claimed: claimed, computed: nil)))
+            for i in group {
+                if case let .failure(why) = try open(i) {
+                    openSeconds += monotonicNow() - openStarted
+                    return report(.fail(why.description, at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: nil)))
+                }
             }
             var inputs: [[UInt8]] = []
-            for j in recomputer.inputIndices(of: i) {
+            for j in recomputer.inputIndices(of: group.last!) {
                 switch try open(j) {
                 case let .success(state): inputs.append(state)
                 case let .failure(why):
@@ -86,17 +98,24 @@ public enum SpotCheck {
             }
             let computeStarted = monotonicNow()
             openSeconds += computeStarted - openStarted
-            let computed = recomputer.digest(of: i, inputs: inputs)
+            let computed = step0.kind == .layer
+                ? recomputer.layerDigests(layer: Int(step0.layer), positions: group.map { Int(schedule.step(at: $0).position) }, inputs: inputs)
+                : recomputer.digest(of: first, inputs: inputs).map { [$0] }
             computeSeconds += monotonicNow() - computeStarted
             switch computed {
             case let .failure(e):
-                return report(.fail("step \(i) (\(step)): \(e)", at: Divergence(index: i, step: step, claimed: claimed, computed: nil)))
-            case let .success(d) where d != claimed:
-                return report(.fail("step \(i) (\(step)) does not follow from its opened inputs",
-                                    at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
-            case .success: break
+                return report(.fail("step \(first) (\(step0)): \(e)", at: Divergence(index: first, step: step0, claimed: trace.leaves[first].stepDigest, computed: nil)))
+            case let .success(digests):
+                for (i, d) in zip(group, digests) {
+                    let step = schedule.step(at: i), claimed = trace.leaves[i].stepDigest
+                    guard d == claimed else {
+                        return report(.fail("step \(i) (\(step)) does not follow from its opened inputs",
+                                            at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
+                    }
+                    checked += 1
+                    progress?(checked, distinct)
+                }
             }
-            progress?(done.count, distinct)
         }
         return report(.ok("\(samples) samples (\(done.count) distinct steps of \(trace.leaves.count)) recompute bit for bit"))
     }

@@ -61,18 +61,7 @@ public struct StepRecomputer {
             model.weights.embedding.row(token, into: row.mutable.baseAddress!)
             return .success(StepDigest.state(step, row: row.readOnly, hasher: hasher))
         case .layer:
-            guard inputs.allSatisfy({ $0.count == 4 * c.dim }) else { return .failure(VerifyError("layer input state of the wrong size")) }
-            let l = Int(step.layer), cache = KVCache(layers: c.layers, shape: c.attentionShape)
-            if p > 0 {
-                // Rows 0 … p − 1 only feed the key/value cache of layer l.
-                let earlier = FloatBuffer(count: p * c.dim)
-                for r in 0 ..< p { copyFloats(inputs[r], into: UnsafeMutableBufferPointer(rebasing: earlier.mutable[r * c.dim ..< (r + 1) * c.dim])) }
-                model.fillCache(layer: l, from: earlier.readOnly, rows: p, start: 0, cache: cache, backend: backend)
-            }
-            let x = FloatBuffer(count: c.dim)
-            copyFloats(inputs[p], into: x.mutable)
-            model.applyLayer(l, to: x, rows: 1, start: p, cache: cache, backend: backend)
-            return .success(StepDigest.state(step, row: x.readOnly, hasher: hasher))
+            return layerDigests(layer: Int(step.layer), positions: [p], inputs: inputs).map { $0[0] }
         case .sample:
             guard inputs[0].count == 4 * c.dim, let sampler = request.sampler else { return .failure(VerifyError("bad sample-step input")) }
             let x = FloatBuffer(count: c.dim)
@@ -83,6 +72,44 @@ public struct StepRecomputer {
                 return StepDigest.sample(step, logits: row, token: UInt32(bitPattern: token), hasher: hasher)
             })
         }
+    }
+}
+
+extension StepRecomputer {
+    /// The step digests of layer `l`'s steps at `positions` (ascending, distinct), computed from
+    /// `inputs`: the states its inputs hold at positions 0 … `positions.last` (`E(q)` for l = 0,
+    /// else `L(q, l − 1)`; `inputIndices(of:)` of the last step), already checked against their
+    /// leaves. One key/value cache serves every position: the rows between them only feed it
+    /// (`LlamaModel.fillCache`), each position's row runs the whole block, which appends its own
+    /// key and value. The same bits as one step at a time (the products do not depend on the
+    /// batch), for the cache rows once instead of once per position.
+    /// - Returns: a failing reason (`.failure`) for inputs of the wrong size or number.
+    public func layerDigests(layer l: Int, positions: [Int], inputs: [[UInt8]]) -> Result<[Digest], VerifyError> {
+        let c = model.config
+        guard let last = positions.last, positions.first! >= 0, zip(positions, positions.dropFirst()).allSatisfy({ $0 < $1 }),
+              l >= 0 && l < c.layers else {
+            return .failure(VerifyError("layer \(l), positions \(positions): not ascending positions of a layer"))
+        }
+        guard inputs.count == last + 1 else { return .failure(VerifyError("layer \(l) at position \(last) reads \(last + 1) states, \(inputs.count) given")) }
+        guard inputs.allSatisfy({ $0.count == 4 * c.dim }) else { return .failure(VerifyError("layer input state of the wrong size")) }
+        let cache = KVCache(layers: c.layers, shape: c.attentionShape), hasher = SHA256Hasher()
+        var digests: [Digest] = [], filled = 0
+        for p in positions {
+            if p > filled {
+                // Rows filled … p − 1 only feed the key/value cache of layer l.
+                let rows = p - filled, earlier = FloatBuffer(count: rows * c.dim)   // [rows × dim]
+                for r in 0 ..< rows {
+                    copyFloats(inputs[filled + r], into: UnsafeMutableBufferPointer(rebasing: earlier.mutable[r * c.dim ..< (r + 1) * c.dim]))
+                }
+                model.fillCache(layer: l, from: earlier.readOnly, rows: rows, start: filled, cache: cache, backend: backend)
+            }
+            let x = FloatBuffer(count: c.dim)   // [1 × dim]
+            copyFloats(inputs[p], into: x.mutable)
+            model.applyLayer(l, to: x, rows: 1, start: p, cache: cache, backend: backend)
+            digests.append(StepDigest.state(.layer(p, l), row: x.readOnly, hasher: hasher))
+            filled = p + 1
+        }
+        return .success(digests)
     }
 }
 

@@ -148,6 +148,28 @@ final class StepRecomputerTests: XCTestCase {
         XCTAssertTrue(ran.contains("reference"))
         print("every step recomputes on: \(ran.joined(separator: ", "))")
     }
+
+    /// One cache for several positions of a layer (what spot-check does for the samples of one
+    /// layer) gives every one of their leaves, for any choice of positions; bad arguments fail.
+    func testLayerStepsRecomputedTogetherGiveTheirLeaves() throws {
+        let (_, t) = try Fixture.trace("layer-group.trace", maxTokens: 5, prompt: [1, 5, 9, 2])
+        let schedule = t.header.schedule, recomputer = try StepRecomputer(model: Fixture.model, backend: ReferenceBackend(),
+                                                                           request: t.signed.commitment.request)
+        let positions = schedule.promptCount + t.signed.commitment.outputTokens.count - 1   // positions with layer steps
+        let choices = [Array(0 ..< positions), [0], [positions - 1], [1, 2], [0, 3, positions - 1], [2, positions - 2]]
+        for l in 0 ..< schedule.layers {
+            for ps in choices {
+                let leaf = { (p: Int) in schedule.firstIndex(ofPosition: p) + 1 + l }
+                let inputs = try recomputer.inputIndices(of: leaf(ps.last!)).map { (j) throws(VerifyError) in try t.state(at: j) }
+                XCTAssertEqual(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), ps.map { t.leaves[leaf($0)].stepDigest },
+                               "layer \(l), positions \(ps)")
+            }
+        }
+        let inputs = try recomputer.inputIndices(of: schedule.firstIndex(ofPosition: 2) + 1).map { (j) throws(VerifyError) in try t.state(at: j) }
+        for (l, ps) in [(0, [2, 1]), (0, [1, 1, 2]), (0, []), (-1, [2]), (schedule.layers, [2]), (0, [3])] {
+            XCTAssertThrowsError(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), "layer \(l), positions \(ps)")
+        }
+    }
 }
 
 final class SpotCheckTests: XCTestCase {
