@@ -57,7 +57,7 @@ public enum SpotCheck {
         let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
         let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
         var done = Set<Int>(), openSeconds = 0.0, computeSeconds = 0.0
-        let distinct = Set(picks).count
+        let distinct = Set(picks)
         func report(_ verdict: Verdict) -> CheckReport {
             CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
         }
@@ -74,7 +74,7 @@ public enum SpotCheck {
         // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows
         // below the highest position are opened and rebuilt once, not once per step.
         var layerGroups: [UInt32: [Int]] = [:]
-        for i in Set(picks) where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
+        for i in distinct where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
         var checked = 0
         for first in picks where !done.contains(first) {
             let step0 = schedule.step(at: first)
@@ -113,7 +113,7 @@ public enum SpotCheck {
                                             at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
                     }
                     checked += 1
-                    progress?(checked, distinct)
+                    progress?(checked, distinct.count)
                 }
             }
         }

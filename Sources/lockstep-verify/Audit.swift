@@ -41,11 +41,8 @@ struct AuditCommand: ParsableCommand {
         let backend: any Backend = fault.map { FaultyProductBackend(wrapping: loaded, fault: $0) } ?? loaded
         let t = try loadTrace(trace, keepStates: false, command: "audit", json: common.json)
         let options = AuditOptions(products: count, rounds: rounds, seed: seed, arithmetic: arithmetic, threads: common.threads)
-        let r: AuditReport
-        do {
-            let line = ProgressLine("audit: replay steps recomputed", json: common.json)
-            defer { line?.end() }
-            r = try Audit.verify(trace: t, model: model, modelDigest: digest, backend: backend, options: options, progress: line?.report)
+        let r = try ProgressLine.showing("audit: replay steps recomputed", json: common.json) {
+            try Audit.verify(trace: t, model: model, modelDigest: digest, backend: backend, options: options, progress: $0)
         }
         var extra: [String: Any] = [
             "backend": backend.name, "steps": t.leaves.count, "output_tokens": t.signed.commitment.outputTokens.count,

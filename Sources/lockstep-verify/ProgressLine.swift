@@ -7,8 +7,16 @@ final class ProgressLine {
     private let label: String
     private var shownPercent = -1
 
+    /// Runs `body` with the `report` of a line labelled `label` (nil when there is none) and
+    /// clears the line when `body` returns or throws.
+    static func showing<T>(_ label: String, json: Bool, _ body: (((Int, Int) -> Void)?) throws -> T) rethrows -> T {
+        let line = ProgressLine(label, json: json)
+        defer { line?.end() }
+        return try body(line?.report)
+    }
+
     /// nil when stderr is not a terminal or the output is JSON.
-    init?(_ label: String, json: Bool) {
+    private init?(_ label: String, json: Bool) {
         guard !json, isatty(2) == 1 else { return nil }
         self.label = label
     }

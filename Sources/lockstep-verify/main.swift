@@ -118,11 +118,8 @@ struct ReplayCommand: ParsableCommand {
         let started = monotonicNow()
         let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
         let read = monotonicNow() - started
-        let r: CheckReport
-        do {
-            let line = ProgressLine("replay: steps recomputed", json: common.json)
-            defer { line?.end() }
-            r = try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend, progress: line?.report)
+        let r = try ProgressLine.showing("replay: steps recomputed", json: common.json) {
+            try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend, progress: $0)
         }
         let total = monotonicNow() - started
         try finish(r.verdict, command: "replay", json: common.json, extra: [
@@ -155,12 +152,8 @@ struct SpotCheckCommand: ParsableCommand {
         let started = monotonicNow()
         let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)
         let read = monotonicNow() - started
-        let r: CheckReport
-        do {
-            let line = ProgressLine("spot-check: sampled steps checked", json: common.json)
-            defer { line?.end() }
-            r = try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed,
-                                     progress: line?.report)
+        let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
+            try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed, progress: $0)
         }
         let total = monotonicNow() - started
         try finish(r.verdict, command: "spot-check", json: common.json, extra: [
