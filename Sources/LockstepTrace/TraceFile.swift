@@ -447,8 +447,8 @@ public final class TraceReader {
     /// skips the states (`TraceIndex`): the record layout the schedule gives must end exactly at
     /// the footer the trailer names; then each record's type, step, chain value (against the
     /// previous record's) and leaf hash are checked in parallel, and the leaves go into the Merkle
-    /// tree (its subtrees hashed in parallel too). The footer is left for `next()`, which verifies it as usual. Records close
-    /// together are read together (`skimReadBytes`).
+    /// tree (its subtrees hashed in parallel too). Records close together are read together
+    /// (`skimReadBytes`). The footer is left for `next()`, which verifies it as usual.
     ///
     /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
     /// and no state changed — when anything does not check out, so that the caller reads the

@@ -12,12 +12,12 @@ import LockstepNative
 /// bytes are the prover's until checked against the leaf (`StepDigest.stored` must give the
 /// leaf's step digest), which the caller does.
 ///
-/// Cost: about three hashes per record (chain, leaf, tree) — all but the tree's on every core
-/// (`TraceReader.skimRecordsInParallel`) — plus the opened states, instead of hashing every state
+/// Cost: about three hashes per record (chain, leaf, tree), on every core
+/// (`TraceReader.skimRecordsInParallel`), plus the opened states, instead of hashing every state
 /// (35 MB for 128 tokens on SmolLM2-135M, 83% of it in the sample steps' logits). The fixed parts
 /// are read in spans of up to 256 KiB that hold the embedding and layer states between them (the
-/// sample states are skipped), and nothing of them is kept: each opened state is read again (a
-/// copy of the 10 MB read, kept for opening, cost more in fresh memory than it saved in reads).
+/// sample states are skipped); none is kept, and each opened state is read from the file when
+/// asked (keeping the 10 MB there would cost more in fresh memory than the reads it saves).
 /// Every length is checked against the file's size before anything is allocated.
 public final class TraceIndex {
     public let header: TraceHeader
@@ -52,8 +52,7 @@ public final class TraceIndex {
         let reader = try TraceReader(input: input, expectedPublicKey: expectedPublicKey, skipsStates: true)
         // Every record's fixed part on several threads; one by one (and the first fault reported)
         // when that does not check out.
-        let skimmed = reader.skimRecordsInParallel(readBytes: readBytes)
-        var leaves = skimmed?.leaves ?? [], offsets = skimmed?.stateOffsets ?? []
+        var (leaves, offsets) = reader.skimRecordsInParallel(readBytes: readBytes) ?? ([], [])
         while true {
             let stateOffset = input.offset + stepRecordFixedBytes
             guard let record = try reader.next() else { break }
