@@ -2,28 +2,56 @@ internal import CLibCrypto
 
 // MARK: - Digest
 
-/// A SHA-256 digest: exactly 32 bytes.
+/// A SHA-256 digest: exactly 32 bytes, held inline (a digest is a value of 32 bytes, not a
+/// reference to an array: making, copying and comparing one allocates nothing).
 ///
 /// Equality and hashing compare the bytes. `description` and `hex` are the 64-character lower-case
-/// hexadecimal spelling.
+/// hexadecimal spelling. Hot paths read the bytes with `withUnsafeBytes`; `bytes` makes an array.
 public struct Digest: Hashable, Sendable, CustomStringConvertible {
     /// The number of bytes in a SHA-256 digest.
     public static let byteCount = 32
 
-    /// The 32 digest bytes, in the order SHA-256 outputs them.
-    public let bytes: [UInt8]
+    /// The 32 bytes in the order SHA-256 outputs them, as four words in memory order.
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    /// The 32 digest bytes, in the order SHA-256 outputs them (a new array on every call).
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// Wraps 32 bytes. Precondition: `bytes.count == 32`.
     public init(bytes: [UInt8]) {
         precondition(bytes.count == Digest.byteCount, "a SHA-256 digest is 32 bytes, got \(bytes.count)")
-        self.bytes = bytes
+        Swift.withUnsafeMutableBytes(of: &words) { out in bytes.withUnsafeBytes { out.copyMemory(from: $0) } }
+    }
+
+    /// Copies 32 bytes from memory. Precondition: `raw.count == 32`.
+    public init(_ raw: UnsafeRawBufferPointer) {
+        precondition(raw.count == Digest.byteCount, "a SHA-256 digest is 32 bytes, got \(raw.count)")
+        Swift.withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: raw) }
+    }
+
+    /// Fills the 32 bytes with `fill` (it must write all of them).
+    init(filling fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        Swift.withUnsafeMutableBytes(of: &words) { fill($0) }
     }
 
     /// Parses 64 hexadecimal digits (upper or lower case, no prefix, no separators).
     /// Returns nil for any other length or any non-hex character.
     public init?(hex: String) {
         guard let bytes = Hex.decode(hex), bytes.count == Digest.byteCount else { return nil }
-        self.bytes = bytes
+        self.init(bytes: bytes)
+    }
+
+    /// Calls `body` with the 32 bytes (valid only during the call).
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: words) { try body($0) }
+    }
+
+    public static func == (a: Digest, b: Digest) -> Bool {
+        a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0); hasher.combine(words.1); hasher.combine(words.2); hasher.combine(words.3)
     }
 
     /// The 64-character lower-case hexadecimal spelling of the bytes.
@@ -99,6 +127,11 @@ public final class SHA256Hasher {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// Appends the 32 bytes of `digest`.
+    public func update(_ digest: Digest) {
+        digest.withUnsafeBytes { update($0) }
+    }
+
     /// Appends the `MemoryLayout<T>.size` little-endian bytes of an integer.
     public func update<T: FixedWidthInteger>(littleEndian value: T) {
         withUnsafeBytes(of: value.littleEndian) { update($0) }
@@ -148,13 +181,12 @@ public final class SHA256Hasher {
     public func finalize() -> Digest {
         precondition(!finalized, "SHA256Hasher.finalize called twice; call reset() first")
         finalized = true
-        var out = [UInt8](repeating: 0, count: Digest.byteCount)
-        var length: UInt32 = 0
-        let ok = out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(ctx, $0.baseAddress, &length) }
+        var length: UInt32 = 0, ok: Int32 = 0
+        let digest = Digest { ok = EVP_DigestFinal_ex(ctx, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) }
         guard ok == 1, length == UInt32(Digest.byteCount) else {
             fatalError("OpenSSL: EVP_DigestFinal_ex failed: \(openSSLErrorDescription())")
         }
-        return Digest(bytes: out)
+        return digest
     }
 
     /// SHA-256 of `bytes`.

@@ -12,7 +12,7 @@ struct ByteWriter {
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
     mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
-    mutating func digest(_ d: Digest) { bytes.append(contentsOf: d.bytes) }
+    mutating func digest(_ d: Digest) { d.withUnsafeBytes { bytes.append(contentsOf: $0) } }
 }
 
 /// Why a canonical encoding cannot be decoded.
@@ -55,7 +55,7 @@ struct ByteReader {
     }
 
     mutating func digest(_ what: String) throws(DecodeFailure) -> Digest {
-        Digest(bytes: Array(try take(Digest.byteCount, what)))
+        try take(Digest.byteCount, what).withUnsafeBytes { Digest($0) }
     }
 }
 

@@ -44,8 +44,8 @@ public struct MerkleHasher: Sendable {
     public func nodeHash(_ left: Digest, _ right: Digest, using hasher: SHA256Hasher) -> Digest {
         hasher.reset()
         hasher.update(littleEndian: MerkleHasher.nodePrefix)
-        hasher.update(left.bytes)
-        hasher.update(right.bytes)
+        hasher.update(left)
+        hasher.update(right)
         return hasher.finalize()
     }
 }

@@ -137,15 +137,15 @@ public enum TraceChain {
     public static func start(requestDigest: Digest) -> Digest {
         let h = SHA256Hasher()
         h.update(DomainTag.chain)
-        h.update(requestDigest.bytes)
+        h.update(requestDigest)
         return h.finalize()
     }
 
     /// The next chain value.
     public static func next(_ previous: Digest, _ stepDigest: Digest, hasher: SHA256Hasher = SHA256Hasher()) -> Digest {
         hasher.reset()
-        hasher.update(previous.bytes)
-        hasher.update(stepDigest.bytes)
+        hasher.update(previous)
+        hasher.update(stepDigest)
         return hasher.finalize()
     }
 }
@@ -189,7 +189,14 @@ public struct TraceLeaf: Hashable, Sendable {
     public func hash(_ hasher: MerkleHasher = .rfc6962) -> Digest { hasher.leafHash(bytes) }
 
     /// `SHA-256(0x00 ‖ bytes)` computed with `hasher` (reset first).
-    public func hash(using hasher: SHA256Hasher) -> Digest { bytes.withUnsafeBytes { MerkleHasher.rfc6962.leafHash($0, using: hasher) } }
+    public func hash(using hasher: SHA256Hasher) -> Digest {
+        withUnsafeTemporaryAllocation(byteCount: TraceLeaf.byteCount, alignment: 8) { leaf in   // the 72 bytes, on the stack
+            leaf.storeBytes(of: index.littleEndian, toByteOffset: 0, as: UInt64.self)
+            stepDigest.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: leaf[8 ..< 40]).copyMemory(from: $0) }
+            chain.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: leaf[40 ..< 72]).copyMemory(from: $0) }
+            return MerkleHasher.rfc6962.leafHash(UnsafeRawBufferPointer(leaf), using: hasher)
+        }
+    }
 
     /// Checks that this leaf is leaf `proof.index` of the trace tree with root `root`.
     /// - Throws: `MerkleError.wrongLeaf` when the leaf's own index is not the proof's, then any

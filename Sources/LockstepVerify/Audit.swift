@@ -99,7 +99,7 @@ public enum Audit {
         let h = SHA256Hasher()
         h.update(sampleTag); h.update([seed == nil ? 0 : 1])
         if let seed { h.update(littleEndian: seed) }
-        h.update(root.bytes)
+        h.update(root)
         return HashStream(seed: h.finalize())
     }
 
@@ -132,7 +132,7 @@ public enum Audit {
         let h = SHA256Hasher()
         h.update(challengeTag); h.update([seed == nil ? 0 : 1])
         if let seed { h.update(littleEndian: seed) }
-        h.update(root.bytes); h.update(transcript.bytes); h.update(littleEndian: UInt32(round))
+        h.update(root); h.update(transcript.bytes); h.update(littleEndian: UInt32(round))
         var stream = HashStream(seed: h.finalize())
         return (0 ..< n).map { _ in M127(PrimeField.p127.randomElement(using: &stream)) }
     }

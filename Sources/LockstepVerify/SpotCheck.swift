@@ -23,7 +23,7 @@ public enum SpotCheck {
             h.update(tag)
             h.update([seed == nil ? 0 : 1])
             if let seed { h.update(littleEndian: seed) }
-            h.update(root.bytes)
+            h.update(root)
             h.update(littleEndian: counter)
             counter += 1
             let b = h.finalize().bytes

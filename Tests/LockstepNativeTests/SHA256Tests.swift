@@ -75,6 +75,26 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(Set([d, Digest(hex: d.hex)!]).count, 1)
     }
 
+    /// The inline storage: every one of the 256 bits takes part in equality and hashing, the bytes
+    /// come back in order from memory and from an array, and the digest of "abc" has its FIPS 180-4 value.
+    func testDigestBytesAndEquality() {
+        let d = SHA256Hasher.hash(Array("abc".utf8))
+        XCTAssertEqual(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let bytes = d.bytes
+        XCTAssertEqual(bytes.withUnsafeBytes { Digest($0) }, d)
+        XCTAssertEqual(d.withUnsafeBytes { Array($0) }, bytes)
+        var seen: Set<Digest> = [d]
+        for bit in 0 ..< 256 {
+            var b = bytes
+            b[bit / 8] ^= UInt8(1) << UInt8(bit % 8)
+            let other = Digest(bytes: b)
+            XCTAssertNotEqual(other, d, "bit \(bit)")
+            XCTAssertEqual(other.bytes, b)
+            seen.insert(other)
+        }
+        XCTAssertEqual(seen.count, 257)
+    }
+
     /// Throughput on 100 MB (OpenSSL does the work; the Swift side must add no per-call cost).
     func testThroughput100MB() {
         let size = 100 * 1024 * 1024
