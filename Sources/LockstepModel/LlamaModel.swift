@@ -124,11 +124,32 @@ public final class LlamaModel: Sendable {
     /// block applied layer after layer; a verifier uses it to recompute one layer step (§8).
     public func applyLayer(_ l: Int, to x: FloatBuffer, rows n: Int, start: Int, cache: KVCache, backend: any Backend,
                            scratch: LayerScratch? = nil) {
-        let c = config, w = weights.layers[l]
-        precondition(x.count >= n * c.dim && cache.length(layer: l) == start, "applyLayer: cache layer \(l) holds \(cache.length(layer: l)) positions, expected \(start)")
-        let s = scratch ?? LayerScratch(config: c, rows: n)
+        precondition(x.count >= n * config.dim && cache.length(layer: l) == start, "applyLayer: cache layer \(l) holds \(cache.length(layer: l)) positions, expected \(start)")
+        block(l, x, positions: Array(start ..< start + n), cache: cache, appendingKeysValues: true, backend: backend,
+              scratch: scratch ?? LayerScratch(config: config, rows: n))
+    }
+
+    /// Runs transformer block `l` in place on the `[positions.count × dim]` residual stream `x`,
+    /// row `i` at position `positions[i]` (any positions, in any order), whose keys and values
+    /// layer `l` of `cache` already holds (`fillCache` of every position up to the largest):
+    /// the rows give the bits `applyLayer` gives them at those positions (every op is
+    /// row-independent, attention row `i` sees positions `0...positions[i]`), but their keys and
+    /// values are not appended again. A verifier recomputes several layer steps of one layer
+    /// this way in one batch (§8.1), streaming the block's weights once.
+    public func applyLayer(_ l: Int, to x: FloatBuffer, positions: [Int], cache: KVCache, backend: any Backend) {
+        precondition(x.count >= positions.count * config.dim, "applyLayer: \(x.count) values for \(positions.count) rows of \(config.dim)")
+        precondition(positions.allSatisfy { $0 >= 0 && $0 < cache.length(layer: l) },
+                     "applyLayer: positions \(positions) outside the \(cache.length(layer: l)) of cache layer \(l)")
+        block(l, x, positions: positions, cache: cache, appendingKeysValues: false, backend: backend,
+              scratch: LayerScratch(config: config, rows: positions.count))
+    }
+
+    /// The block over rows at `positions`; their keys and values are appended first when
+    /// `appendingKeysValues` (the cache then holds exactly `positions[0]` positions, consecutive rows).
+    private func block(_ l: Int, _ x: FloatBuffer, positions: [Int], cache: KVCache, appendingKeysValues: Bool,
+                       backend: any Backend, scratch s: LayerScratch) {
+        let c = config, w = weights.layers[l], n = positions.count
         let h = s.h, q = s.q, k = s.k, v = s.v, att = s.att, proj = s.proj, gate = s.gate, up = s.up
-        let positions = Array(start ..< start + n)
         let qWidth = c.heads * c.headDim
         // Attention block.
         w.attentionNorm.withUnsafeBufferPointer { norm in
@@ -137,7 +158,9 @@ public final class LlamaModel: Sendable {
         let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
         backend.matmul(w.query, hq, into: q.mutable)
         backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
-        appendKeysValues(layer: l, normed: hq, rows: n, positions: positions, keys: k, values: v, cache: cache, backend: backend)
+        if appendingKeysValues {
+            appendKeysValues(layer: l, normed: hq, rows: n, positions: positions, keys: k, values: v, cache: cache, backend: backend)
+        }
         backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
         backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
         backend.add(x.mutable, proj.readOnly)

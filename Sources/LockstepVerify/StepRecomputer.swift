@@ -79,10 +79,11 @@ extension StepRecomputer {
     /// The step digests of layer `l`'s steps at `positions` (ascending, distinct), computed from
     /// `inputs`: the states its inputs hold at positions 0 … `positions.last` (`E(q)` for l = 0,
     /// else `L(q, l − 1)`; `inputIndices(of:)` of the last step), already checked against their
-    /// leaves. One key/value cache serves every position: the rows between them only feed it
-    /// (`LlamaModel.fillCache`), each position's row runs the whole block, which appends its own
-    /// key and value. The same bits as one step at a time (the products do not depend on the
-    /// batch), for the cache rows once instead of once per position.
+    /// leaves. One key/value cache serves every position: it is filled from all the inputs in
+    /// one batch (`LlamaModel.fillCache`), then the rows at `positions` run the rest of the block
+    /// together (`LlamaModel.applyLayer(_:to:positions:cache:backend:)`), so the block's weights
+    /// are streamed once. The same bits as one step at a time (every op is row-independent and
+    /// the products do not depend on the batch), for the cache rows once instead of once per position.
     /// - Returns: a failing reason (`.failure`) for inputs of the wrong size or number.
     public func layerDigests(layer l: Int, positions: [Int], inputs: [[UInt8]]) -> Result<[Digest], VerifyError> {
         let c = model.config
@@ -93,22 +94,17 @@ extension StepRecomputer {
         guard inputs.count == last + 1 else { return .failure(VerifyError("layer \(l) at position \(last) reads \(last + 1) states, \(inputs.count) given")) }
         guard inputs.allSatisfy({ $0.count == 4 * c.dim }) else { return .failure(VerifyError("layer input state of the wrong size")) }
         let cache = KVCache(layers: c.layers, shape: c.attentionShape), hasher = SHA256Hasher()
-        var digests: [Digest] = [], filled = 0
-        for p in positions {
-            if p > filled {
-                // Rows filled … p − 1 only feed the key/value cache of layer l.
-                let rows = p - filled, earlier = FloatBuffer(count: rows * c.dim)   // [rows × dim]
-                for r in 0 ..< rows {
-                    copyFloats(inputs[filled + r], into: UnsafeMutableBufferPointer(rebasing: earlier.mutable[r * c.dim ..< (r + 1) * c.dim]))
-                }
-                model.fillCache(layer: l, from: earlier.readOnly, rows: rows, start: filled, cache: cache, backend: backend)
-            }
-            let x = FloatBuffer(count: c.dim)   // [1 × dim]
-            copyFloats(inputs[p], into: x.mutable)
-            model.applyLayer(l, to: x, rows: 1, start: p, cache: cache, backend: backend)
-            digests.append(StepDigest.state(.layer(p, l), row: x.readOnly, hasher: hasher))
-            filled = p + 1
+        let all = FloatBuffer(count: (last + 1) * c.dim)   // [(last + 1) × dim]: every input row
+        for (r, state) in inputs.enumerated() {
+            copyFloats(state, into: UnsafeMutableBufferPointer(rebasing: all.mutable[r * c.dim ..< (r + 1) * c.dim]))
         }
+        model.fillCache(layer: l, from: all.readOnly, rows: last + 1, start: 0, cache: cache, backend: backend)
+        let x = FloatBuffer(count: positions.count * c.dim)   // [positions.count × dim]: the sampled rows
+        for (i, p) in positions.enumerated() {
+            x.mutable.baseAddress!.advanced(by: i * c.dim).update(from: all.readOnly.baseAddress!.advanced(by: p * c.dim), count: c.dim)
+        }
+        model.applyLayer(l, to: x, positions: positions, cache: cache, backend: backend)
+        let digests = positions.indices.map { i in StepDigest.state(.layer(positions[i], l), row: x.readOnly(i * c.dim ..< (i + 1) * c.dim), hasher: hasher) }
         return .success(digests)
     }
 }

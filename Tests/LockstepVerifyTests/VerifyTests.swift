@@ -150,25 +150,33 @@ final class StepRecomputerTests: XCTestCase {
     }
 
     /// One cache for several positions of a layer (what spot-check does for the samples of one
-    /// layer) gives every one of their leaves, for any choice of positions; bad arguments fail.
+    /// layer: the cache filled from every input row, then the sampled rows through the block in
+    /// one batch) gives every one of their leaves, for any choice of positions, on every backend
+    /// available here; bad arguments fail.
     func testLayerStepsRecomputedTogetherGiveTheirLeaves() throws {
         let (_, t) = try Fixture.trace("layer-group.trace", maxTokens: 5, prompt: [1, 5, 9, 2])
-        let schedule = t.header.schedule, recomputer = try StepRecomputer(model: Fixture.model, backend: ReferenceBackend(),
-                                                                           request: t.signed.commitment.request)
+        let schedule = t.header.schedule
         let positions = schedule.promptCount + t.signed.commitment.outputTokens.count - 1   // positions with layer steps
         let choices = [Array(0 ..< positions), [0], [positions - 1], [1, 2], [0, 3, positions - 1], [2, positions - 2]]
-        for l in 0 ..< schedule.layers {
-            for ps in choices {
-                let leaf = { (p: Int) in schedule.firstIndex(ofPosition: p) + 1 + l }
-                let inputs = try recomputer.inputIndices(of: leaf(ps.last!)).map { (j) throws(VerifyError) in try t.state(at: j) }
-                XCTAssertEqual(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), ps.map { t.leaves[leaf($0)].stepDigest },
-                               "layer \(l), positions \(ps)")
+        var ran: [String] = []
+        for name in BackendRegistry.names {
+            guard let backend = try? BackendRegistry.make(name, threads: 2) else { continue }
+            ran.append(name)
+            let recomputer = try StepRecomputer(model: Fixture.model, backend: backend, request: t.signed.commitment.request)
+            for l in 0 ..< schedule.layers {
+                for ps in choices {
+                    let leaf = { (p: Int) in schedule.firstIndex(ofPosition: p) + 1 + l }
+                    let inputs = try recomputer.inputIndices(of: leaf(ps.last!)).map { (j) throws(VerifyError) in try t.state(at: j) }
+                    XCTAssertEqual(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), ps.map { t.leaves[leaf($0)].stepDigest },
+                                   "\(name): layer \(l), positions \(ps)")
+                }
+            }
+            let inputs = try recomputer.inputIndices(of: schedule.firstIndex(ofPosition: 2) + 1).map { (j) throws(VerifyError) in try t.state(at: j) }
+            for (l, ps) in [(0, [2, 1]), (0, [1, 1, 2]), (0, []), (-1, [2]), (schedule.layers, [2]), (0, [3])] {
+                XCTAssertThrowsError(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), "\(name): layer \(l), positions \(ps)")
             }
         }
-        let inputs = try recomputer.inputIndices(of: schedule.firstIndex(ofPosition: 2) + 1).map { (j) throws(VerifyError) in try t.state(at: j) }
-        for (l, ps) in [(0, [2, 1]), (0, [1, 1, 2]), (0, []), (-1, [2]), (schedule.layers, [2]), (0, [3])] {
-            XCTAssertThrowsError(try recomputer.layerDigests(layer: l, positions: ps, inputs: inputs).get(), "layer \(l), positions \(ps)")
-        }
+        XCTAssertTrue(ran.contains("reference") && ran.contains("cpu"), "ran on \(ran)")
     }
 }
 
