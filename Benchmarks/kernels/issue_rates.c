@@ -1,0 +1,117 @@
+/*
+ * How fast this machine issues the panel kernel's multiply-add (vpdpwssd zmm) with its operands
+ * in registers and with one operand loaded from memory, in time-stamp-counter ticks per
+ * instruction (the TSC runs at a fixed rate; only the ratios between rows matter, since this
+ * virtual machine exposes no cycle counter).
+ *
+ *   clang -O2 Benchmarks/kernels/issue_rates.c -o /tmp/issue_rates && /tmp/issue_rates
+ *
+ * Each measurement runs CHAINS independent accumulators (so that the 4–5 cycle latency of the
+ * multiply-add does not bound the rate) for 10^7 rounds and is repeated; the table gives the best
+ * of the repeats. The memory forms read a 16 KB buffer that stays in L1. The panel kernel
+ * (mm_panel.inc) takes one activation pair per vpdpwssd as a broadcast memory operand and loads
+ * one weight vector per 7 of them, so the memory rows bound it.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <x86intrin.h>
+
+#define ROUNDS 10000000L
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+static int32_t buffer[4096] __attribute__((aligned(64)));
+
+/* The register form: K chains of acc += w·x. */
+#define REGISTER_FORM(K)                                                                      \
+    TARGET static double register_form_##K(__m512i w, __m512i x) {                            \
+        __m512i acc[K];                                                                       \
+        for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
+        uint64_t t = __rdtsc();                                                               \
+        for (long n = 0; n < ROUNDS; n++) {                                                   \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
+                acc[i] = _mm512_dpwssd_epi32(acc[i], w, x);                                   \
+                __asm__ volatile("" : "+v"(acc[i]));                                          \
+            }                                                                                 \
+        }                                                                                     \
+        double ticks = (double)(__rdtsc() - t) / (double)(ROUNDS * K);                        \
+        int32_t sink = 0;                                                                     \
+        for (int i = 0; i < K; i++) sink ^= _mm512_reduce_add_epi32(acc[i]);                  \
+        __asm__ volatile("" : : "r"(sink));                                                   \
+        return ticks;                                                                         \
+    }
+
+/* The broadcast form: acc += w·broadcast(p[i]), p base + displacement (as in the kernel). */
+#define BROADCAST_FORM(K)                                                                     \
+    TARGET static double broadcast_form_##K(__m512i w) {                                      \
+        __m512i acc[K];                                                                       \
+        for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
+        uint64_t t = __rdtsc();                                                               \
+        for (long n = 0; n < ROUNDS; n++) {                                                   \
+            const int32_t *p = buffer + (n & 63) * 16;                                        \
+            __asm__ volatile("" : "+r"(p));                                                   \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
+                acc[i] = _mm512_dpwssd_epi32(acc[i], w, _mm512_set1_epi32(p[i]));             \
+                __asm__ volatile("" : "+v"(acc[i]));                                          \
+            }                                                                                 \
+        }                                                                                     \
+        double ticks = (double)(__rdtsc() - t) / (double)(ROUNDS * K);                        \
+        int32_t sink = 0;                                                                     \
+        for (int i = 0; i < K; i++) sink ^= _mm512_reduce_add_epi32(acc[i]);                  \
+        __asm__ volatile("" : : "r"(sink));                                                   \
+        return ticks;                                                                         \
+    }
+
+/* The full-vector memory form: acc += w·load(p + 16i). */
+#define VECTOR_FORM(K)                                                                        \
+    TARGET static double vector_form_##K(__m512i w) {                                         \
+        __m512i acc[K];                                                                       \
+        for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
+        uint64_t t = __rdtsc();                                                               \
+        for (long n = 0; n < ROUNDS; n++) {                                                   \
+            const int32_t *p = buffer + (n & 7) * 256;                                        \
+            __asm__ volatile("" : "+r"(p));                                                   \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
+                acc[i] = _mm512_dpwssd_epi32(acc[i], w, _mm512_load_si512(p + 16 * i));       \
+                __asm__ volatile("" : "+v"(acc[i]));                                          \
+            }                                                                                 \
+        }                                                                                     \
+        double ticks = (double)(__rdtsc() - t) / (double)(ROUNDS * K);                        \
+        int32_t sink = 0;                                                                     \
+        for (int i = 0; i < K; i++) sink ^= _mm512_reduce_add_epi32(acc[i]);                  \
+        __asm__ volatile("" : : "r"(sink));                                                   \
+        return ticks;                                                                         \
+    }
+
+REGISTER_FORM(7)
+REGISTER_FORM(14)
+BROADCAST_FORM(7)
+BROADCAST_FORM(14)
+VECTOR_FORM(7)
+VECTOR_FORM(14)
+
+static double best(double a, double b) { return a < b ? a : b; }
+
+TARGET int main(void) {
+    if (!__builtin_cpu_supports("avx512vnni")) {
+        fprintf(stderr, "issue_rates: this CPU has no AVX-512 VNNI\n");
+        return 1;
+    }
+    for (int i = 0; i < 4096; i++) buffer[i] = i * 2654435761u;
+    __m512i w = _mm512_set1_epi32(3), x = _mm512_set1_epi32(5);
+    __asm__ volatile("" : "+v"(w), "+v"(x));
+    double r[6] = {1e9, 1e9, 1e9, 1e9, 1e9, 1e9};
+    for (int repeat = 0; repeat < 3; repeat++) {
+        r[0] = best(r[0], register_form_7(w, x));
+        r[1] = best(r[1], register_form_14(w, x));
+        r[2] = best(r[2], broadcast_form_7(w));
+        r[3] = best(r[3], broadcast_form_14(w));
+        r[4] = best(r[4], vector_form_7(w));
+        r[5] = best(r[5], vector_form_14(w));
+    }
+    printf("TSC ticks per instruction (best of 3)\n");
+    printf("  vpdpwssd zmm, registers,           7 / 14 chains  %.3f / %.3f\n", r[0], r[1]);
+    printf("  vpdpwssd zmm, m32{1to16} broadcast, 7 / 14 chains  %.3f / %.3f\n", r[2], r[3]);
+    printf("  vpdpwssd zmm, m512 operand,        7 / 14 chains  %.3f / %.3f\n", r[4], r[5]);
+    return 0;
+}
