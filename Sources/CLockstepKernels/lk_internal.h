@@ -146,7 +146,7 @@ LK_INLINE void lk_mm_store(const lk_mm_ctx *c, int64_t r, int64_t t, int64_t acc
 #define LK_PANEL_MIN_TOKENS 16
 #define LK_PANEL_FOLD_MAX 6
 #ifndef LK_PANEL_TILE
-#define LK_PANEL_TILE 7
+#define LK_PANEL_TILE 8
 #endif
 
 void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1);

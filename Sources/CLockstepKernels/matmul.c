@@ -112,13 +112,14 @@ typedef void (*lk_mm_kernel)(const lk_mm_ctx *, int64_t, int64_t);
 typedef struct {
     const lk_mm_ctx *c;
     lk_mm_kernel kernel;
-    int64_t groups;    /* row groups of 16 */
+    int64_t group_rows;   /* rows a kernel takes together: 16, or 32 for the panel kernels' pairs of panels */
+    int64_t groups;       /* row groups of group_rows */
 } lk_mm_job;
 
 static void lk_mm_worker(void *p, int w, int n) {
     const lk_mm_job *job = p;
     int64_t g0 = job->groups * w / n, g1 = job->groups * (w + 1) / n;
-    int64_t r0 = g0 * 16, r1 = g1 * 16;
+    int64_t r0 = g0 * job->group_rows, r1 = g1 * job->group_rows;
     if (r1 > job->c->rows) r1 = job->c->rows;
     if (r0 < r1) job->kernel(job->c, r0, r1);
 }
@@ -293,7 +294,11 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     if (shmax < 0) for (int64_t t = 0; t < T; t++) ok[t] = 0;
 
     lk_stat_add(0, (uint64_t)(rows * T));
-    lk_mm_job job = {&c, kernel, (rows + 15) / 16};
+    int64_t group_rows = 16;
+#ifdef LK_X86
+    if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) group_rows = 32;
+#endif
+    lk_mm_job job = {&c, kernel, group_rows, (rows + group_rows - 1) / group_rows};
     /* Chunks of row groups, claimed in turn: many small ones, so that the threads finish
        together; small products are not worth waking workers for. */
     int64_t work = rows * nb * T;
