@@ -22,36 +22,18 @@
 
 static int32_t buffer[4096] __attribute__((aligned(64)));
 
-/* The register form: K chains of acc += w·x. */
-#define REGISTER_FORM(K)                                                                      \
-    TARGET static double register_form_##K(__m512i w, __m512i x) {                            \
+/* NAME(w, x): ticks per `acc += w·OPERAND` over K independent accumulators, where OPERAND may
+   read p, which points at AT (a function of the round n) in the L1-resident buffer. */
+#define MEASURE(NAME, K, AT, OPERAND)                                                         \
+    TARGET static double NAME(__m512i w, __m512i x) {                                         \
         __m512i acc[K];                                                                       \
         for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
         uint64_t t = __rdtsc();                                                               \
         for (long n = 0; n < ROUNDS; n++) {                                                   \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
-                acc[i] = _mm512_dpwssd_epi32(acc[i], w, x);                                   \
-                __asm__ volatile("" : "+v"(acc[i]));                                          \
-            }                                                                                 \
-        }                                                                                     \
-        double ticks = (double)(__rdtsc() - t) / (double)(ROUNDS * K);                        \
-        int32_t sink = 0;                                                                     \
-        for (int i = 0; i < K; i++) sink ^= _mm512_reduce_add_epi32(acc[i]);                  \
-        __asm__ volatile("" : : "r"(sink));                                                   \
-        return ticks;                                                                         \
-    }
-
-/* The broadcast form: acc += w·broadcast(p[i]), p base + displacement (as in the kernel). */
-#define BROADCAST_FORM(K)                                                                     \
-    TARGET static double broadcast_form_##K(__m512i w) {                                      \
-        __m512i acc[K];                                                                       \
-        for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
-        uint64_t t = __rdtsc();                                                               \
-        for (long n = 0; n < ROUNDS; n++) {                                                   \
-            const int32_t *p = buffer + (n & 63) * 16;                                        \
+            const int32_t *p = (AT);                                                          \
             __asm__ volatile("" : "+r"(p));                                                   \
             _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
-                acc[i] = _mm512_dpwssd_epi32(acc[i], w, _mm512_set1_epi32(p[i]));             \
+                acc[i] = _mm512_dpwssd_epi32(acc[i], w, (OPERAND));                           \
                 __asm__ volatile("" : "+v"(acc[i]));                                          \
             }                                                                                 \
         }                                                                                     \
@@ -62,33 +44,13 @@ static int32_t buffer[4096] __attribute__((aligned(64)));
         return ticks;                                                                         \
     }
 
-/* The full-vector memory form: acc += w·load(p + 16i). */
-#define VECTOR_FORM(K)                                                                        \
-    TARGET static double vector_form_##K(__m512i w) {                                         \
-        __m512i acc[K];                                                                       \
-        for (int i = 0; i < K; i++) acc[i] = _mm512_set1_epi32(i);                            \
-        uint64_t t = __rdtsc();                                                               \
-        for (long n = 0; n < ROUNDS; n++) {                                                   \
-            const int32_t *p = buffer + (n & 7) * 256;                                        \
-            __asm__ volatile("" : "+r"(p));                                                   \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < K; i++) {                  \
-                acc[i] = _mm512_dpwssd_epi32(acc[i], w, _mm512_load_si512(p + 16 * i));       \
-                __asm__ volatile("" : "+v"(acc[i]));                                          \
-            }                                                                                 \
-        }                                                                                     \
-        double ticks = (double)(__rdtsc() - t) / (double)(ROUNDS * K);                        \
-        int32_t sink = 0;                                                                     \
-        for (int i = 0; i < K; i++) sink ^= _mm512_reduce_add_epi32(acc[i]);                  \
-        __asm__ volatile("" : : "r"(sink));                                                   \
-        return ticks;                                                                         \
-    }
-
-REGISTER_FORM(7)
-REGISTER_FORM(14)
-BROADCAST_FORM(7)
-BROADCAST_FORM(14)
-VECTOR_FORM(7)
-VECTOR_FORM(14)
+/* registers; a broadcast pair (base + displacement, as in the kernel); a 64-byte vector */
+MEASURE(register_form_7, 7, buffer, ((void)p, x))
+MEASURE(register_form_14, 14, buffer, ((void)p, x))
+MEASURE(broadcast_form_7, 7, buffer + (n & 63) * 16, _mm512_set1_epi32(p[i]))
+MEASURE(broadcast_form_14, 14, buffer + (n & 63) * 16, _mm512_set1_epi32(p[i]))
+MEASURE(vector_form_7, 7, buffer + (n & 7) * 256, _mm512_load_si512(p + 16 * i))
+MEASURE(vector_form_14, 14, buffer + (n & 7) * 256, _mm512_load_si512(p + 16 * i))
 
 static double best(double a, double b) { return a < b ? a : b; }
 
@@ -104,10 +66,10 @@ TARGET int main(void) {
     for (int repeat = 0; repeat < 3; repeat++) {
         r[0] = best(r[0], register_form_7(w, x));
         r[1] = best(r[1], register_form_14(w, x));
-        r[2] = best(r[2], broadcast_form_7(w));
-        r[3] = best(r[3], broadcast_form_14(w));
-        r[4] = best(r[4], vector_form_7(w));
-        r[5] = best(r[5], vector_form_14(w));
+        r[2] = best(r[2], broadcast_form_7(w, x));
+        r[3] = best(r[3], broadcast_form_14(w, x));
+        r[4] = best(r[4], vector_form_7(w, x));
+        r[5] = best(r[5], vector_form_14(w, x));
     }
     printf("TSC ticks per instruction (best of 3)\n");
     printf("  vpdpwssd zmm, registers,           7 / 14 chains  %.3f / %.3f\n", r[0], r[1]);
