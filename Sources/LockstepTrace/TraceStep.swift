@@ -179,22 +179,22 @@ public struct TraceLeaf: Hashable, Sendable {
     }
 
     /// The 72-byte encoding.
-    public var bytes: [UInt8] {
-        var w = ByteWriter(capacity: TraceLeaf.byteCount)
-        w.u64(index); w.digest(stepDigest); w.digest(chain)
-        return w.bytes
-    }
+    public var bytes: [UInt8] { withEncoding { Array($0) } }
 
     /// `SHA-256(0x00 ‖ bytes)`.
-    public func hash(_ hasher: MerkleHasher = .rfc6962) -> Digest { hasher.leafHash(bytes) }
+    public func hash(_ hasher: MerkleHasher = .rfc6962) -> Digest { withEncoding { hasher.leafHash($0) } }
 
     /// `SHA-256(0x00 ‖ bytes)` computed with `hasher` (reset first).
-    public func hash(using hasher: SHA256Hasher) -> Digest {
-        withUnsafeTemporaryAllocation(byteCount: TraceLeaf.byteCount, alignment: 8) { leaf in   // the 72 bytes, on the stack
+    public func hash(using hasher: SHA256Hasher) -> Digest { withEncoding { MerkleHasher.rfc6962.leafHash($0, using: hasher) } }
+
+    /// Calls `body` with the 72-byte encoding, written on the stack (valid only during the call):
+    /// the one place the layout `index (u64) ‖ oᵢ ‖ cᵢ` is written.
+    private func withEncoding<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: TraceLeaf.byteCount, alignment: 8) { leaf in
             leaf.storeBytes(of: index.littleEndian, toByteOffset: 0, as: UInt64.self)
             stepDigest.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: leaf[8 ..< 40]).copyMemory(from: $0) }
             chain.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: leaf[40 ..< 72]).copyMemory(from: $0) }
-            return MerkleHasher.rfc6962.leafHash(UnsafeRawBufferPointer(leaf), using: hasher)
+            return body(UnsafeRawBufferPointer(leaf))
         }
     }
 
