@@ -100,6 +100,24 @@ typedef void (*lk_range_fn)(const void *args, int64_t r0, int64_t r1);
    whose every row is computed on its own, so that the split changes no bit. */
 void lk_pool_run_ranges(lk_pool *pool, int64_t rows, int64_t align, int split, lk_range_fn fn, const void *args);
 
+/* ---- per-thread scratch (scratch.c) ---- */
+
+/* Slots: a thread may hold one buffer per slot at a time. */
+enum {
+    LK_SCRATCH_MM_TABLES,     /* lk_matmul: per-token exponents, sums, flags (caller's thread) */
+    LK_SCRATCH_MM_TOKENS,     /* lk_matmul: the panel kernels' tile-major activation pairs (caller) */
+    LK_SCRATCH_MM_PANELS,     /* a panel kernel's unpacked weight panels (any pool thread) */
+    LK_SCRATCH_ATTN_COLUMNS,  /* lk_attention: value exponents by column (caller) */
+    LK_SCRATCH_ATTN_TASK,     /* an attention task's arrays (any pool thread) */
+    LK_SCRATCH_SLOTS
+};
+/** This thread's buffer for `slot`, at least `bytes` long and 64-byte aligned; its contents are
+    undefined. It stays valid until the next acquire of the same slot on this thread or
+    `lk_scratch_release(slot)`. Aborts with a message when memory is exhausted. */
+void *lk_scratch_acquire(int slot, size_t bytes);
+/** Ends this thread's use of `slot`: frees the buffer if it is large, else keeps it for reuse. */
+void lk_scratch_release(int slot);
+
 /* ---- matmul ---- */
 
 typedef struct {

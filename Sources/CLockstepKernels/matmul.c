@@ -213,7 +213,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
 
     /* Scratch: ae, as (nb × T), emin (T), ok (T), hints if absent. */
     size_t bytes = (size_t)(2 * nb * T + T) * 4 + (size_t)T + (hints ? 0 : (size_t)rows) + 64;
-    uint8_t *scratch = malloc(bytes);
+    uint8_t *scratch = lk_scratch_acquire(LK_SCRATCH_MM_TABLES, bytes);
     int32_t *ae = (int32_t *)scratch;
     int32_t *as = ae + nb * T;
     int32_t *emin = as + nb * T;
@@ -274,7 +274,7 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
         const int64_t slots = (T + LK_PANEL_TILE - 1) / LK_PANEL_TILE * nb * LK_PANEL_TILE;
         /* every slot a kernel reads is written (the missing tokens of the last tile are never read);
            xp: 16 pairs per slot, then xsh (int64), xsum, xsumsh (int32) per slot, xshmax per tile and block */
-        xp = malloc((size_t)(slots * 16 + 4 * slots + slots / LK_PANEL_TILE) * 4);
+        xp = lk_scratch_acquire(LK_SCRATCH_MM_TOKENS, (size_t)(slots * 16 + 4 * slots + slots / LK_PANEL_TILE) * 4);
         int64_t *xsh = (int64_t *)(xp + slots * 16);
         int32_t *xsum = (int32_t *)(xsh + slots), *xsumsh = xsum + slots, *xshmax = xsumsh + slots;
         prep.panel = 1;
@@ -307,6 +307,6 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     if (chunks > job.groups) chunks = (int)job.groups;
     lk_pool_run(pool, chunks, lk_mm_worker, &job);
     free(xb8);
-    free(xp);
-    free(scratch);
+    if (xp) lk_scratch_release(LK_SCRATCH_MM_TOKENS);
+    lk_scratch_release(LK_SCRATCH_MM_TABLES);
 }

@@ -207,12 +207,11 @@ static void lk_attention_worker(void *p, int w, int n) {
     const lk_attention_job *job = p;
     int64_t a = job->tasks * w / n, b = job->tasks * (w + 1) / n;
     if (a >= b) return;
-    void *raw = malloc(job->scratch_bytes + 64);
-    void *scratch = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    void *scratch = lk_scratch_acquire(LK_SCRATCH_ATTN_TASK, job->scratch_bytes);
     for (int64_t k = a; k < b; k++)
         job->ops->attention_task(job->queries, job->positions, job->cache, job->vcols, job->vlen, job->out,
                                  job->tasks - 1 - k, job->splits, scratch);
-    free(raw);
+    lk_scratch_release(LK_SCRATCH_ATTN_TASK);
 }
 
 int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, const int64_t *positions,
@@ -230,8 +229,7 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     /* The value block exponents by column (kv head, block) for the positions attended to: every
        task scans whole columns of them (once per head group and output block). */
     const int64_t cols = cache->kv_heads * ((cache->head_dim + 31) / 32);
-    int32_t *vcols = malloc((size_t)(cols * vlen) * sizeof(int32_t));
-    if (!vcols) return -2;
+    int32_t *vcols = lk_scratch_acquire(LK_SCRATCH_ATTN_COLUMNS, (size_t)(cols * vlen) * sizeof(int32_t));
     for (int64_t j = 0; j < vlen; j++)
         for (int64_t k = 0; k < cols; k++) vcols[k * vlen + j] = cache->value_exponents[j * cols + k];
     /* Tasks: one per (row, key/value head); when that is fewer than two per thread, the query
@@ -244,6 +242,6 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     work *= cache->heads * ((cache->head_dim + 31) / 32);
     int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 8 * threads ? job.tasks : 8 * threads;
     lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
-    free(vcols);
+    lk_scratch_release(LK_SCRATCH_ATTN_COLUMNS);
     return 0;
 }

@@ -70,16 +70,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
         precondition(rows >= 0 && columns >= 0 && x.count >= rows * columns, "quantize: buffer shorter than rows × columns")
-        var q = QuantizedActivations(rows: rows, columns: columns)
-        if rows == 0 || columns == 0 { return q }
-        q.values.withUnsafeMutableBufferPointer { v in
-            q.exponents.withUnsafeMutableBufferPointer { e in
-                q.sums.withUnsafeMutableBufferPointer { s in
-                    lk_quantize(pool, code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
-                }
-            }
+        if rows == 0 || columns == 0 { return QuantizedActivations(rows: rows, columns: columns) }
+        // lk_quantize writes every integer (padding included), exponent and sum.
+        return QuantizedActivations(rows: rows, columns: columns) { v, e, s in
+            lk_quantize(pool, code, x.baseAddress!, Int64(rows), Int64(columns), v.baseAddress!, e.baseAddress!, s.baseAddress!)
         }
-        return q
     }
 
     public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
@@ -174,7 +169,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
                 }
             }
         }
-        precondition(status == 0, status == -2 ? "attention: out of memory for \(rows) rows" : "attention: the kernel rejected the shape")
+        precondition(status == 0, "attention: the kernel rejected the shape")
     }
 
     public func siluMul(gate: UnsafeBufferPointer<Float>, up: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {

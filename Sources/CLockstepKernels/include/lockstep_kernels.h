@@ -142,8 +142,8 @@ typedef struct {
 /**
  * Causal attention (SPEC §3.5): `rows` query rows (heads × head_dim each), query t sees
  * positions 0 … positions[t] of the cache; exact Q·Kᵀ, ordered softmax, exact P·V.
- * Writes rows × heads × head_dim values. Returns 0, -1 when a position is not in the cache or
- * the shape is not one it handles, -2 when memory for its tables cannot be allocated.
+ * Writes rows × heads × head_dim values. Returns 0, or -1 when a position is not in the cache
+ * or the shape is not one it handles. Aborts with a message when memory is exhausted.
  */
 int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows,
                  const int64_t *positions, const lk_attention_cache *cache, float *out);

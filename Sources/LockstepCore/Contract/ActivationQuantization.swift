@@ -30,6 +30,33 @@ public struct QuantizedActivations: Sendable {
         sums = [Int32](repeating: 0, count: rows * blocksPerRow)
     }
 
+    /// Storage for `rows × columns` activations written by `body` without a zero fill first.
+    /// - Parameter body: receives `values` (`rows × blocksPerRow × 32`), `exponents` and `sums`
+    ///   (`rows × blocksPerRow` each), and must write every element of all three, the padding of
+    ///   a last partial block included.
+    public init(rows: Int, columns: Int,
+                writingEveryElement body: (_ values: UnsafeMutableBufferPointer<Int16>, _ exponents: UnsafeMutableBufferPointer<Int32>,
+                                           _ sums: UnsafeMutableBufferPointer<Int32>) -> Void) {
+        precondition(rows >= 0 && columns >= 0)
+        self.rows = rows
+        self.columns = columns
+        let blocksPerRow = (columns + 31) / 32, blocks = rows * blocksPerRow
+        self.blocksPerRow = blocksPerRow
+        var exponents: [Int32] = [], sums: [Int32] = []
+        values = [Int16](unsafeUninitializedCapacity: blocks * 32) { v, vCount in
+            exponents = [Int32](unsafeUninitializedCapacity: blocks) { e, eCount in
+                sums = [Int32](unsafeUninitializedCapacity: blocks) { s, sCount in
+                    body(v, e, s)
+                    sCount = blocks
+                }
+                eCount = blocks
+            }
+            vCount = blocks * 32
+        }
+        self.exponents = exponents
+        self.sums = sums
+    }
+
     /// Quantises a row-major `rows × columns` float matrix with the contract's rule.
     public init(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
         precondition(x.count >= rows * columns, "QuantizedActivations: buffer shorter than rows × columns")
