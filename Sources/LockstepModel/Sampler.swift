@@ -31,18 +31,27 @@ public enum Sampler {
     }
 
     /// The index of the largest logit; ties go to the lowest index; NaNs are never chosen
-    /// (index 0 if every value is NaN).
+    /// (index 0 if every value is NaN). Equal values compare as IEEE 754 does (−0 = +0).
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
-        // A NaN never compares greater, so the strict comparison skips NaNs and keeps the
-        // lowest index of ties; it finds nothing only when no value exceeds −∞.
-        var best = -1
-        var bestValue = -Float.infinity
-        for i in logits.indices {
-            let v = logits[i]
-            if v > bestValue { best = i; bestValue = v }
+        // Two passes over 16 lanes at a time: the largest value (a NaN never compares greater,
+        // so no lane ever holds one), then the first index holding a value equal to it.
+        guard let base = logits.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base), n = logits.count, whole = n - n % 16
+        var lanes = SIMD16<Float>(repeating: -.infinity)
+        for i in stride(from: 0, to: whole, by: 16) {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
         }
-        if best >= 0 { return best }
-        return logits.firstIndex { !$0.isNaN } ?? 0   // every value −∞ or NaN
+        var best = lanes.max()
+        for i in whole ..< n where logits[i] > best { best = logits[i] }
+        // Nothing above −∞: the first value that is not NaN.
+        guard best > -.infinity else { return logits.firstIndex { !$0.isNaN } ?? 0 }
+        let target = SIMD16<Float>(repeating: best)
+        for i in stride(from: 0, to: whole, by: 16) {
+            let hits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) .== target
+            if any(hits) { return i + (0 ..< 16).first { hits[$0] }! }
+        }
+        return (whole ..< n).first { logits[$0] == best }!
     }
 
     /// Chooses the next token from `logits` (one row, vocabulary-sized).

@@ -13,6 +13,26 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual([-Float.infinity, .nan, -1e38].withUnsafeBufferPointer { Sampler.argmax($0) }, 2)
     }
 
+    /// The vectorised argmax against its definition (the first index whose value no other
+    /// non-NaN value exceeds, ties by IEEE equality) on rows of every length up to 70, full of
+    /// ties, signed zeros, infinities and NaNs.
+    func testArgmaxMatchesTheScalarDefinitionOnAwkwardRows() {
+        func definition(_ x: [Float]) -> Int {
+            var best = -1
+            var value = -Float.infinity
+            for (i, v) in x.enumerated() where v > value { best = i; value = v }
+            return best >= 0 ? best : x.firstIndex { !$0.isNaN } ?? 0
+        }
+        var rng = SplitMix64(seed: 0x5A_0001)
+        let pool: [Float] = [.nan, -.infinity, .infinity, 0, -0.0, 1, -1, 2, 2, 1e-45, -3e38]
+        for length in 0 ... 70 {
+            for _ in 0 ..< 40 {
+                let x = (0 ..< length).map { _ in pool[Int.random(in: 0 ..< pool.count, using: &rng)] }
+                XCTAssertEqual(x.withUnsafeBufferPointer { Sampler.argmax($0) }, definition(x), "\(x)")
+            }
+        }
+    }
+
     func testCounterGeneratorMatchesSplitMix64() {
         // SplitMix64 seeded with 0: its first outputs are the published sequence.
         XCTAssertEqual(Sampler.random(seed: 0, counter: 0), 0xE220A8397B1DCDAF)
