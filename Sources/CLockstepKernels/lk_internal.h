@@ -89,10 +89,6 @@ LK_INLINE void lk_stat_add(int i, uint64_t n) { atomic_fetch_add_explicit(&lk_st
 
 /* ---- thread pool ---- */
 
-typedef void (*lk_task_fn)(void *ctx, int chunk, int chunks);
-/** Runs fn(ctx, i, chunks) for every i < chunks on the pool's threads (the caller included), and
-    waits. Chunks must write disjoint outputs. */
-void lk_pool_run(lk_pool *pool, int chunks, lk_task_fn fn, void *ctx);
 /* Work over rows [r0, r1) of `args`. */
 typedef void (*lk_range_fn)(const void *args, int64_t r0, int64_t r1);
 /* Runs `fn` over rows 0 … rows − 1: with `split`, as one contiguous range per thread (range starts

@@ -68,6 +68,22 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func supports(_ op: BackendOp) -> Bool { true }
 
+    /// On the pool's threads: its workers spin for a while after each op, so host work between
+    /// ops (hashing a trace's rows) starts at once, without waking other threads.
+    public func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let parts = rowRangeCount(count, threads: threads)
+        guard let pool, parts > 1 else { return body(0 ..< count) }
+        withoutActuallyEscaping(body) { body in
+            var job = RowRangeJob(count: count, body: body)
+            withUnsafeMutablePointer(to: &job) { job in
+                lk_pool_run(pool, Int32(parts), { context, part, parts in
+                    let job = context!.assumingMemoryBound(to: RowRangeJob.self).pointee
+                    job.body(rowRange(Int(part), of: Int(parts), rows: job.count))
+                }, job)
+            }
+        }
+    }
+
     public func quantize(_ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) -> QuantizedActivations {
         precondition(rows >= 0 && columns >= 0 && x.count >= rows * columns, "quantize: buffer shorter than rows × columns")
         if rows == 0 || columns == 0 { return QuantizedActivations(rows: rows, columns: columns) }
@@ -224,4 +240,10 @@ final class HintCache: @unchecked Sendable {
         pthread_mutex_unlock(lock)
         return h
     }
+}
+
+/// The context of a `forEachRowRange` pool job.
+private struct RowRangeJob {
+    let count: Int
+    let body: (Range<Int>) -> Void
 }

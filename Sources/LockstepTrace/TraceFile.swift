@@ -1,4 +1,5 @@
 import Foundation
+import LockstepCore
 import LockstepNative
 
 /// The fixed part of a trace file (§7.7): the request (which holds the model shape that fixes
@@ -476,7 +477,7 @@ public final class TraceReader {
         // Parse the fixed parts, then check chain links and hash leaves, each on several threads.
         var parsed = [TraceLeaf?](repeating: nil, count: n)
         parsed.withUnsafeMutableBufferPointer { parsed in
-            forRowsInParallel(n) { range in
+            forEachRowRangeConcurrently(n) { range in
                 var i = range.lowerBound, scratch: [UInt8] = []
                 while i < range.upperBound {
                     // Records i ..< j: their fixed parts and the states between them in one read.

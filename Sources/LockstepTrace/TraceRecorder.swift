@@ -74,16 +74,18 @@ public final class TraceRecorder {
     }
 
     /// The step digests of the sample steps of `tokens.count` consecutive positions from
-    /// `firstPosition` (`logits`: their `tokens.count × vocab` rows), computed on several threads,
-    /// for `recordSample(position:logits:token:digest:)`.
-    public static func sampleDigests(firstPosition: Int, logits: UnsafeBufferPointer<Float>, tokens: [TokenID]) -> [Digest] {
+    /// `firstPosition` (`logits`: their `tokens.count × vocab` rows), computed on several threads
+    /// (`backend`'s when given, see `Backend.forEachRowRange`), for
+    /// `recordSample(position:logits:token:digest:)`.
+    public static func sampleDigests(firstPosition: Int, logits: UnsafeBufferPointer<Float>, tokens: [TokenID],
+                                     on backend: (any Backend)? = nil) -> [Digest] {
         let n = tokens.count
         guard n > 0 else { return [] }
         precondition(logits.count % n == 0, "sampleDigests: logits are not \(n) rows")
         let v = logits.count / n
         var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: 32)), count: n)
         digests.withUnsafeMutableBufferPointer { out in
-            hashRowsInParallel(n) { range, hasher in
+            hashRowsInParallel(n, on: backend) { range, hasher in
                 for i in range {
                     out[i] = StepDigest.sample(.sample(firstPosition + i), logits: UnsafeBufferPointer(rebasing: logits[i * v ..< (i + 1) * v]),
                                                token: UInt32(bitPattern: tokens[i]), hasher: hasher)
@@ -93,9 +95,11 @@ public final class TraceRecorder {
         return digests
     }
 
-    /// Starts capturing a forward pass over positions `start ..< start + rows`.
-    public func capture(start: Int, rows: Int) -> ForwardCapture {
-        ForwardCapture(recorder: self, start: start, rows: rows)
+    /// Starts capturing a forward pass over positions `start ..< start + rows`, run on `backend`:
+    /// its threads hash the rows between its ops (`Backend.forEachRowRange`; Dispatch's threads
+    /// when nil).
+    public func capture(start: Int, rows: Int, on backend: (any Backend)? = nil) -> ForwardCapture {
+        ForwardCapture(recorder: self, start: start, rows: rows, backend: backend)
     }
 
     /// Pushes written records to the file.
@@ -139,29 +143,16 @@ func monotonicSeconds() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
-/// Runs `body` over `count` independent rows, split into contiguous ranges on up to
-/// `ProcessInfo.activeProcessorCount` threads (at most 8, and at least 8 rows per thread).
-/// `body` must touch only the rows of its range.
-func forRowsInParallel(_ count: Int, _ body: (Range<Int>) -> Void) {
-    let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, max(count / 8, 1))
-    if workers <= 1 {
-        body(0 ..< count)
-        return
+/// Hashes `count` independent rows on several threads: `body(range, hasher)` handles the rows in
+/// `range` with a hasher of its own. On `backend`'s threads (`Backend.forEachRowRange`) when
+/// given, else on Dispatch's (`forEachRowRangeConcurrently`). Step digests are independent of
+/// each other (only the chain is sequential), so this changes no bit.
+func hashRowsInParallel(_ count: Int, on backend: (any Backend)? = nil, _ body: (Range<Int>, SHA256Hasher) -> Void) {
+    if let backend {
+        backend.forEachRowRange(count) { body($0, SHA256Hasher()) }
+    } else {
+        forEachRowRangeConcurrently(count) { body($0, SHA256Hasher()) }
     }
-    withoutActuallyEscaping(body) { body in
-        // Each worker touches only its own rows: no shared mutable state.
-        nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            body(count * w / workers ..< count * (w + 1) / workers)
-        }
-    }
-}
-
-/// Hashes `count` independent rows in parallel (`forRowsInParallel`): `body(range, hasher)`
-/// handles the rows in `range` with a hasher of its own. Step digests are independent of each
-/// other (only the chain is sequential), so this changes no bit.
-func hashRowsInParallel(_ count: Int, _ body: (Range<Int>, SHA256Hasher) -> Void) {
-    forRowsInParallel(count) { body($0, SHA256Hasher()) }
 }
 
 /// The view of a binary32 row as little-endian bytes (the host's bytes on little-endian hosts).
@@ -187,10 +178,13 @@ public final class ForwardCapture {
     private var digests: [Digest?]
     /// The same layout × dim floats, when states are stored.
     private let states: FloatBuffer?
+    /// Whose threads hash the rows (nil: Dispatch's).
+    private let backend: (any Backend)?
     private var emitted = 0
 
-    init(recorder: TraceRecorder, start: Int, rows: Int) {
+    init(recorder: TraceRecorder, start: Int, rows: Int, backend: (any Backend)?) {
         self.recorder = recorder
+        self.backend = backend
         self.start = start
         self.rows = rows
         layers = recorder.header.layers
@@ -211,7 +205,7 @@ public final class ForwardCapture {
         let k = layer.map { $0 + 1 } ?? 0
         let (start, dim, layers, states) = (self.start, self.dim, self.layers, self.states)
         digests.withUnsafeMutableBufferPointer { digests in
-            hashRowsInParallel(rows) { range, hasher in
+            hashRowsInParallel(rows, on: backend) { range, hasher in
                 for r in range {
                     let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
                     let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)

@@ -160,7 +160,7 @@ public enum TracedGeneration {
                 while start < fed.count {
                     let end = min(start + chunk, fed.count)
                     let firstSampled = max(np - 1 - start, 0)   // the chunk's first row with a sample step
-                    let capture = recorder.capture(start: start, rows: end - start)
+                    let capture = recorder.capture(start: start, rows: end - start, on: backend)
                     let observe = capture.observer, before = stepsDone, rows = end - start
                     let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: { layer, residual in
                         observe(layer, residual)
@@ -170,7 +170,7 @@ public enum TracedGeneration {
                         let count = max(end - start - firstSampled, 0), first = sampled.count
                         // Each row is sampled on its own (its index fixes the generator's counter).
                         let tokens = [TokenID](unsafeUninitializedCapacity: count) { out, initialized in
-                            forRowsInParallel(count) { range in
+                            backend.forEachRowRange(count) { range in
                                 for i in range {
                                     (out.baseAddress! + i).initialize(to: Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
                                                                                          settings: sampler, index: first + i))
@@ -178,7 +178,7 @@ public enum TracedGeneration {
                             }
                             initialized = count
                         }
-                        let digests = TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: all, tokens: tokens)
+                        let digests = TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: all, tokens: tokens, on: backend)
                         for r in 0 ..< end - start {
                             try capture.emitRow(r)
                             guard r >= firstSampled else { continue }
@@ -230,7 +230,7 @@ public enum TracedGeneration {
             var i = 0
             while i < np {
                 let end = min(i + chunk, np)
-                let capture = recorder.capture(start: i, rows: end - i)
+                let capture = recorder.capture(start: i, rows: end - i, on: backend)
                 logits = try session.evaluate(Array(prompt[i ..< end]), logits: end == np ? .last : .none, observer: observer(capture))
                 try capture.emitAll()
                 i = end
@@ -243,7 +243,7 @@ public enum TracedGeneration {
                 try recorder.flush()
                 out.append(next)
                 if !onToken(next) || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) { break }
-                let capture = recorder.capture(start: np + out.count - 1, rows: 1)
+                let capture = recorder.capture(start: np + out.count - 1, rows: 1, on: backend)
                 logits = try session.evaluate([next], observer: observer(capture))
                 try capture.emitAll()
             }

@@ -56,6 +56,12 @@ lk_pool *lk_pool_create(int threads);
 void lk_pool_destroy(lk_pool *pool);
 /** Number of workers, the caller included. */
 int lk_pool_threads(const lk_pool *pool);
+/** A chunk of a pool job. */
+typedef void (*lk_task_fn)(void *ctx, int chunk, int chunks);
+/** Runs fn(ctx, i, chunks) for every i < chunks on the pool's threads (the caller included), and
+    waits; a NULL pool runs them in turn on the caller's thread. Chunks must write disjoint
+    outputs, and fn must not run a job on the same pool. */
+void lk_pool_run(lk_pool *pool, int chunks, lk_task_fn fn, void *ctx);
 
 /* ---- weight formats -------------------------------------------------------------------- */
 

@@ -65,10 +65,19 @@ public protocol Backend: AnyObject, Sendable {
     /// (the `cpu` backend's per-row exponent hints), so that later products — a spot-check's few
     /// steps — do not pay it. Changes no result. Default: nothing.
     func prepare(_ matrices: [WeightMatrix])
+    /// Runs `body` over rows `0 ..< count`, split into contiguous ranges on the threads this
+    /// backend computes with (the `cpu` backend's pool, whose workers are awake between ops), and
+    /// waits. For host work between ops, such as hashing a trace's rows: `body` must touch only
+    /// the rows of its range and must not call the backend. Changes no result.
+    /// Default: `forEachRowRangeConcurrently`.
+    func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void)
 }
 
 extension Backend {
     public func prepare(_ matrices: [WeightMatrix]) {}
+    public func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void) {
+        forEachRowRangeConcurrently(count, body)
+    }
 }
 
 /// Why a backend cannot be created or run here; the message names what is missing.

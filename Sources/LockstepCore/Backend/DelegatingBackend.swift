@@ -35,4 +35,7 @@ extension DelegatingBackend {
     public func prepare(_ matrices: [WeightMatrix]) {
         fallback.prepare(matrices)
     }
+    public func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void) {
+        fallback.forEachRowRange(count, body)
+    }
 }
