@@ -553,6 +553,9 @@ public final class TraceReader {
         self.signed = signed
     }
 
+    /// The Merkle tree over the records read so far.
+    var merkleTree: MerkleTree { tree.tree() }
+
     /// Reads and verifies the whole trace.
     public func readAll(keepStates: Bool = false) throws(TraceError) -> TraceContents {
         var leaves: [TraceLeaf] = [], steps: [StepID] = [], states: [[UInt8]] = []

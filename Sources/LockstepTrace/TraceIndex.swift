@@ -1,3 +1,4 @@
+import LockstepCore
 import LockstepNative
 
 /// Random access to the stored states of a trace file (§7.7), for verifiers that open a few steps
@@ -28,6 +29,8 @@ public final class TraceIndex {
     private let input: TraceInput
     /// Byte offset of each record's state in the file.
     private let stateOffsets: [Int]
+    /// The Merkle tree over the leaves.
+    private let tree: MerkleTree
 
     /// Opens and indexes the trace file at `path`.
     /// - Throws: `TraceError` as `TraceReader` does, for the first record or footer at fault.
@@ -64,6 +67,53 @@ public final class TraceIndex {
         self.leaves = leaves
         self.input = input
         stateOffsets = offsets
+        tree = reader.merkleTree
+    }
+
+    /// Makes the two checks indexing leaves out — every stored state hashed against its leaf's
+    /// step digest, and the token at the end of each sample state against the output token — on
+    /// several threads, and returns what `TraceReader.readAll()` returns (the states not kept).
+    /// So it verifies everything a full sequential read does, at a fraction of its time (the
+    /// states' hashing, 35 MB for 128 tokens on SmolLM2-135M, is split over the cores).
+    /// - Throws: `.stepDigestMismatch` for the lowest record whose state does not hash to its
+    ///   step digest; `.commitmentMismatch` when a sample state's token is not the output token;
+    ///   `.io` when the file can no longer be read. (A full read reports faults in file order; here
+    ///   every leaf, chain value and the signed root were checked first, when indexing.)
+    public func verifyAll() throws(TraceError) -> TraceContents {
+        let schedule = header.schedule, n = leaves.count
+        if header.storesStates {
+            let tokens = signed.commitment.outputTokens, firstSample = schedule.promptCount - 1
+            // Per record: nil when it checks out, else the error it gives.
+            let faults = UnsafeMutableBufferPointer<TraceError?>.allocate(capacity: n)
+            faults.initialize(repeating: nil)
+            defer { faults.deinitialize(); faults.deallocate() }
+            forEachRowRangeConcurrently(n) { range in
+                let hasher = SHA256Hasher()
+                var bytes: [UInt8] = []
+                for i in range {
+                    let step = schedule.step(at: i), count = header.stateByteCount(step.kind)
+                    guard input.read(at: stateOffsets[i], count: count, into: &bytes) else {
+                        faults[i] = .io("cannot read the state of record \(i)")
+                        break
+                    }
+                    let digest = bytes.withUnsafeBytes { StepDigest.stored(step, stateBytes: UnsafeRawBufferPointer(rebasing: $0[..<count]), hasher: hasher) }
+                    guard digest == leaves[i].stepDigest else {
+                        faults[i] = .stepDigestMismatch(index: i)
+                        break
+                    }
+                    if step.kind == .sample {
+                        let token = UInt32(bytes[count - 4]) | UInt32(bytes[count - 3]) << 8 | UInt32(bytes[count - 2]) << 16 | UInt32(bytes[count - 1]) << 24
+                        let j = Int(step.position) - firstSample
+                        if j >= tokens.count || token != UInt32(bitPattern: tokens[j]) {
+                            faults[i] = .commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
+                            break
+                        }
+                    }
+                }
+            }
+            if let fault = faults.lazy.compactMap({ $0 }).first { throw fault }
+        }
+        return TraceContents(header: header, signed: signed, leaves: leaves, steps: (0 ..< n).map(schedule.step(at:)), states: nil, tree: tree)
     }
 
     /// The state bytes stored in record `index` (`4·dim` for embedding and layer steps,

@@ -68,9 +68,13 @@ public enum TraceLoading {
         case invalid(Verdict)
     }
 
-    /// Reads and verifies the whole file (`TraceReader`), keeping the states when asked.
+    /// Reads and verifies the whole file, keeping the states when asked (`TraceReader`); else it
+    /// indexes the file and hashes the states on several threads (`TraceIndex.verifyAll`): the
+    /// same checks, in a fraction of the time.
     public static func load(path: String, keepStates: Bool = false) throws(VerifyError) -> Outcome<TraceContents> {
-        try sorting(path) { () throws(TraceError) in try TraceReader.read(path: path, keepStates: keepStates) }
+        try sorting(path) { () throws(TraceError) in
+            keepStates ? try TraceReader.read(path: path, keepStates: true) : try TraceIndex(path: path).verifyAll()
+        }
     }
 
     /// Indexes the file for opening a few states (`TraceIndex`): every record's leaf and the

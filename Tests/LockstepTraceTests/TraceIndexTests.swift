@@ -65,6 +65,53 @@ final class TraceIndexTests: XCTestCase {
         print("trace index: \(bytes.count * 8) bit flips, \(byOpening) in states (caught when opened), the rest when indexing")
     }
 
+    /// `verifyAll` makes the two state checks indexing leaves out, with the full reader's
+    /// verdicts: the same contents for a good file, `stepDigestMismatch` at the record whose state
+    /// was changed, and `commitmentMismatch` when the sample states end with other tokens than the
+    /// signed output tokens (a file otherwise consistent and validly signed).
+    func testVerifyAllMakesTheFullReadersStateChecks() throws {
+        let (_, bytes, path) = try TraceFixtures.tracedFile(self, states: true)
+        let full = try TraceReader.read(bytes: bytes, keepStates: true)
+        let all = try TraceIndex(path: path).verifyAll()
+        XCTAssertEqual(all.header, full.header)
+        XCTAssertEqual(all.signed, full.signed)
+        XCTAssertEqual(all.leaves, full.leaves)
+        XCTAssertEqual(all.steps, full.steps)
+        XCTAssertNil(all.states)
+        XCTAssertEqual(all.tree.root, full.tree.root)
+
+        let header = full.header, states = try XCTUnwrap(full.states)
+        let boundaries = TraceFixtures.recordBoundaries(header: header, count: full.leaves.count)
+        for i in full.leaves.indices {
+            var b = bytes
+            b[boundaries[i] + stepRecordFixedBytes + (7 * i) % states[i].count] ^= 0x20
+            for read in [{ () throws in _ = try TraceReader.read(bytes: b) }, { () throws in _ = try TraceIndex(bytes: b).verifyAll() }] {
+                XCTAssertThrowsError(try read(), "record \(i)") {
+                    guard case .stepDigestMismatch(index: i)? = $0 as? TraceError else { return XCTFail("record \(i): \($0)") }
+                }
+            }
+        }
+
+        // The same records and states, signed over output tokens that differ from the states' last tokens.
+        let c = full.signed.commitment
+        let dir = try TraceFixtures.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let forged = dir.appendingPathComponent("tokens.trace").path
+        let writer = try TraceWriter(path: forged, header: header)
+        for (i, leaf) in full.leaves.enumerated() {
+            try states[i].withUnsafeBytes { try writer.append(full.steps[i], stepDigest: leaf.stepDigest, chain: leaf.chain, state: [$0]) }
+        }
+        var tokens = c.outputTokens
+        tokens[0] = (tokens[0] + 1) % TokenID(header.request.shape.vocabularySize)
+        let edited = try Commitment(request: c.request, outputTokens: tokens, leafCount: c.leafCount, root: c.root, finalChain: c.finalChain)
+        try writer.finish(try edited.signed(with: key))
+        for read in [{ () throws in _ = try TraceReader.read(path: forged) }, { () throws in _ = try TraceIndex(path: forged).verifyAll() }] {
+            XCTAssertThrowsError(try read()) {
+                guard case .commitmentMismatch? = $0 as? TraceError else { return XCTFail("\($0)") }
+            }
+        }
+    }
+
     func testTruncationAndRandomCorruptionGiveErrorsNotCrashes() throws {
         let (_, bytes, _) = try TraceFixtures.tracedFile(self, states: true)
         for cut in 0 ..< bytes.count {
