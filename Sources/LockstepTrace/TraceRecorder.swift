@@ -14,7 +14,7 @@ public final class TraceRecorder {
     public let header: TraceHeader
     public let schedule: StepSchedule
     private let writer: TraceWriter?
-    private let stepHasher = SHA256Hasher(), chainHasher = SHA256Hasher()
+    private let stepHasher = SHA256Hasher(), chainHasher = SHA256Hasher(), treeHasher = SHA256Hasher()
     private var builder = MerkleTreeBuilder()
     /// The chain value after the last recorded step (c₀ before any).
     public private(set) var chain: Digest
@@ -52,7 +52,8 @@ public final class TraceRecorder {
         chain = TraceChain.next(chain, digest, hasher: chainHasher)
         let leaf = TraceLeaf(index: UInt64(leaves.count), stepDigest: digest, chain: chain)
         leaves.append(leaf)
-        builder.append(leafHash: leaf.hash())
+        // The leaf and the nodes it completes, with a hasher reused from record to record.
+        builder.append(leafHash: leaf.hash(using: treeHasher), using: treeHasher)
         try writer?.append(step, stepDigest: digest, chain: chain, state: header.storesStates ? state : [])
     }
 
