@@ -147,9 +147,15 @@ static void lk_mm_prepare_tokens(const void *args, int64_t t0, int64_t t1) {
         int good = 1;
         for (int64_t b = 0; b < nb; b++) {
             int64_t xb = t * nb + b;
-            const int16_t *s = c->xv + xb * 32;
-            int32_t sum = 0, any = 0;
-            for (int j = 0; j < 32; j++) { sum += s[j]; any |= s[j]; }
+            /* Whether the block has a non-zero integer, and its sum where a kernel uses it: Q4_0's
+               −8 offset (the raw sum), Q4_1's offset term (the given sum, below). */
+            uint64_t words[8];
+            memcpy(words, c->xv + xb * 32, 64);
+            int32_t sum = 0, any = ((words[0] | words[1] | words[2] | words[3]) | (words[4] | words[5] | words[6] | words[7])) != 0;
+            if (c->format == LK_Q4_0) {
+                const int16_t *s = c->xv + xb * 32;
+                for (int j = 0; j < 32; j++) sum += s[j];
+            }
             if (c->format == LK_Q4_1) {
                 sum = c->xs[xb];
                 any |= sum;
