@@ -13,6 +13,7 @@
  * Either way the value is the correctly rounded exact sum, so every path gives the same bits.
  */
 #include "lk_internal.h"
+#include <stdio.h>
 #include <stdlib.h>
 
 static int64_t lk_block_bytes(int format) { return format == LK_Q8_0 ? 34 : format == LK_Q4_0 ? 18 : 20; }
@@ -109,19 +110,27 @@ void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1) {
 
 typedef void (*lk_mm_kernel)(const lk_mm_ctx *, int64_t, int64_t);
 
+/* The row groups of several products (one context each), numbered across them in order. */
 typedef struct {
-    const lk_mm_ctx *c;
+    const lk_mm_ctx *c;   /* count contexts */
+    const int64_t *first; /* count + 1: the first group of each product, then the total */
+    int count;
     lk_mm_kernel kernel;
     int64_t group_rows;   /* rows a kernel takes together: 16, or 32 for the panel kernels' pairs of panels */
-    int64_t groups;       /* row groups of group_rows */
 } lk_mm_job;
 
+/* Chunk w of n: a contiguous range of the groups, as one kernel call per product it meets. */
 static void lk_mm_worker(void *p, int w, int n) {
     const lk_mm_job *job = p;
-    int64_t g0 = job->groups * w / n, g1 = job->groups * (w + 1) / n;
-    int64_t r0 = g0 * job->group_rows, r1 = g1 * job->group_rows;
-    if (r1 > job->c->rows) r1 = job->c->rows;
-    if (r0 < r1) job->kernel(job->c, r0, r1);
+    const int64_t total = job->first[job->count];
+    const int64_t g0 = total * w / n, g1 = total * (w + 1) / n;
+    for (int m = 0; m < job->count; m++) {
+        const int64_t a = g0 > job->first[m] ? g0 : job->first[m], b = g1 < job->first[m + 1] ? g1 : job->first[m + 1];
+        if (a >= b) continue;
+        const lk_mm_ctx *c = &job->c[m];
+        const int64_t r0 = (a - job->first[m]) * job->group_rows, r1 = (b - job->first[m]) * job->group_rows;
+        job->kernel(c, r0, r1 < c->rows ? r1 : c->rows);
+    }
 }
 
 /* The driver's per-token tables, written through these pointers (lk_mm_ctx holds them const). */
@@ -195,19 +204,24 @@ static void lk_mm_prepare_tokens(const void *args, int64_t t0, int64_t t1) {
 void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t rows, int64_t nb,
                const int8_t *hints, const int16_t *xv, const int32_t *xe, const int32_t *xs,
                int64_t T, float *y) {
+    const lk_matmul_target target = {w, rows, hints, y};
+    lk_matmul_many(pool, isa, format, nb, &target, 1, xv, xe, xs, T);
+}
+
+void lk_matmul_many(lk_pool *pool, int isa, int format, int64_t nb, const lk_matmul_target *targets, int count,
+                    const int16_t *xv, const int32_t *xe, const int32_t *xs, int64_t T) {
     const int allow_vnni = !(isa & LK_ISA_NO_VNNI);
     (void)allow_vnni;
     isa &= 0xFF;
-    if (rows <= 0 || T <= 0) return;
+    if (T <= 0 || count <= 0) return;
     if (nb <= 0) {
-        for (int64_t i = 0; i < rows * T; i++) y[i] = 0.0f;
+        for (int m = 0; m < count; m++)
+            for (int64_t i = 0; i < targets[m].rows * T; i++) targets[m].y[i] = 0.0f;
         return;
     }
     lk_mm_ctx c;
     memset(&c, 0, sizeof c);
     c.format = format;
-    c.w = w;
-    c.rows = rows;
     c.nb = nb;
     c.bb = lk_block_bytes(format);
     c.row_bytes = nb * c.bb;
@@ -215,22 +229,17 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     c.xe = xe;
     c.xs = xs;
     c.T = T;
-    c.y = y;
 
-    /* Scratch: ae, as (nb × T), emin (T), ok (T), hints if absent. */
-    size_t bytes = (size_t)(2 * nb * T + T) * 4 + (size_t)T + (hints ? 0 : (size_t)rows) + 64;
+    /* Scratch: ae, as (nb × T), emin (T), ok (T), then hints for the matrices given none. */
+    int64_t hint_rows = 0;
+    for (int m = 0; m < count; m++) hint_rows += targets[m].hints || targets[m].rows <= 0 ? 0 : targets[m].rows;
+    size_t bytes = (size_t)(2 * nb * T + T) * 4 + (size_t)T + (size_t)hint_rows + 64;
     uint8_t *scratch = lk_scratch_acquire(LK_SCRATCH_MM_TABLES, bytes);
     int32_t *ae = (int32_t *)scratch;
     int32_t *as = ae + nb * T;
     int32_t *emin = as + nb * T;
     uint8_t *ok = (uint8_t *)(emin + T);
-    if (!hints) {
-        int8_t *h = (int8_t *)(ok + T);
-        lk_matmul_hints(format, w, rows, nb, h);
-        hints = h;
-    }
-    c.hints = hints;
-
+    int8_t *computed_hints = (int8_t *)(ok + T);
     /* Largest shift: terms are below 2^(tb), there are `terms` of them, and the scale
        significand (< 2^11) is shifted inside an int32 lane. */
     int tb = format == LK_Q8_0 ? 38 : format == LK_Q4_0 ? 34 : 35;
@@ -299,19 +308,46 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *w, int64_t row
     c.tok_ok = ok;
     if (shmax < 0) for (int64_t t = 0; t < T; t++) ok[t] = 0;
 
-    lk_stat_add(0, (uint64_t)(rows * T));
     int64_t group_rows = 16;
 #ifdef LK_X86
     if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) group_rows = 32;
 #endif
-    lk_mm_job job = {&c, kernel, group_rows, (rows + group_rows - 1) / group_rows};
+    /* One context per matrix (the token tables shared), their row groups numbered in turn. */
+    lk_mm_ctx one[1];
+    int64_t first_one[2];
+    lk_mm_ctx *cs = count == 1 ? one : malloc((size_t)count * sizeof *cs);
+    int64_t *first = count == 1 ? first_one : malloc((size_t)(count + 1) * sizeof *first);
+    if (!cs || !first) {
+        fputs("lockstep kernels: out of memory (matmul contexts)\n", stderr);
+        abort();
+    }
+    int64_t rows = 0;
+    first[0] = 0;
+    for (int m = 0; m < count; m++) {
+        cs[m] = c;
+        cs[m].w = targets[m].weights;
+        cs[m].rows = targets[m].rows > 0 ? targets[m].rows : 0;
+        cs[m].y = targets[m].y;
+        cs[m].hints = targets[m].hints;
+        if (!cs[m].hints && cs[m].rows > 0) {
+            lk_matmul_hints(format, cs[m].w, cs[m].rows, nb, computed_hints);
+            cs[m].hints = computed_hints;
+            computed_hints += cs[m].rows;
+        }
+        first[m + 1] = first[m] + (cs[m].rows + group_rows - 1) / group_rows;
+        rows += cs[m].rows;
+    }
+    lk_stat_add(0, (uint64_t)(rows * T));
+    lk_mm_job job = {cs, first, count, kernel, group_rows};
     /* Chunks of row groups, claimed in turn: many small ones, so that the threads finish
        together; small products are not worth waking workers for. */
     int64_t work = rows * nb * T;
     int threads = lk_pool_threads(pool);
     int chunks = work < 4096 || threads <= 1 ? 1 : 16 * threads;
-    if (chunks > job.groups) chunks = (int)job.groups;
-    lk_pool_run(pool, chunks, lk_mm_worker, &job);
+    if (chunks > first[count]) chunks = (int)first[count];
+    if (chunks > 0) lk_pool_run(pool, chunks, lk_mm_worker, &job);
+    if (cs != one) free(cs);
+    if (first != first_one) free(first);
     free(xb8);
     if (xp) lk_scratch_release(LK_SCRATCH_MM_TOKENS);
     lk_scratch_release(LK_SCRATCH_MM_TABLES);

@@ -94,27 +94,41 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>) {
-        precondition(x.blocksPerRow == w.blocksPerRow, "matmul: activation and weight widths differ")
-        precondition(y.count >= x.rows * w.rows, "matmul: output buffer too small")
-        if x.rows == 0 || w.rows == 0 { return }
-        if w.blocksPerRow == 0 {
-            for i in 0..<(x.rows * w.rows) { y[i] = 0 }
+        matmul([w], x, into: [y])
+    }
+
+    /// One `lk_matmul_many` call when the matrices share a format: the activations' per-token
+    /// tables are built once and all their rows are shared out in one pool job.
+    public func matmul(_ ws: [WeightMatrix], _ x: QuantizedActivations, into ys: [UnsafeMutableBufferPointer<Float>]) {
+        precondition(ws.count == ys.count, "matmul: \(ws.count) matrices, \(ys.count) outputs")
+        for (w, y) in zip(ws, ys) {
+            precondition(x.blocksPerRow == w.blocksPerRow, "matmul: activation and weight widths differ")
+            precondition(y.count >= x.rows * w.rows, "matmul: output buffer too small")
+        }
+        guard let format = ws.first?.format, ws.allSatisfy({ $0.format == format }) else {
+            for (w, y) in zip(ws, ys) { matmul([w], x, into: [y]) }
             return
         }
-        let format = Self.formatCode(w.format)
-        let base = w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let rowHints = hints.hints(for: w, format: format)
-        rowHints.withUnsafeBufferPointer { h in
+        if x.rows == 0 { return }
+        // Every matrix's hints in one buffer: `targets` points into it.
+        let hints = ws.flatMap { self.hints.hints(for: $0, format: Self.formatCode(format)) }
+        hints.withUnsafeBufferPointer { h in
+            var offset = 0
+            let targets = ws.indices.map { i in
+                defer { offset += ws[i].rows }
+                return lk_matmul_target(weights: ws[i].bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), rows: Int64(ws[i].rows),
+                                        hints: h.baseAddress.map { $0 + offset }, y: ys[i].baseAddress)
+            }
             x.values.withUnsafeBufferPointer { v in
                 x.exponents.withUnsafeBufferPointer { e in
                     x.sums.withUnsafeBufferPointer { s in
-                        lk_matmul(pool, code, format, base, Int64(w.rows), Int64(w.blocksPerRow), h.baseAddress,
-                                  v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows), y.baseAddress!)
+                        lk_matmul_many(pool, code, Self.formatCode(format), Int64(x.blocksPerRow), targets, Int32(targets.count),
+                                       v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows))
                     }
                 }
             }
         }
-        withExtendedLifetime(w.owner) {}
+        withExtendedLifetime(ws.map(\.owner)) {}
     }
 
     /// Computes the per-row hints of every matrix now (`matmul` would on first use).

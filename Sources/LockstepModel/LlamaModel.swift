@@ -156,11 +156,14 @@ public final class LlamaModel: Sendable {
             backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
         }
         let hq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
-        backend.matmul(w.query, hq, into: q.mutable)
-        backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
         if appendingKeysValues {
-            appendKeysValues(layer: l, normed: hq, rows: n, positions: positions, keys: k, values: v, cache: cache, backend: backend)
+            // The query, key and value products share their input: one call.
+            backend.matmul([w.query, w.key, w.value], hq, into: [q.mutable, k.mutable, v.mutable])
+            appendKeysValues(layer: l, rows: n, positions: positions, keys: k, values: v, cache: cache, backend: backend)
+        } else {
+            backend.matmul(w.query, hq, into: q.mutable)
         }
+        backend.rope(q.mutable, rows: n, heads: c.heads, headDim: c.headDim, positions: positions, angles: ropeAngles)
         backend.attention(queries: q.readOnly, rows: n, positions: positions, cache: cache, layer: l, into: att.mutable)
         backend.matmul(w.attentionOutput, backend.quantize(att.readOnly, rows: n, columns: qWidth), into: proj.mutable)
         backend.add(x.mutable, proj.readOnly)
@@ -169,8 +172,7 @@ public final class LlamaModel: Sendable {
             backend.rmsNorm(x.readOnly, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
         }
         let fq = backend.quantize(h.readOnly, rows: n, columns: c.dim)
-        backend.matmul(w.gate, fq, into: gate.mutable)
-        backend.matmul(w.up, fq, into: up.mutable)
+        backend.matmul([w.gate, w.up], fq, into: [gate.mutable, up.mutable])
         backend.siluMul(gate: gate.readOnly, up: up.readOnly, into: gate.mutable)
         backend.matmul(w.down, backend.quantize(gate.readOnly, rows: n, columns: c.ffnDim), into: proj.mutable)
         backend.add(x.mutable, proj.readOnly)
@@ -195,19 +197,17 @@ public final class LlamaModel: Sendable {
         w.attentionNorm.withUnsafeBufferPointer { norm in
             backend.rmsNorm(x, weight: norm, rows: n, epsilon: c.rmsEpsilon, into: h.mutable)
         }
-        appendKeysValues(layer: l, normed: backend.quantize(h.readOnly, rows: n, columns: c.dim), rows: n,
-                         positions: Array(start ..< start + n), keys: k, values: v, cache: cache, backend: backend)
+        backend.matmul([w.key, w.value], backend.quantize(h.readOnly, rows: n, columns: c.dim), into: [k.mutable, v.mutable])
+        appendKeysValues(layer: l, rows: n, positions: Array(start ..< start + n), keys: k, values: v, cache: cache, backend: backend)
     }
 
-    /// The key and value products of the quantised normed rows `hq`, RoPE on the keys, and the
-    /// append to layer `l` of `cache` (quantised by the backend, §5.2 step 2.5): the one code path
-    /// `applyLayer` and `fillCache` share.
-    /// `keys` and `values` are scratch of at least `rows × kvHeads · headDim` floats.
-    private func appendKeysValues(layer l: Int, normed hq: QuantizedActivations, rows n: Int, positions: [Int],
-                                  keys k: FloatBuffer, values v: FloatBuffer, cache: KVCache, backend: any Backend) {
-        let c = config, w = weights.layers[l]
-        backend.matmul(w.key, hq, into: k.mutable)
-        backend.matmul(w.value, hq, into: v.mutable)
+    /// RoPE on the keys and the append of keys and values to layer `l` of `cache` (quantised by
+    /// the backend, §5.2 step 2.5): the one code path `applyLayer` and `fillCache` share.
+    /// `keys` and `values` hold the key and value products of the `rows` rows (at least
+    /// `rows × kvHeads · headDim` floats each); the keys are rotated in place.
+    private func appendKeysValues(layer l: Int, rows n: Int, positions: [Int], keys k: FloatBuffer, values v: FloatBuffer,
+                                  cache: KVCache, backend: any Backend) {
+        let c = config
         backend.rope(k.mutable, rows: n, heads: c.kvHeads, headDim: c.headDim, positions: positions, angles: ropeAngles)
         let heads = n * c.kvHeads, kvWidth = c.kvHeads * c.headDim
         cache.append(layer: l, keys: backend.quantize(k.readOnly(0 ..< n * kvWidth), rows: heads, columns: c.headDim),

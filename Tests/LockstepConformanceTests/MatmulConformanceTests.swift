@@ -151,6 +151,52 @@ final class MatmulConformanceTests: XCTestCase {
         XCTAssertEqual(counter.cases, WeightFormat.allCases.count * Self.shapes.count * 2 * BackendsUnderTest.all.count)
     }
 
+    /// Several matrices against the same activations in one call give each matrix's own product,
+    /// byte for byte: one format, rows that do and do not fill a row group (and an empty matrix),
+    /// decode and panel batches; matrices of different formats take separate products.
+    func testManyMatricesInOneCallGiveEachProduct() {
+        let counter = ComparisonCounter()
+        var rng = SplitMix64(seed: 0x3A_0005)
+        for format in WeightFormat.allCases {
+            for (k, t) in [(576, 1), (320, 3), (576, 17), (96, 40)] {
+                let rowCounts = [576, 192, 0, 45, 16]
+                var ws = rowCounts.map { makeWeights(format, rows: $0, columns: k, scales: .typical, rng: &rng) }
+                ws.append(makeWeights(format, rows: 37, columns: k, scales: .wide, rng: &rng))   // rows on the exact path
+                let x = ActivationKind.floats(.normal).make(rows: t, columns: k, rng: &rng)
+                let reference = ReferenceBackend()
+                let want = ws.map { w in
+                    var y = [Float](repeating: .nan, count: x.rows * w.rows)
+                    y.withUnsafeMutableBufferPointer { reference.matmul(w, x, into: $0) }
+                    return y
+                }
+                for (label, backend) in BackendsUnderTest.all + [("reference (one by one)", ReferenceBackend())] as [(String, any Backend)] {
+                    let outputs = ws.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: max(x.rows * $0.rows, 1)) }
+                    defer { outputs.forEach { $0.deallocate() } }
+                    outputs.forEach { $0.initialize(repeating: .nan) }
+                    backend.matmul(ws, x, into: outputs)
+                    for (i, w) in ws.enumerated() {
+                        assertSameBits(Array(outputs[i].prefix(x.rows * w.rows)), want[i],
+                                       "matmul many \(format.rawValue) \(w.rows)×\(k)×\(t) #\(i) \(label)", counter: counter)
+                    }
+                }
+            }
+        }
+        // Two formats in one call: each matrix still gets its own product.
+        let q8 = makeWeights(.q8_0, rows: 40, columns: 128, scales: .typical, rng: &rng)
+        let q41 = makeWeights(.q4_1, rows: 33, columns: 128, scales: .typical, rng: &rng)
+        let x = ActivationKind.floats(.normal).make(rows: 20, columns: 128, rng: &rng)
+        for (label, backend) in BackendsUnderTest.all {
+            var a = [Float](repeating: .nan, count: 20 * 40), b = [Float](repeating: .nan, count: 20 * 33)
+            var wantA = a, wantB = b
+            wantA.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(q8, x, into: $0) }
+            wantB.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(q41, x, into: $0) }
+            a.withUnsafeMutableBufferPointer { pa in b.withUnsafeMutableBufferPointer { pb in backend.matmul([q8, q41], x, into: [pa, pb]) } }
+            assertSameBits(a, wantA, "matmul many mixed q8_0 \(label)", counter: counter)
+            assertSameBits(b, wantB, "matmul many mixed q4_1 \(label)", counter: counter)
+        }
+        XCTAssertEqual(counter.cases, WeightFormat.allCases.count * 4 * 6 * (BackendsUnderTest.all.count + 1) + 2 * BackendsUnderTest.all.count)
+    }
+
     /// Every scale kind × activation kind on two shapes (decode and a batch of 17).
     func testEdgeValues() {
         let counter = ComparisonCounter()

@@ -106,6 +106,25 @@ void lk_matmul(lk_pool *pool, int isa, int format, const uint8_t *weights, int64
                int64_t blocks_per_row, const int8_t *hints, const int16_t *x_values,
                const int32_t *x_exponents, const int32_t *x_sums, int64_t xrows, float *y);
 
+/** One weight matrix of `lk_matmul_many`: `rows × blocks_per_row` blocks, its hints (from
+    `lk_matmul_hints`, or NULL) and its `xrows × rows` outputs. */
+typedef struct {
+    const uint8_t *weights;
+    int64_t rows;
+    const int8_t *hints;
+    float *y;
+} lk_matmul_target;
+
+/**
+ * `lk_matmul` for `count` matrices of one format and width against the same activations: each
+ * `targets[m].y` gets exactly what `lk_matmul` gives it. The per-token tables are built once and
+ * every matrix's rows are shared out in one pool job (a block's query, key and value products;
+ * its gate and up products).
+ */
+void lk_matmul_many(lk_pool *pool, int isa, int format, int64_t blocks_per_row, const lk_matmul_target *targets,
+                    int count, const int16_t *x_values, const int32_t *x_exponents, const int32_t *x_sums,
+                    int64_t xrows);
+
 /** RMSNorm of `rows` rows of length `n` (SPEC §3.2). */
 void lk_rms_norm(lk_pool *pool, int isa, const float *x, const float *weight, int64_t rows, int64_t n,
                  float epsilon, float *y);

@@ -46,6 +46,10 @@ public protocol Backend: AnyObject, Sendable {
     /// `y[t·w.rows + r] = round(Σₖ w[r,k]·x[t,k])` exactly (SPEC §2.3); `y` holds
     /// `x.rows × w.rows` values. Precondition: `x.blocksPerRow == w.blocksPerRow`.
     func matmul(_ w: WeightMatrix, _ x: QuantizedActivations, into y: UnsafeMutableBufferPointer<Float>)
+    /// The products of several matrices with the same activations: `ys[i]` gets exactly what
+    /// `matmul(ws[i], x, into: ys[i])` writes (a block's query, key and value products; its gate
+    /// and up products). Default: those calls one after another.
+    func matmul(_ ws: [WeightMatrix], _ x: QuantizedActivations, into ys: [UnsafeMutableBufferPointer<Float>])
     /// RMSNorm of each of `rows` rows of length `weight.count` (SPEC §3.2).
     func rmsNorm(_ x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, rows: Int, epsilon: Float,
                  into y: UnsafeMutableBufferPointer<Float>)
@@ -74,6 +78,10 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    public func matmul(_ ws: [WeightMatrix], _ x: QuantizedActivations, into ys: [UnsafeMutableBufferPointer<Float>]) {
+        precondition(ws.count == ys.count, "matmul: \(ws.count) matrices, \(ys.count) outputs")
+        for (w, y) in zip(ws, ys) { matmul(w, x, into: y) }
+    }
     public func prepare(_ matrices: [WeightMatrix]) {}
     public func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void) {
         forEachRowRangeConcurrently(count, body)
