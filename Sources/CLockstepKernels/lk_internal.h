@@ -114,6 +114,13 @@ void *lk_scratch_acquire(int slot, size_t bytes);
 /** Ends this thread's use of `slot`: frees the buffer if it is large, else keeps it for reuse. */
 void lk_scratch_release(int slot);
 
+/* ---- RoPE angles (rope_table.c) ---- */
+
+/** cos (then sin) of every pair's angle at `position`: `2·pairs` floats, exactly what
+    `lk_rope_angles` writes, from this thread's table (valid until this thread's next call), or
+    computed into `buffer` (2·pairs floats) when the table cannot hold them. */
+const float *lk_rope_row_angles(const double *inv_freq, int64_t pairs, int64_t position, float *buffer);
+
 /* ---- matmul ---- */
 
 typedef struct {

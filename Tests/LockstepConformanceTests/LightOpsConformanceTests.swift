@@ -66,6 +66,36 @@ final class LightOpsConformanceTests: XCTestCase {
         XCTAssertEqual(counter.cases, shapes.count * 3 * 4 * 5 * BackendsUnderTest.all.count)
     }
 
+    /// The cpu backend keeps each thread's RoPE angles by position for one set of frequencies:
+    /// alternating two sets over the same positions (each switch starts the table afresh),
+    /// positions rotated again (read from the table), and positions past what the table holds
+    /// (up to `RopeAngles.maxPosition`, computed on each call) all give the reference's bits.
+    func testRoPEAngleTableAcrossFrequencySetsAndFarPositions() {
+        let reference = ReferenceBackend()
+        let counter = ComparisonCounter()
+        var rng = SplitMix64(seed: 0x1A_0003)
+        let sets = [RopeAngles(rotatedDimensions: 64, base: 10000), RopeAngles(rotatedDimensions: 64, base: 100000),
+                    RopeAngles(rotatedDimensions: 32, base: 10000)]
+        let positions = [0, 1, 139, 255, 256, 4095, 32767, 32768, 65535, 300_000, RopeAngles.maxPosition, 139, 0]
+        let x = FloatKind.normal.make(positions.count * 3 * 64, rng: &rng)
+        for round in 0 ..< 3 {
+            for angles in sets {
+                var want = x
+                want.withUnsafeMutableBufferPointer {
+                    reference.rope($0, rows: positions.count, heads: 3, headDim: 64, positions: positions, angles: angles)
+                }
+                for (label, backend) in BackendsUnderTest.all {
+                    var got = x
+                    got.withUnsafeMutableBufferPointer {
+                        backend.rope($0, rows: positions.count, heads: 3, headDim: 64, positions: positions, angles: angles)
+                    }
+                    assertSameBits(got, want, "rope table round \(round) pairs \(angles.pairs) \(label)", counter: counter)
+                }
+            }
+        }
+        XCTAssertEqual(counter.cases, 3 * sets.count * BackendsUnderTest.all.count)
+    }
+
     /// SiLU at the contract exp's boundaries (±89, −104), overflow, NaN and infinities.
     func testSiluMul() {
         let reference = ReferenceBackend()
