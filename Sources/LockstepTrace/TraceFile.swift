@@ -553,8 +553,8 @@ public final class TraceReader {
         self.signed = signed
     }
 
-    /// The Merkle tree over the records read so far.
-    var merkleTree: MerkleTree { tree.tree() }
+    /// The Merkle tree builder over the records read so far.
+    var treeBuilder: MerkleTreeBuilder { tree }
 
     /// Reads and verifies the whole trace.
     public func readAll(keepStates: Bool = false) throws(TraceError) -> TraceContents {

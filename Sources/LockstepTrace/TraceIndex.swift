@@ -29,8 +29,9 @@ public final class TraceIndex {
     private let input: TraceInput
     /// Byte offset of each record's state in the file.
     private let stateOffsets: [Int]
-    /// The Merkle tree over the leaves.
-    private let tree: MerkleTree
+    /// The leaves' Merkle tree as built while indexing (its full levels are made only when
+    /// `verifyAll` asks: a spot-check does not need them).
+    private let treeBuilder: MerkleTreeBuilder
 
     /// Opens and indexes the trace file at `path`.
     /// - Throws: `TraceError` as `TraceReader` does, for the first record or footer at fault.
@@ -67,7 +68,7 @@ public final class TraceIndex {
         self.leaves = leaves
         self.input = input
         stateOffsets = offsets
-        tree = reader.merkleTree
+        treeBuilder = reader.treeBuilder
     }
 
     /// Makes the two checks indexing leaves out — every stored state hashed against its leaf's
@@ -113,7 +114,7 @@ public final class TraceIndex {
             }
             if let fault = faults.lazy.compactMap({ $0 }).first { throw fault }
         }
-        return TraceContents(header: header, signed: signed, leaves: leaves, steps: (0 ..< n).map(schedule.step(at:)), states: nil, tree: tree)
+        return TraceContents(header: header, signed: signed, leaves: leaves, steps: (0 ..< n).map(schedule.step(at:)), states: nil, tree: treeBuilder.tree())
     }
 
     /// The state bytes stored in record `index` (`4·dim` for embedding and layer steps,
