@@ -60,14 +60,29 @@ public struct EmbeddingTable: @unchecked Sendable {
 
 extension EmbeddingTable {
     /// Rejects a table with a non-finite element or block scale (every row must dequantise to
-    /// finite values).
+    /// finite values). A quantised row is finite exactly when its blocks' fp16 scales (and Q4_1
+    /// offsets) are — `|d·q| ≤ 65504·128` and `|d·n + m| ≤ 65504·16` stay far inside binary32 —
+    /// so only those are read, and a row with a non-finite one is decoded to name the element.
     func checkFinite(name: String, path: String) throws(ModelError) {
         var row = [Float](repeating: 0, count: width)
-        for t in 0..<rows {
+        func check(_ t: Int) throws(ModelError) {
             row.withUnsafeMutableBufferPointer { self.row(t, into: $0.baseAddress!) }
             if let j = row.firstIndex(where: { !$0.isFinite }) {
                 throw ModelError(path: path, "tensor '\(name)': row \(t) element \(j) is \(row[j]) (not finite)")
             }
+        }
+        guard type == .q8_0 || type == .q4_0 || type == .q4_1 else {
+            for t in 0..<rows { try check(t) }
+            return
+        }
+        let rowBytes = type.byteCount(elements: width)!, blockBytes = type.blockBytes, halves = type == .q4_1 ? 2 : 1
+        for t in 0..<rows {
+            let base = bytes.baseAddress! + t * rowBytes
+            var finite = true
+            for b in 0..<width / 32 {
+                for k in 0..<halves where (base + b * blockBytes + 2 * k).loadUnaligned(as: UInt16.self) & 0x7C00 == 0x7C00 { finite = false }
+            }
+            if !finite { try check(t) }
         }
     }
 }
