@@ -55,12 +55,14 @@ let package = Package(
         .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace", "CLockstepKernels"]),
         // Umbrella module an app imports.
         .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors", "LockstepVerify"]),
+        // What the two command-line tools share (their progress line); not part of the library.
+        .target(name: "LockstepCommandLine"),
         .executableTarget(name: "lockstep", dependencies: [
-            "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Lockstep", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "lockstep-verify", dependencies: [
-            "Lockstep", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Lockstep", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),

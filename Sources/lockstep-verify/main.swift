@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lockstep
+import LockstepCommandLine
 
 // Exit status: 0 the claim holds, 1 the claim is false, 2 unusable input (SPEC §8).
 // ArgumentParser's own usage errors (64) are mapped to 2 as well.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lockstep
+import LockstepCommandLine
 
 /// `--model PATH`: the GGUF to load; default the real model, else the built-in tiny model.
 struct ModelOptions: ParsableArguments {
@@ -46,7 +47,6 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Output helpers: streaming text on stdout, notes and progress on stderr.
 enum Terminal {
-    static let stderrIsTerminal = isatty(2) == 1
 
     /// Writes `text` to stdout immediately (no buffering).
     static func out(_ text: String) {
@@ -58,17 +58,11 @@ enum Terminal {
         FileHandle.standardError.write(Data(("lockstep: " + text + "\n").utf8))
     }
 
-    /// Rewrites a progress line on stderr when it is a terminal.
-    static func progress(_ text: String) {
-        guard stderrIsTerminal else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-    }
+    /// Rewrites the progress line on stderr (`StatusLine`, only on a terminal).
+    static func progress(_ text: String) { StatusLine.show(text) }
 
-    /// Ends a progress line.
-    static func endProgress() {
-        guard stderrIsTerminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
+    /// Clears the progress line.
+    static func endProgress() { StatusLine.clear() }
 
     /// Prints one JSON object (sorted keys) on stdout.
     static func json(_ object: [String: Any]) throws {
