@@ -110,25 +110,21 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             return
         }
         if x.rows == 0 { return }
-        // Every matrix's hints in one buffer: `targets` points into it.
-        let hints = ws.flatMap { self.hints.hints(for: $0, format: Self.formatCode(format)) }
-        hints.withUnsafeBufferPointer { h in
-            var offset = 0
-            let targets = ws.indices.map { i in
-                defer { offset += ws[i].rows }
-                return lk_matmul_target(weights: ws[i].bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), rows: Int64(ws[i].rows),
-                                        hints: h.baseAddress.map { $0 + offset }, y: ys[i].baseAddress)
-            }
-            x.values.withUnsafeBufferPointer { v in
-                x.exponents.withUnsafeBufferPointer { e in
-                    x.sums.withUnsafeBufferPointer { s in
-                        lk_matmul_many(pool, code, Self.formatCode(format), Int64(x.blocksPerRow), targets, Int32(targets.count),
-                                       v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows))
-                    }
+        // Cached per matrix (none for an empty one); `targets` points into them.
+        let hints = ws.map { $0.rows > 0 && $0.blocksPerRow > 0 ? self.hints.hints(for: $0, format: Self.formatCode(format)) : nil }
+        let targets = ws.indices.map { i in
+            lk_matmul_target(weights: ws[i].bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), rows: Int64(ws[i].rows),
+                             hints: hints[i].map { UnsafePointer($0.values.baseAddress!) }, y: ys[i].baseAddress)
+        }
+        x.values.withUnsafeBufferPointer { v in
+            x.exponents.withUnsafeBufferPointer { e in
+                x.sums.withUnsafeBufferPointer { s in
+                    lk_matmul_many(pool, code, Self.formatCode(format), Int64(x.blocksPerRow), targets, Int32(targets.count),
+                                   v.baseAddress, e.baseAddress, s.baseAddress, Int64(x.rows))
                 }
             }
         }
-        withExtendedLifetime(ws.map(\.owner)) {}
+        withExtendedLifetime((hints, ws.map(\.owner))) {}
     }
 
     /// Computes the per-row hints of every matrix now (`matmul` would on first use).
@@ -225,7 +221,7 @@ final class HintCache: @unchecked Sendable {
         let rows: Int
         let format: Int32
     }
-    private var entries: [Key: [Int8]] = [:]
+    private var entries: [Key: RowHints] = [:]
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
@@ -238,22 +234,31 @@ final class HintCache: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func hints(for w: WeightMatrix, format: Int32) -> [Int8] {
+    /// Precondition: `w` has rows and blocks.
+    func hints(for w: WeightMatrix, format: Int32) -> RowHints {
         let key = Key(address: UInt(bitPattern: w.bytes.baseAddress), count: w.bytes.count, rows: w.rows, format: format)
         pthread_mutex_lock(lock)
         if let h = entries[key] { pthread_mutex_unlock(lock); return h }
         pthread_mutex_unlock(lock)
-        var h = [Int8](repeating: 0, count: w.rows)
-        h.withUnsafeMutableBufferPointer { p in
-            lk_matmul_hints(format, w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(w.rows),
-                            Int64(w.blocksPerRow), p.baseAddress!)
-        }
+        let h = RowHints(rows: w.rows)
+        lk_matmul_hints(format, w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(w.rows),
+                        Int64(w.blocksPerRow), h.values.baseAddress!)
         pthread_mutex_lock(lock)
         if entries.count >= 1024 { entries.removeAll(keepingCapacity: true) }
         entries[key] = h
         pthread_mutex_unlock(lock)
         return h
     }
+}
+
+/// One matrix's per-row hints (`lk_matmul_hints`), at a fixed address for the kernels' calls.
+final class RowHints: @unchecked Sendable {
+    let values: UnsafeMutableBufferPointer<Int8>
+    init(rows: Int) {
+        values = .allocate(capacity: rows)
+        values.initialize(repeating: 0)
+    }
+    deinit { values.deallocate() }
 }
 
 /// The context of a `forEachRowRange` pool job.

@@ -152,7 +152,8 @@ final class MatmulConformanceTests: XCTestCase {
     }
 
     /// Several matrices against the same activations in one call give each matrix's own product,
-    /// byte for byte: one format, rows that do and do not fill a row group (and an empty matrix),
+    /// byte for byte: one format, rows that do and do not fill a row group (and empty matrices, one
+    /// without any bytes),
     /// decode and panel batches; matrices of different formats take separate products.
     func testManyMatricesInOneCallGiveEachProduct() {
         let counter = ComparisonCounter()
@@ -162,6 +163,7 @@ final class MatmulConformanceTests: XCTestCase {
                 let rowCounts = [576, 192, 0, 45, 16]
                 var ws = rowCounts.map { makeWeights(format, rows: $0, columns: k, scales: .typical, rng: &rng) }
                 ws.append(makeWeights(format, rows: 37, columns: k, scales: .wide, rng: &rng))   // rows on the exact path
+                ws.append(WeightMatrix(format: format, rows: 0, columns: k, bytes: UnsafeRawBufferPointer(start: nil, count: 0), owner: nil))
                 let x = ActivationKind.floats(.normal).make(rows: t, columns: k, rng: &rng)
                 let reference = ReferenceBackend()
                 let want = ws.map { w in
@@ -194,7 +196,7 @@ final class MatmulConformanceTests: XCTestCase {
             assertSameBits(a, wantA, "matmul many mixed q8_0 \(label)", counter: counter)
             assertSameBits(b, wantB, "matmul many mixed q4_1 \(label)", counter: counter)
         }
-        XCTAssertEqual(counter.cases, WeightFormat.allCases.count * 4 * 6 * (BackendsUnderTest.all.count + 1) + 2 * BackendsUnderTest.all.count)
+        XCTAssertEqual(counter.cases, WeightFormat.allCases.count * 4 * 7 * (BackendsUnderTest.all.count + 1) + 2 * BackendsUnderTest.all.count)
     }
 
     /// Every scale kind × activation kind on two shapes (decode and a batch of 17).
