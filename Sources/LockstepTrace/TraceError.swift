@@ -46,3 +46,8 @@ public enum TraceError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension TraceError {
+    /// The tokens at the end of the sample steps' states are not the commitment's output tokens.
+    static let sampledTokensDiffer = TraceError.commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
+}

@@ -38,6 +38,11 @@ public struct TraceHeader: Hashable, Sendable {
         kind == .sample ? 4 * vocabularySize + 4 : 4 * dim
     }
 
+    /// The token a sample step's state ends with (its last 4 bytes, little-endian).
+    static func sampledToken(state: UnsafeRawBufferPointer) -> UInt32 {
+        UInt32(littleEndian: state.loadUnaligned(fromByteOffset: state.count - 4, as: UInt32.self))
+    }
+
     /// Bytes before the request encoding: magic, version, flags, request length.
     static let fixedBytes = 20
 
@@ -423,10 +428,7 @@ public final class TraceReader {
                 let bytes = try input.read(header.stateByteCount(kind), "state of record \(index) (\(expected))")
                 let digest = bytes.withUnsafeBytes { StepDigest.stored(expected, stateBytes: $0, hasher: hasher) }
                 guard digest == o else { throw .stepDigestMismatch(index: index) }
-                if kind == .sample {
-                    let n = bytes.count
-                    sampledTokens.append(UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16 | UInt32(bytes[n - 1]) << 24)
-                }
+                if kind == .sample { sampledTokens.append(bytes.withUnsafeBytes { TraceHeader.sampledToken(state: $0) }) }
                 if keepState { state = bytes }
             }
             let nextChain = TraceChain.next(chain, o, hasher: chainHasher)
@@ -544,7 +546,7 @@ public final class TraceReader {
         guard commitment.finalChain == chain else { throw .commitmentMismatch("final chain \(commitment.finalChain.hex), the records give \(chain.hex)") }
         if header.storesStates && !skipsStates {
             guard sampledTokens == commitment.outputTokens.map({ UInt32(bitPattern: $0) }) else {
-                throw .commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
+                throw .sampledTokensDiffer
             }
         }
         do {

@@ -97,16 +97,18 @@ public final class TraceIndex {
                         faults[i] = .io("cannot read the state of record \(i)")
                         break
                     }
-                    let digest = bytes.withUnsafeBytes { StepDigest.stored(step, stateBytes: UnsafeRawBufferPointer(rebasing: $0[..<count]), hasher: hasher) }
+                    let (digest, token) = bytes.withUnsafeBytes { all in
+                        let state = UnsafeRawBufferPointer(rebasing: all[..<count])
+                        return (StepDigest.stored(step, stateBytes: state, hasher: hasher), step.kind == .sample ? TraceHeader.sampledToken(state: state) : nil)
+                    }
                     guard digest == leaves[i].stepDigest else {
                         faults[i] = .stepDigestMismatch(index: i)
                         break
                     }
-                    if step.kind == .sample {
-                        let token = UInt32(bytes[count - 4]) | UInt32(bytes[count - 3]) << 8 | UInt32(bytes[count - 2]) << 16 | UInt32(bytes[count - 1]) << 24
+                    if let token {
                         let j = Int(step.position) - firstSample
                         if j >= tokens.count || token != UInt32(bitPattern: tokens[j]) {
-                            faults[i] = .commitmentMismatch("the output tokens differ from the tokens in the sample steps' states")
+                            faults[i] = .sampledTokensDiffer
                             break
                         }
                     }

@@ -47,7 +47,6 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Output helpers: streaming text on stdout, notes and progress on stderr.
 enum Terminal {
-
     /// Writes `text` to stdout immediately (no buffering).
     static func out(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))
