@@ -116,6 +116,11 @@ void lk_scratch_release(int slot);
 
 /* ---- RoPE angles (rope_table.c) ---- */
 
+typedef struct lk_rope_table lk_rope_table;
+/** This thread's RoPE table (NULL until made), kept with its scratch and freed at thread exit. */
+lk_rope_table **lk_thread_rope_table(void);
+/** Frees a RoPE table (NULL allowed). */
+void lk_rope_table_free(lk_rope_table *t);
 /** cos (then sin) of every pair's angle at `position`: `2·pairs` floats, exactly what
     `lk_rope_angles` writes, from this thread's table (valid until this thread's next call), or
     computed into `buffer` (2·pairs floats) when the table cannot hold them. */

@@ -6,36 +6,30 @@
  * the same 140 positions in a replay of SmolLM2-135M, about 1% of its time. Each thread keeps the
  * angles of the positions it has rotated, for one set of inverse frequencies (compared bit for
  * bit on every call; another set starts the table afresh), so a position's angles are computed
- * once per thread. The stored values are the very floats `lk_rope_angles` writes.
+ * once per thread. The stored values are the very floats `lk_rope_angles` writes. The table is
+ * kept in the thread's scratch record (scratch.c), which frees it when the thread exits.
  */
 #include "lk_internal.h"
-#include <pthread.h>
 #include <stdlib.h>
 
 /* The most bytes of angles one thread keeps (positions beyond are computed on each call). */
 #define LK_ROPE_TABLE_BYTES ((int64_t)8 << 20)
 #define LK_ROPE_TABLE_MAX_PAIRS 256
 
-typedef struct {
+struct lk_rope_table {
     int64_t pairs;                         /* 0: empty */
     double inv_freq[LK_ROPE_TABLE_MAX_PAIRS];
     int64_t capacity;                      /* positions 0 … capacity − 1 */
     float *angles;                         /* capacity × 2·pairs: cos, then sin */
     uint8_t *have;                         /* capacity: whether the position's angles are in */
-} lk_rope_table;
+};
 
-static pthread_key_t lk_rope_key;
-static pthread_once_t lk_rope_once = PTHREAD_ONCE_INIT;
-static int lk_rope_key_ok;
-
-static void lk_rope_table_free(void *p) {
-    lk_rope_table *t = p;
+void lk_rope_table_free(lk_rope_table *t) {
+    if (!t) return;
     free(t->angles);
     free(t->have);
     free(t);
 }
-
-static void lk_rope_key_init(void) { lk_rope_key_ok = pthread_key_create(&lk_rope_key, lk_rope_table_free) == 0; }
 
 /* This thread's table for these frequencies, holding at least `position` + 1 positions; NULL when
    it cannot (too many pairs, too far a position, no memory): the caller computes the angles. */
@@ -43,16 +37,9 @@ static lk_rope_table *lk_rope_table_for(const double *inv_freq, int64_t pairs, i
     if (pairs <= 0 || pairs > LK_ROPE_TABLE_MAX_PAIRS || position < 0) return NULL;
     const int64_t most = LK_ROPE_TABLE_BYTES / (8 * pairs);
     if (position >= most) return NULL;
-    pthread_once(&lk_rope_once, lk_rope_key_init);
-    if (!lk_rope_key_ok) return NULL;
-    lk_rope_table *t = pthread_getspecific(lk_rope_key);
-    if (!t) {
-        t = calloc(1, sizeof *t);
-        if (!t || pthread_setspecific(lk_rope_key, t) != 0) {
-            free(t);
-            return NULL;
-        }
-    }
+    lk_rope_table **slot = lk_thread_rope_table();
+    if (!*slot && !(*slot = calloc(1, sizeof **slot))) return NULL;
+    lk_rope_table *t = *slot;
     if (t->pairs != pairs || memcmp(t->inv_freq, inv_freq, (size_t)pairs * sizeof(double)) != 0) {
         t->pairs = pairs;
         memcpy(t->inv_freq, inv_freq, (size_t)pairs * sizeof(double));
