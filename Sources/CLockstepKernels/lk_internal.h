@@ -171,9 +171,9 @@ LK_INLINE void lk_mm_store(const lk_mm_ctx *c, int64_t r, int64_t t, int64_t acc
    int32 block sums. */
 #define LK_PANEL_MIN_TOKENS 16
 #define LK_PANEL_FOLD_MAX 6
-#ifndef LK_PANEL_TILE
+/* Rows a panel kernel takes together: three panels of 16 (mm_panel.inc, Groups of panels). */
+#define LK_PANEL_GROUP_ROWS 48
 #define LK_PANEL_TILE 8
-#endif
 
 void lk_mm_rows_scalar(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 #ifdef LK_X86

@@ -310,7 +310,7 @@ void lk_matmul_many(lk_pool *pool, int isa, int format, int64_t nb, const lk_mat
 
     int64_t group_rows = 16;
 #ifdef LK_X86
-    if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) group_rows = 32;
+    if (kernel == lk_mm_rows_panel_avx512vnni || kernel == lk_mm_rows_panel_avx512) group_rows = LK_PANEL_GROUP_ROWS;
 #endif
     /* One context per matrix (the token tables shared), their row groups numbered in turn. */
     lk_mm_ctx one[1];

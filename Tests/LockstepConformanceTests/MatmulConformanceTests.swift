@@ -113,11 +113,12 @@ final class MatmulConformanceTests: XCTestCase {
     static let shapes: [(n: Int, k: Int, t: Int)] = [
         (1, 32, 1), (5, 32, 3), (16, 64, 1), (17, 96, 2), (33, 576, 1), (31, 576, 4), (48, 576, 17), (192, 576, 1),
         (64, 1536, 3), (200, 320, 5), (576, 1536, 1), (9, 128, 8),
-        // batches of 16 and more take the panel kernels on AVX-512: tiles of 8 tokens, taken 4 at a
-        // time by pairs of panels (32 rows) — every tail of a tile (1 … 7 tokens) — and one panel
-        // (16 rows) for a last group; partial row groups in both
+        // batches of 16 and more take the panel kernels on AVX-512: tiles of 8 tokens against
+        // groups of three panels (48 rows) — every tail of a tile (1 … 7 tokens) — and one or two
+        // panels for a last group of 16 or 32 rows; partial row groups of each size
         (16, 64, 16), (35, 320, 18), (70, 1536, 19), (29, 576, 33), (576, 192, 41),
         (40, 320, 20), (45, 576, 22), (50, 320, 23), (33, 64, 30), (16, 96, 21),
+        (80, 64, 24), (32, 96, 27), (113, 320, 17),
     ]
 
     private func check(_ w: WeightMatrix, _ x: QuantizedActivations, _ name: String, _ counter: ComparisonCounter) {
