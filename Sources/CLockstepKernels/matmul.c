@@ -116,7 +116,7 @@ typedef struct {
     const int64_t *first; /* count + 1: the first group of each product, then the total */
     int count;
     lk_mm_kernel kernel;
-    int64_t group_rows;   /* rows a kernel takes together: 16, or 32 for the panel kernels' pairs of panels */
+    int64_t group_rows;   /* rows a kernel takes together: 16, or LK_PANEL_GROUP_ROWS (48) for the panel kernels' groups of three panels */
 } lk_mm_job;
 
 /* Chunk w of n: a contiguous range of the groups, as one kernel call per product it meets. */
