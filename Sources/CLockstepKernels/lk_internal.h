@@ -22,6 +22,9 @@ LK_INLINE double lk_pow2d(int64_t k) {
     return d;
 }
 
+/** Byte offset of a Q4 block's 16 nibble bytes: after fp16 d (Q4_0), or fp16 d and m (Q4_1). */
+LK_INLINE int64_t lk_q4_nibbles(int format) { return format == LK_Q4_1 ? 4 : 2; }
+
 /** The mask of the first `n` (≥ 0) of 32 lanes: all of them for n ≥ 32. A 16- or 8-lane mask is
     its low bits (all of its lanes for n ≥ 16 or 8). */
 LK_INLINE uint32_t lk_first_lanes(int64_t n) {

@@ -16,7 +16,7 @@ LK_INLINE void lk2_unpack(const uint8_t *blk, int fmt, __m256i *w0, __m256i *w1)
         *w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(blk + 18)));
         return;
     }
-    const uint8_t *qs = blk + (fmt == LK_Q4_1 ? 4 : 2);
+    const uint8_t *qs = blk + lk_q4_nibbles(fmt);
     __m128i x = _mm_loadu_si128((const __m128i *)qs);
     const __m128i m = _mm_set1_epi8(0x0F);
     *w0 = _mm256_cvtepu8_epi16(_mm_and_si128(x, m));

@@ -15,7 +15,7 @@
 /* 32 weights of one block as int16 (Q4: unsigned nibbles; the −8 of Q4_0 is applied later). */
 LK_INLINE __m512i lk5_unpack(const uint8_t *blk, int fmt) {
     if (fmt == LK_Q8_0) return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + 2)));
-    const uint8_t *qs = blk + (fmt == LK_Q4_1 ? 4 : 2);
+    const uint8_t *qs = blk + lk_q4_nibbles(fmt);
     __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     x = _mm256_srlv_epi16(x, _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4));
     x = _mm256_and_si256(x, _mm256_set1_epi8(0x0F));

@@ -42,7 +42,7 @@ LK_INLINE __m512i lkv_bcast(const uint8_t *p) { return _mm512_broadcast_i32x4(_m
 LK_INLINE void lkv_tile(const lk_mm_ctx *c, int64_t r0, int64_t rend, int64_t t0, const int T, const int fmt) {
     const int R = 16 / T;
     const int64_t nb = c->nb, bb = c->bb, rb = c->row_bytes, TT = c->T;
-    const int64_t qo = fmt == LK_Q4_1 ? 4 : 2;
+    const int64_t qo = lk_q4_nibbles(fmt);
     const uint8_t *rp[16];
     int32_t offs[16], basel[16];
     for (int i = 0; i < R; i++) {

@@ -17,7 +17,7 @@ LK_INLINE void lkn_unpack(const uint8_t *blk, int fmt, int16x8_t *w) {
         w[3] = vmovl_high_s8(b);
         return;
     }
-    uint8x16_t q = vld1q_u8(blk + (fmt == LK_Q4_1 ? 4 : 2));
+    uint8x16_t q = vld1q_u8(blk + lk_q4_nibbles(fmt));
     uint8x16_t lo = vandq_u8(q, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(q, 4);
     w[0] = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(lo)));
     w[1] = vreinterpretq_s16_u16(vmovl_high_u8(lo));
