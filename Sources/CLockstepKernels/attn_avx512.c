@@ -1,15 +1,50 @@
 /*
- * AVX-512 attention scores: 16 positions per vector. Sixteen key blocks are transposed
- * (16×16 dwords, shared by the query heads of a GQA group) so that lane i holds position i;
- * each query block is split as q = 256·(q >> 8) + (q & 0xFF), which keeps every int32 lane sum
- * exact (|Σ (q>>8)·k| < 2^27, |Σ (q&0xFF)·k| < 2^28); a position's blocks are then combined as
- * int64 fixed point and rounded once — the same exact value as the reference's accumulator.
- * Lanes the fast path cannot prove exact are recomputed by the wide accumulator.
+ * AVX-512 attention scores: 16 positions per vector. The key tiles hold sixteen key blocks
+ * transposed (16×16 dwords, lane i = position i), built once per lk_attention call and shared by
+ * the query heads of a GQA group and by every query row. Each query block is split as
+ * q = 256·(q >> 8) + (q & 0xFF), which keeps every int32 lane sum exact
+ * (|Σ (q>>8)·k| < 2^27, |Σ (q&0xFF)·k| < 2^28); a position's blocks are then combined as int64
+ * fixed point and rounded once — the same exact value as the reference's accumulator. Lanes the
+ * fast path cannot prove exact are recomputed by the wide accumulator.
  */
 #include "lk_internal.h"
 #ifdef LK_X86
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
 #include "mm_avx512.h"
+
+/*
+ * One key tile (layout: LK_ATTN_TILE_DWORDS in lk_internal.h) in registers: column col (kv head,
+ * block of the head), positions j0 … j0 + 15, those past `last` repeating position `last`.
+ */
+LK_INLINE void lka_key_tile(const lk_attention_cache *c, int64_t col, int64_t j0, int64_t last, __m512i r[16], __m512i *ke) {
+    const int64_t kvstride = c->kv_heads * ((c->head_dim + 31) / 32);
+    int32_t e[16];
+    for (int i = 0; i < 16; i++) {
+        const int64_t j = j0 + i < last ? j0 + i : last;
+        r[i] = _mm512_loadu_si512(c->keys + (j * kvstride + col) * 32);
+        e[i] = c->key_exponents[j * kvstride + col];
+    }
+    lk5_transpose16(r, r);
+    *ke = _mm512_loadu_si512(e);
+}
+
+size_t lk_attn_key_tiles_bytes(const lk_attention_cache *c, int64_t vlen) {
+    const int64_t bph = (c->head_dim + 31) / 32;
+    if ((c->heads / c->kv_heads) * bph > 64) return 0;   /* the scores' per-call query arrays */
+    return (size_t)(c->kv_heads * bph * ((vlen + 15) / 16)) * LK_ATTN_TILE_DWORDS * sizeof(int32_t);
+}
+
+void lk_attn_key_tiles_avx512(const lk_attention_cache *c, int64_t vlen, int32_t *tiles) {
+    const int64_t ntiles = (vlen + 15) / 16;
+    for (int64_t col = 0; col < c->kv_heads * ((c->head_dim + 31) / 32); col++)
+        for (int64_t ti = 0; ti < ntiles; ti++) {
+            int32_t *tile = tiles + (col * ntiles + ti) * LK_ATTN_TILE_DWORDS;
+            __m512i r[16], ke;
+            lka_key_tile(c, col, ti * 16, vlen - 1, r, &ke);
+            for (int p = 0; p < 16; p++) _mm512_storeu_si512(tile + 16 * p, r[p]);
+            _mm512_storeu_si512(tile + 256, ke);
+        }
+}
 
 /*
  * Eight int64 sums a as binary32 times `scale` (per lane, a power of two in binary64): one
@@ -26,14 +61,14 @@ LK_INLINE __m256 lka_round_scale8(__m512i a, __m512d scale, __mmask8 *nonzero, _
 }
 
 /*
- * Scores of `g` query heads (quantised: qv g×bph×32, qe g×bph) against positions 0..n−1 of
- * key/value head kvh: sc[gi·stride + j] = round(q·k_j)·scale. Returns 0 if the shape is not
- * handled here (the caller then uses the portable code).
+ * Scores of `g` (g·bph ≤ 64) query heads (quantised: qv g×bph×32, qe g×bph) against positions
+ * 0 … n−1 (n ≤ job->vlen) of key/value head kvh: sc[gi·stride + j] = round(q·k_j)·scale. Reads
+ * the job's key tiles (`tiled`), or builds each tile as it goes.
  */
-int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
-                          int64_t n, float *sc, int64_t stride) {
-    const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph;
-    if (g * bph > 64 || c->cache_length * kvstride >= ((int64_t)1 << 31)) return 0;   /* int32 gather indices */
+LK_INLINE void lka_scores(const lk_attention_job *job, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+                          int64_t n, float *sc, int64_t stride, const int tiled) {
+    const lk_attention_cache *c = job->cache;
+    const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph, ntiles = (job->vlen + 15) / 16;
     /* q split into high and low parts; pair p (elements 2p, 2p + 1) meets transposed key vector p */
     int32_t qpair_h[64][16], qpair_l[64][16];
     for (int64_t gb = 0; gb < g * bph; gb++) {
@@ -45,27 +80,21 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
             qpair_l[gb][p] = (int32_t)(uint16_t)l0 | ((int32_t)(uint16_t)l1 << 16);
         }
     }
-    const __m512i vrow = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const int qk_spread = 62 - 35 - (bph <= 1 ? 0 : bph <= 2 ? 1 : bph <= 4 ? 2 : bph <= 8 ? 3 : bph <= 16 ? 4 : bph <= 32 ? 5 : 6);
     const __m512 vscale = _mm512_set1_ps(c->scale);
 
     for (int64_t j0 = 0; j0 < n; j0 += 16) {
-        /* lane i ↔ position j0 + i (clamped for the tail) */
-        __m512i vpos = _mm512_min_epi32(_mm512_add_epi32(_mm512_set1_epi32((int32_t)j0), vrow), _mm512_set1_epi32((int32_t)(n - 1)));
         __m512i lo_i[64], hi_i[64];   /* per (gi, b): int64 block sums, lanes 0–7 / 8–15 */
         __m512i ex[64];               /* per (gi, b): exponents */
         for (int64_t b = 0; b < bph; b++) {
-            __m512i r[16];
-            for (int i = 0; i < 16; i++) {
-                int64_t j = j0 + i < n ? j0 + i : n - 1;
-                const int16_t *k = c->keys + (j * kvstride + kvh * bph + b) * 32;
-                r[i] = _mm512_loadu_si512(k);
-                if (j0 + 16 + i < n) _mm_prefetch((const char *)(k + 16 * kvstride * 32), _MM_HINT_T0);
+            __m512i r[16], ke;
+            if (tiled) {
+                const int32_t *tile = job->key_tiles + ((kvh * bph + b) * ntiles + j0 / 16) * LK_ATTN_TILE_DWORDS;
+                for (int p = 0; p < 16; p++) r[p] = _mm512_loadu_si512(tile + 16 * p);
+                ke = _mm512_loadu_si512(tile + 256);
+            } else {
+                lka_key_tile(c, kvh * bph + b, j0, n - 1, r, &ke);
             }
-            lk5_transpose16(r, r);
-            __m512i kidx = _mm512_add_epi32(_mm512_mullo_epi32(vpos, _mm512_set1_epi32((int32_t)kvstride)),
-                                            _mm512_set1_epi32((int32_t)(kvh * bph + b)));
-            __m512i ke = _mm512_i32gather_epi32(kidx, c->key_exponents, 4);
             for (int64_t gi = 0; gi < g; gi++) {
                 const int64_t gb = gi * bph + b;
                 __m512i h = _mm512_setzero_si512(), l = _mm512_setzero_si512();
@@ -129,6 +158,15 @@ int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const 
             }
         }
     }
+}
+
+/* lka_scores, one copy with the job's key tiles and one without. Returns 0 if the shape is not
+   handled here (g·bph > 64: the caller then uses the portable code). */
+int lk_attn_scores_avx512(const lk_attention_job *job, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+                          int64_t n, float *sc, int64_t stride) {
+    if (g * ((job->cache->head_dim + 31) / 32) > 64) return 0;
+    if (job->key_tiles) lka_scores(job, qv, qe, g, kvh, n, sc, stride, 1);
+    else lka_scores(job, qv, qe, g, kvh, n, sc, stride, 0);
     return 1;
 }
 

@@ -107,6 +107,7 @@ enum {
     LK_SCRATCH_MM_TOKENS,     /* lk_matmul: the panel kernels' tile-major activation pairs (caller) */
     LK_SCRATCH_MM_PANELS,     /* a panel kernel's unpacked weight panels (any pool thread) */
     LK_SCRATCH_ATTN_COLUMNS,  /* lk_attention: value exponents by column (caller) */
+    LK_SCRATCH_ATTN_KEYS,     /* lk_attention: the AVX-512 scores' transposed key tiles (caller) */
     LK_SCRATCH_ATTN_TASK,     /* an attention task's arrays (any pool thread) */
     LK_SCRATCH_SLOTS
 };
@@ -194,6 +195,8 @@ void lk_mm_rows_neon(const lk_mm_ctx *c, int64_t r0, int64_t r1);
 
 /* ---- light ops (one portable source compiled per instruction set) ---- */
 
+struct lk_attention_job;
+
 typedef struct {
     void (*quantize)(const float *x, int64_t rows, int64_t columns, int16_t *values, int32_t *exponents, int32_t *sums);
     void (*rms_norm)(const float *x, const float *weight, int64_t rows, int64_t n, float epsilon, float *y);
@@ -202,9 +205,8 @@ typedef struct {
     void (*silu_mul)(const float *gate, const float *up, float *out, int64_t n);
     void (*add)(float *x, const float *y, int64_t n);
     void (*softmax)(float *x, int64_t n);
-    /* vcols: the value block exponents by column, (kv head, block of the head) × vlen positions */
-    void (*attention_task)(const float *queries, const int64_t *positions, const lk_attention_cache *cache,
-                           const int32_t *vcols, int64_t vlen, float *out, int64_t task, int64_t splits, void *scratch);
+    /* task k of `job` (see lk_attention_job), with `scratch` of lk_attention_scratch_bytes */
+    void (*attention_task)(const struct lk_attention_job *job, int64_t task, void *scratch);
 } lk_light_table;
 
 extern const lk_light_table lk_light_scalar;
@@ -215,8 +217,31 @@ extern const lk_light_table lk_light_avx512;
 
 /** The light-op table for `isa` (falls back to scalar for paths without their own copy). */
 const lk_light_table *lk_light(int isa);
+
+/* One lk_attention call, shared by its tasks: task k = one query row × one key/value head × one
+   part of that head's group of query heads (`splits` parts). */
+typedef struct lk_attention_job {
+    const lk_light_table *ops;
+    const float *queries;                /* rows × heads × head_dim */
+    const int64_t *positions;            /* rows: query t sees positions 0 … positions[t] */
+    const lk_attention_cache *cache;
+    const int32_t *vcols;                /* value block exponents by column: (kv head, block) × vlen */
+    int64_t vlen;                        /* 1 + the largest position */
+    const int32_t *key_tiles;            /* all key tiles (lk_attn_key_tiles_avx512), or NULL: built per task */
+    float *out;                          /* rows × heads × head_dim */
+    int64_t tasks, splits;
+    size_t scratch_bytes;
+} lk_attention_job;
+
 #ifdef LK_X86
-int lk_attn_scores_avx512(const lk_attention_cache *c, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
+/* The AVX-512 scores' key tiles: per column (kv head, block of the head) and 16 positions, the
+   16 key pairs transposed (16 vectors, lane i = position j0 + i) and the 16 key exponents:
+   LK_ATTN_TILE_DWORDS int32 each, column-major. Positions past vlen − 1 repeat position vlen − 1. */
+#define LK_ATTN_TILE_DWORDS (17 * 16)
+/** Bytes of the key tiles for `vlen` positions, or 0 when the AVX-512 scores do not take the shape. */
+size_t lk_attn_key_tiles_bytes(const lk_attention_cache *c, int64_t vlen);
+void lk_attn_key_tiles_avx512(const lk_attention_cache *c, int64_t vlen, int32_t *tiles);
+int lk_attn_scores_avx512(const lk_attention_job *job, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
                           int64_t n, float *sc, int64_t stride);
 int lk_attn_pv_avx512(const lk_attention_cache *c, const int16_t *pv, const int32_t *pe, const int32_t *vcol, int64_t g,
                       int64_t nbp, int64_t kvh, int64_t n, int64_t cb, const int64_t *emins, int64_t *win, int64_t maxwin);

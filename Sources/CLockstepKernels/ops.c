@@ -188,18 +188,6 @@ size_t lk_attention_scratch_bytes(const lk_attention_cache *c, int64_t length) {
     return (size_t)bytes + 64;
 }
 
-typedef struct {
-    const lk_light_table *ops;
-    const float *queries;
-    const int64_t *positions;
-    const lk_attention_cache *cache;
-    const int32_t *vcols;
-    int64_t vlen;
-    float *out;
-    int64_t tasks, splits;
-    size_t scratch_bytes;
-} lk_attention_job;
-
 /* Chunk w of n: a contiguous range of tasks counted from the last one. Later rows attend to more
    positions, so the threads, claiming chunks in order, take the largest tasks first and the
    small ones even out the end. */
@@ -209,8 +197,7 @@ static void lk_attention_worker(void *p, int w, int n) {
     if (a >= b) return;
     void *scratch = lk_scratch_acquire(LK_SCRATCH_ATTN_TASK, job->scratch_bytes);
     for (int64_t k = a; k < b; k++)
-        job->ops->attention_task(job->queries, job->positions, job->cache, job->vcols, job->vlen, job->out,
-                                 job->tasks - 1 - k, job->splits, scratch);
+        job->ops->attention_task(job, job->tasks - 1 - k, scratch);
     lk_scratch_release(LK_SCRATCH_ATTN_TASK);
 }
 
@@ -237,11 +224,22 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows, con
     int threads = lk_pool_threads(pool);
     int64_t group = cache->heads / cache->kv_heads, splits = 1;
     while (rows * cache->kv_heads * splits < 2 * threads && splits < group) splits++;
-    lk_attention_job job = {lk_light(isa), queries, positions, cache, vcols, vlen, out, rows * cache->kv_heads * splits, splits,
-                            lk_attention_scratch_bytes(cache, cache->cache_length)};
+    lk_attention_job job = {lk_light(isa), queries, positions, cache, vcols, vlen, NULL, out,
+                            rows * cache->kv_heads * splits, splits, lk_attention_scratch_bytes(cache, cache->cache_length)};
+#ifdef LK_X86
+    /* The AVX-512 scores read keys as transposed tiles: for several rows, built here once for all
+       of them; for one row, each task builds its own as it goes (in parallel, and in cache). */
+    const size_t tile_bytes = job.ops == &lk_light_avx512 && rows > 1 ? lk_attn_key_tiles_bytes(cache, vlen) : 0;
+    if (tile_bytes > 0) {
+        int32_t *tiles = lk_scratch_acquire(LK_SCRATCH_ATTN_KEYS, tile_bytes);
+        lk_attn_key_tiles_avx512(cache, vlen, tiles);
+        job.key_tiles = tiles;
+    }
+#endif
     work *= cache->heads * ((cache->head_dim + 31) / 32);
     int64_t chunks = work < 512 || threads <= 1 ? 1 : job.tasks < 8 * threads ? job.tasks : 8 * threads;
     lk_pool_run(pool, (int)chunks, lk_attention_worker, &job);
+    if (job.key_tiles) lk_scratch_release(LK_SCRATCH_ATTN_KEYS);
     lk_scratch_release(LK_SCRATCH_ATTN_COLUMNS);
     return 0;
 }
