@@ -8,26 +8,9 @@
  *   matmul_bench [T=140] [rounds=15] [isa=2]      (isa: 0 scalar, 1 AVX2, 2 AVX-512)
  */
 #include "lockstep_kernels.h"
+#include "bench_support.h"
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static uint64_t state = 0x1234567;
-static uint64_t next(void) {   /* SplitMix64 */
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double uniform(void) { return (double)(next() >> 11) * 0x1p-53; }
-static float normal(void) { double s = 0; for (int i = 0; i < 4; i++) s += uniform(); return (float)((s - 2) * 1.732); }
 
 /* binary32 → fp16 bits, for normal values in fp16's range (truncating) */
 static uint16_t half(float f) {
@@ -36,11 +19,6 @@ static uint16_t half(float f) {
     const uint32_t sign = (x >> 16) & 0x8000;
     const int e = (int)((x >> 23) & 0xFF) - 127 + 15;
     return e <= 0 ? (uint16_t)sign : (uint16_t)(sign | (uint32_t)e << 10 | ((x >> 13) & 0x3FF));
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
@@ -56,11 +34,11 @@ int main(int argc, char **argv) {
         hints[m] = malloc((size_t)n);
         for (int64_t i = 0; i < (int64_t)n * nb; i++) {
             uint8_t *blk = w[m] + i * 20;
-            const float d = 0.01f * (float)(0.5 + uniform()), mn = -8 * d * (float)(0.8 + 0.4 * uniform());
+            const float d = 0.01f * (float)(0.5 + bench_uniform()), mn = -8 * d * (float)(0.8 + 0.4 * bench_uniform());
             const uint16_t hd = half(d), hm = half(mn);
             memcpy(blk, &hd, 2);
             memcpy(blk + 2, &hm, 2);
-            for (int j = 0; j < 16; j++) blk[4 + j] = (uint8_t)next();
+            for (int j = 0; j < 16; j++) blk[4 + j] = (uint8_t)bench_next();
         }
         lk_matmul_hints(LK_Q4_1, w[m], n, nb, hints[m]);
         macs += (double)n * shapes[m][1] * T;
@@ -71,7 +49,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2; k++) {
         const int cols = k ? 1536 : 576, nb = cols / 32;
         float *x = malloc((size_t)T * cols * 4);
-        for (int64_t i = 0; i < (int64_t)T * cols; i++) x[i] = normal();
+        for (int64_t i = 0; i < (int64_t)T * cols; i++) x[i] = bench_normal();
         v[k] = malloc((size_t)T * cols * 2);
         e[k] = malloc((size_t)T * nb * 4);
         s[k] = malloc((size_t)T * nb * 4);
@@ -82,20 +60,15 @@ int main(int argc, char **argv) {
     double *times = malloc((size_t)rounds * sizeof(double));
     uint64_t hash = 0;
     for (int r = 0; r < rounds; r++) {
-        const double t0 = now();
+        const double t0 = bench_now();
         for (int m = 0; m < 7; m++) {
             const int n = shapes[m][0], k = shapes[m][1] == 1536;
             lk_matmul(NULL, isa, LK_Q4_1, w[m], n, shapes[m][1] / 32, hints[m], v[k], e[k], s[k], T, y);
-            if (r == 0)
-                for (int64_t i = 0; i < (int64_t)n * T; i++) {
-                    uint32_t u;
-                    memcpy(&u, &y[i], 4);
-                    hash = hash * 1000003u + u;
-                }
+            if (r == 0) bench_hash(&hash, y, (int64_t)n * T);
         }
-        times[r] = now() - t0;
+        times[r] = bench_now() - t0;
     }
-    qsort(times, (size_t)rounds, sizeof(double), by_value);
+    qsort(times, (size_t)rounds, sizeof(double), bench_by_value);
     printf("T=%d isa=%d, one layer's products on one thread: best %.2f ms (%.1f G multiply-adds/s), median %.2f ms (%.1f G/s); outputs hash %016llx\n",
            T, isa, times[0] * 1e3, macs / times[0] / 1e9, times[rounds / 2] * 1e3, macs / times[rounds / 2] / 1e9, (unsigned long long)hash);
     return 0;

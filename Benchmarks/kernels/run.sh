@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The panel kernel on its own: builds Benchmarks/kernels/matmul_bench.c with the C kernels (the
-# package's C flags) and runs it for a replay-sized batch, then checks that the portable C path
-# gives the same outputs hash.
+# The kernels on their own: builds Benchmarks/kernels/matmul_bench.c and attention_bench.c with
+# the C kernels (the package's C flags) and runs them for a replay-sized batch (and attention for
+# one decode row), then checks that the portable C path gives the same outputs hashes.
 #
 #   Benchmarks/kernels/run.sh [T=140] [ROUNDS=15]
 set -euo pipefail
@@ -9,8 +9,14 @@ cd "$(dirname "$0")/../.."
 T=${1:-140}
 ROUNDS=${2:-15}
 K=Sources/CLockstepKernels
-BIN=$(mktemp -d)/matmul_bench
-trap 'rm -rf "$(dirname "$BIN")"' EXIT
-clang -O2 -ffp-contract=off -fno-fast-math -I"$K/include" -I"$K" "$K"/*.c Benchmarks/kernels/matmul_bench.c -o "$BIN" -lpthread -lm
-"$BIN" "$T" "$ROUNDS" 2
-"$BIN" "$T" 1 0
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR"' EXIT
+for bench in matmul_bench attention_bench; do
+  clang -O2 -ffp-contract=off -fno-fast-math -I"$K/include" -I"$K" "$K"/*.c "Benchmarks/kernels/$bench.c" -o "$DIR/$bench" -lpthread -lm
+done
+"$DIR/matmul_bench" "$T" "$ROUNDS" 2
+"$DIR/matmul_bench" "$T" 1 0
+"$DIR/attention_bench" "$T" $((ROUNDS * 10)) 2 1 rows
+"$DIR/attention_bench" "$T" 1 0 1 rows
+"$DIR/attention_bench" "$T" $((ROUNDS * 100)) 2 2 one
+"$DIR/attention_bench" "$T" 1 0 1 one
