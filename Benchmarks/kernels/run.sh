@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The kernels on their own: builds Benchmarks/kernels/matmul_bench.c and attention_bench.c with
-# the C kernels (the package's C flags) and runs them for a replay-sized batch (and attention for
-# one decode row), then checks that the portable C path gives the same outputs hashes.
+# the C kernels (the package's C flags) and runs them for a replay-sized batch — one layer's
+# products, the output head's over the sampled rows (T − 11: a 12-token prompt), one layer's
+# attention — and attention for one decode row, then checks that the portable C path gives the
+# same outputs hashes.
 #
 #   Benchmarks/kernels/run.sh [T=140] [ROUNDS=15]
 set -euo pipefail
@@ -16,6 +18,8 @@ for bench in matmul_bench attention_bench; do
 done
 "$DIR/matmul_bench" "$T" "$ROUNDS" 2
 "$DIR/matmul_bench" "$T" 1 0
+"$DIR/matmul_bench" $((T - 11)) "$(((ROUNDS + 2) / 3))" 2 head
+"$DIR/matmul_bench" $((T - 11)) 1 0 head
 "$DIR/attention_bench" "$T" $((ROUNDS * 10)) 2 1 rows
 "$DIR/attention_bench" "$T" 1 0 1 rows
 "$DIR/attention_bench" "$T" $((ROUNDS * 100)) 2 2 one
