@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The kernels on their own: builds Benchmarks/kernels/matmul_bench.c and attention_bench.c with
-# the C kernels (the package's C flags) and runs them for a replay-sized batch — one layer's
-# products, the output head's over the sampled rows (T − 11: a 12-token prompt), one layer's
-# attention — and attention for one decode row, then checks that the portable C path gives the
-# same outputs hashes.
+# The kernels on their own: builds Benchmarks/kernels/matmul_bench.c, attention_bench.c and
+# quantize_bench.c with the C kernels (the package's C flags) and runs them for a replay-sized
+# batch — one layer's products, the output head's over the sampled rows (T − 11: a 12-token
+# prompt), one layer's attention, the quantisation of the down projection's input — and
+# attention for one decode row, then checks that the portable C path gives the same outputs
+# hashes.
 #
 #   Benchmarks/kernels/run.sh [T=140] [ROUNDS=15]
 set -euo pipefail
@@ -13,7 +14,7 @@ ROUNDS=${2:-15}
 K=Sources/CLockstepKernels
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
-for bench in matmul_bench attention_bench; do
+for bench in matmul_bench attention_bench quantize_bench; do
   clang -O2 -ffp-contract=off -fno-fast-math -I"$K/include" -I"$K" "$K"/*.c "Benchmarks/kernels/$bench.c" -o "$DIR/$bench" -lpthread -lm
 done
 "$DIR/matmul_bench" "$T" "$ROUNDS" 2
@@ -24,3 +25,5 @@ done
 "$DIR/attention_bench" "$T" 1 0 1 rows
 "$DIR/attention_bench" "$T" $((ROUNDS * 100)) 2 2 one
 "$DIR/attention_bench" "$T" 1 0 1 one
+"$DIR/quantize_bench" "$T" 1536 $((ROUNDS * 10)) 2
+"$DIR/quantize_bench" "$T" 1536 1 0
