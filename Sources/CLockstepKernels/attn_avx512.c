@@ -12,6 +12,10 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
 #include "mm_avx512.h"
 
+/* Query blocks (heads of the call × blocks per head) the scores take in one call: the size of
+   their per-call arrays. */
+#define LKA_MAX_QBLOCKS 64
+
 /*
  * One key tile (layout: LK_ATTN_TILE_DWORDS in lk_internal.h) in registers: column col (kv head,
  * block of the head), positions j0 … j0 + 15, those past `last` repeating position `last`.
@@ -30,7 +34,7 @@ LK_INLINE void lka_key_tile(const lk_attention_cache *c, int64_t col, int64_t j0
 
 size_t lk_attn_key_tiles_bytes(const lk_attention_cache *c, int64_t vlen) {
     const int64_t bph = (c->head_dim + 31) / 32;
-    if ((c->heads / c->kv_heads) * bph > 64) return 0;   /* the scores' per-call query arrays */
+    if ((c->heads / c->kv_heads) * bph > LKA_MAX_QBLOCKS) return 0;   /* the scores will not take the group */
     return (size_t)(c->kv_heads * bph * ((vlen + 15) / 16)) * LK_ATTN_TILE_DWORDS * sizeof(int32_t);
 }
 
@@ -61,16 +65,17 @@ LK_INLINE __m256 lka_round_scale8(__m512i a, __m512d scale, __mmask8 *nonzero, _
 }
 
 /*
- * Scores of `g` (g·bph ≤ 64) query heads (quantised: qv g×bph×32, qe g×bph) against positions
- * 0 … n−1 (n ≤ job->vlen) of key/value head kvh: sc[gi·stride + j] = round(q·k_j)·scale. Reads
- * the job's key tiles (`tiled`), or builds each tile as it goes.
+ * Scores of `g` (g·bph ≤ LKA_MAX_QBLOCKS) query heads (quantised: qv g×bph×32, qe g×bph)
+ * against positions 0 … n−1 (n ≤ job->vlen) of key/value head kvh:
+ * sc[gi·stride + j] = round(q·k_j)·scale. Reads the job's key tiles (`tiled`), or builds each
+ * tile as it goes.
  */
 LK_INLINE void lka_scores(const lk_attention_job *job, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
                           int64_t n, float *sc, int64_t stride, const int tiled) {
     const lk_attention_cache *c = job->cache;
     const int64_t bph = (c->head_dim + 31) / 32, kvstride = c->kv_heads * bph, ntiles = (job->vlen + 15) / 16;
     /* q split into high and low parts; pair p (elements 2p, 2p + 1) meets transposed key vector p */
-    int32_t qpair_h[64][16], qpair_l[64][16];
+    int32_t qpair_h[LKA_MAX_QBLOCKS][16], qpair_l[LKA_MAX_QBLOCKS][16];
     for (int64_t gb = 0; gb < g * bph; gb++) {
         const int16_t *q = qv + gb * 32;
         for (int p = 0; p < 16; p++) {
@@ -84,8 +89,8 @@ LK_INLINE void lka_scores(const lk_attention_job *job, const int16_t *qv, const 
     const __m512 vscale = _mm512_set1_ps(c->scale);
 
     for (int64_t j0 = 0; j0 < n; j0 += 16) {
-        __m512i lo_i[64], hi_i[64];   /* per (gi, b): int64 block sums, lanes 0–7 / 8–15 */
-        __m512i ex[64];               /* per (gi, b): exponents */
+        __m512i lo_i[LKA_MAX_QBLOCKS], hi_i[LKA_MAX_QBLOCKS];   /* per (gi, b): int64 block sums, lanes 0–7 / 8–15 */
+        __m512i ex[LKA_MAX_QBLOCKS];                           /* per (gi, b): exponents */
         for (int64_t b = 0; b < bph; b++) {
             __m512i r[16], ke;
             if (tiled) {
@@ -161,10 +166,10 @@ LK_INLINE void lka_scores(const lk_attention_job *job, const int16_t *qv, const 
 }
 
 /* lka_scores, one copy with the job's key tiles and one without. Returns 0 if the shape is not
-   handled here (g·bph > 64: the caller then uses the portable code). */
+   handled here (g·bph > LKA_MAX_QBLOCKS: the caller then uses the portable code). */
 int lk_attn_scores_avx512(const lk_attention_job *job, const int16_t *qv, const int32_t *qe, int64_t g, int64_t kvh,
                           int64_t n, float *sc, int64_t stride) {
-    if (g * ((job->cache->head_dim + 31) / 32) > 64) return 0;
+    if (g * ((job->cache->head_dim + 31) / 32) > LKA_MAX_QBLOCKS) return 0;
     if (job->key_tiles) lka_scores(job, qv, qe, g, kvh, n, sc, stride, 1);
     else lka_scores(job, qv, qe, g, kvh, n, sc, stride, 0);
     return 1;
