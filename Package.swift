@@ -25,12 +25,14 @@ let package = Package(
         .target(name: "CCUDALoader", cSettings: strictC, linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "COpenCL", pkgConfig: "OpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
 
-        // Safe Swift owners of the C handles (SHA-256, GMP integers, BLAS, OpenCL platforms).
-        .target(name: "LockstepNative", dependencies: ["COpenBLAS", "CLibCrypto", "CGMP", "COpenCL", "CCUDALoader"]),
+        // Safe Swift owners of the C handles (SHA-256 one message at a time and 16 in vector lanes,
+        // GMP integers, BLAS, OpenCL platforms).
+        .target(name: "LockstepNative", dependencies: ["COpenBLAS", "CLibCrypto", "CGMP", "COpenCL", "CCUDALoader", "CLockstepKernels"]),
         // The arithmetic contract: activation quantisation, exact dot products, ordered light ops,
         // the backend protocol and the reference backend.
         .target(name: "LockstepCore", dependencies: []),
-        // C kernels of the `cpu` backend: run-time ISA dispatch (AVX-512 VNNI, AVX2, NEON, scalar).
+        // C kernels of the `cpu` backend: run-time ISA dispatch (AVX-512 VNNI, AVX2, NEON, scalar);
+        // also the 16-lane SHA-256 that hashes a trace's rows.
         .target(name: "CLockstepKernels", cSettings: strictC),
         // The `cpu` backend: threads and C kernels behind the Backend protocol.
         .target(name: "LockstepCPU", dependencies: ["LockstepCore", "CLockstepKernels"]),

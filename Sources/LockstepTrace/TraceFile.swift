@@ -285,11 +285,18 @@ final class TraceInput {
     func read(at position: Int, count n: Int, into buffer: inout [UInt8]) -> Bool {
         guard position >= 0, n >= 0, n <= size - position else { return false }
         if buffer.count < n { buffer = [UInt8](repeating: 0, count: n) }
+        return buffer.withUnsafeMutableBytes { read(at: position, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<n])) }
+    }
+
+    /// Reads `buffer.count` bytes from byte `position` into `buffer`; false when they cannot be read.
+    func read(at position: Int, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        let n = buffer.count
+        guard position >= 0, n <= size - position else { return false }
         if descriptor < 0 {
-            buffer.replaceSubrange(0 ..< n, with: memory[position ..< position + n])
+            memory.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[position ..< position + n])) }
             return true
         }
-        return buffer.withUnsafeMutableBytes { fill(UnsafeMutableRawBufferPointer(rebasing: $0[..<n]), at: position) }
+        return fill(buffer, at: position)
     }
 
     private func fileBytes(at position: Int, count n: Int) throws(TraceError) -> [UInt8] {

@@ -88,31 +88,49 @@ public final class TraceIndex {
             let faults = UnsafeMutableBufferPointer<TraceError?>.allocate(capacity: n)
             faults.initialize(repeating: nil)
             defer { faults.deinitialize(); faults.deallocate() }
+            let largest = max(header.stateByteCount(.layer), header.stateByteCount(.sample))
             forEachRowRangeConcurrently(n) { range in
                 let hasher = SHA256Hasher()
-                var bytes: [UInt8] = []
-                for i in range {
-                    let step = schedule.step(at: i), count = header.stateByteCount(step.kind)
-                    guard input.read(at: stateOffsets[i], count: count, into: &bytes) else {
+                // Up to `lanes` states of one kind, read one after another and hashed together.
+                let lanes = SHA256Lanes.lanes
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * largest, alignment: 64)
+                defer { buffer.deallocate() }
+                var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: Digest.byteCount)), count: lanes)
+                // Records waiting, by state length: [0] embedding and layer steps, [1] sample steps.
+                var waiting: [[Int]] = [[], []]
+                var failed = false
+                func check(_ group: Int) {
+                    let records = waiting[group]
+                    waiting[group].removeAll(keepingCapacity: true)
+                    guard !records.isEmpty, !failed else { return }
+                    let steps = records.map(schedule.step(at:)), count = header.stateByteCount(steps[0].kind)
+                    for (m, i) in records.enumerated()
+                    where !input.read(at: stateOffsets[i], into: UnsafeMutableRawBufferPointer(rebasing: buffer[m * count ..< (m + 1) * count])) {
                         faults[i] = .io("cannot read the state of record \(i)")
-                        break
+                        failed = true
+                        return
                     }
-                    let (digest, token) = bytes.withUnsafeBytes { all in
-                        let state = UnsafeRawBufferPointer(rebasing: all[..<count])
-                        return (StepDigest.stored(step, stateBytes: state, hasher: hasher), step.kind == .sample ? TraceHeader.sampledToken(state: state) : nil)
+                    digests.withUnsafeMutableBufferPointer { out in
+                        StepDigest.stored(steps, states: UnsafeRawBufferPointer(rebasing: buffer[..<(records.count * count)]), hasher: hasher,
+                                          into: UnsafeMutableBufferPointer(rebasing: out[..<records.count]))
                     }
-                    guard digest == leaves[i].stepDigest else {
-                        faults[i] = .stepDigestMismatch(index: i)
-                        break
-                    }
-                    if let token {
-                        let j = Int(step.position) - firstSample
-                        if j >= tokens.count || token != UInt32(bitPattern: tokens[j]) {
-                            faults[i] = .sampledTokensDiffer
-                            break
+                    for (m, i) in records.enumerated() {
+                        if digests[m] != leaves[i].stepDigest {
+                            faults[i] = .stepDigestMismatch(index: i)
+                        } else if steps[m].kind == .sample {
+                            let token = TraceHeader.sampledToken(state: UnsafeRawBufferPointer(rebasing: buffer[m * count ..< (m + 1) * count]))
+                            let j = Int(steps[m].position) - firstSample
+                            if j >= tokens.count || token != UInt32(bitPattern: tokens[j]) { faults[i] = .sampledTokensDiffer }
                         }
                     }
                 }
+                for i in range {
+                    let group = schedule.step(at: i).kind == .sample ? 1 : 0
+                    waiting[group].append(i)
+                    if waiting[group].count == lanes { check(group) }
+                }
+                check(0)
+                check(1)
             }
             if let fault = faults.lazy.compactMap({ $0 }).first { throw fault }
         }

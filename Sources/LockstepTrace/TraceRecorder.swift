@@ -87,10 +87,9 @@ public final class TraceRecorder {
         var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: 32)), count: n)
         digests.withUnsafeMutableBufferPointer { out in
             hashRowsInParallel(n, on: backend) { range, hasher in
-                for i in range {
-                    out[i] = StepDigest.sample(.sample(firstPosition + i), logits: UnsafeBufferPointer(rebasing: logits[i * v ..< (i + 1) * v]),
-                                               token: UInt32(bitPattern: tokens[i]), hasher: hasher)
-                }
+                StepDigest.samples(range.map { .sample(firstPosition + $0) }, logits: UnsafeBufferPointer(rebasing: logits[range.lowerBound * v ..< range.upperBound * v]),
+                                   vocab: v, tokens: range.map { UInt32(bitPattern: tokens[$0]) }, hasher: hasher,
+                                   into: UnsafeMutableBufferPointer(rebasing: out[range]))
             }
         }
         return digests
@@ -207,12 +206,19 @@ public final class ForwardCapture {
         let (start, dim, layers, states) = (self.start, self.dim, self.layers, self.states)
         digests.withUnsafeMutableBufferPointer { digests in
             hashRowsInParallel(rows, on: backend) { range, hasher in
-                for r in range {
-                    let row = UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim])
-                    let step: StepID = layer.map { .layer(start + r, $0) } ?? .embedding(start + r)
+                let steps = range.map { r -> StepID in layer.map { .layer(start + r, $0) } ?? .embedding(start + r) }
+                let computed = [Digest](unsafeUninitializedCapacity: range.count) { out, initialized in
+                    StepDigest.states(steps, rows: UnsafeBufferPointer(rebasing: residual[range.lowerBound * dim ..< range.upperBound * dim]),
+                                      dim: dim, hasher: hasher, into: out)
+                    initialized = range.count
+                }
+                for (i, r) in range.enumerated() {
                     let slot = r * (layers + 1) + k
-                    digests[slot] = StepDigest.state(step, row: row, hasher: hasher)
-                    if let states { _ = UnsafeMutableBufferPointer(rebasing: states.mutable[slot * dim ..< (slot + 1) * dim]).initialize(from: row) }
+                    digests[slot] = computed[i]
+                    if let states {
+                        _ = UnsafeMutableBufferPointer(rebasing: states.mutable[slot * dim ..< (slot + 1) * dim])
+                            .initialize(from: UnsafeBufferPointer(rebasing: residual[r * dim ..< (r + 1) * dim]))
+                    }
                 }
             }
         }

@@ -110,6 +110,73 @@ public enum StepDigest {
         return hasher.finalize()
     }
 
+    /// The digests of several embedding or layer steps at once (`SHA256Lanes`): `digests[i]` is
+    /// `state(steps[i], row: rows[i · dim ..< (i + 1) · dim])`.
+    /// - Parameters:
+    ///   - rows: `steps.count × dim` binary32, row-major.
+    ///   - digests: `steps.count` digests, written.
+    public static func states(_ steps: [StepID], rows: UnsafeBufferPointer<Float>, dim: Int, hasher: SHA256Hasher,
+                              into digests: UnsafeMutableBufferPointer<Digest>) {
+        precondition(rows.count == steps.count * dim && digests.count == steps.count, "StepDigest.states: shapes")
+        #if _endian(little)
+        inLanes(steps, states: UnsafeRawBufferPointer(rows), tokens: nil, hasher: hasher, into: digests)
+        #else
+        for (i, step) in steps.enumerated() { digests[i] = state(step, row: UnsafeBufferPointer(rebasing: rows[i * dim ..< (i + 1) * dim]), hasher: hasher) }
+        #endif
+    }
+
+    /// The digests of several sample steps at once (`SHA256Lanes`): `digests[i]` is
+    /// `sample(steps[i], logits: logits[i · vocab ..< (i + 1) · vocab], token: tokens[i])`.
+    /// - Parameters:
+    ///   - logits: `steps.count × vocab` binary32, row-major.
+    ///   - digests: `steps.count` digests, written.
+    public static func samples(_ steps: [StepID], logits: UnsafeBufferPointer<Float>, vocab: Int, tokens: [UInt32],
+                               hasher: SHA256Hasher, into digests: UnsafeMutableBufferPointer<Digest>) {
+        precondition(logits.count == steps.count * vocab && tokens.count == steps.count && digests.count == steps.count,
+                     "StepDigest.samples: shapes")
+        #if _endian(little)
+        inLanes(steps, states: UnsafeRawBufferPointer(logits), tokens: tokens, hasher: hasher, into: digests)
+        #else
+        for (i, step) in steps.enumerated() {
+            digests[i] = sample(step, logits: UnsafeBufferPointer(rebasing: logits[i * vocab ..< (i + 1) * vocab]), token: tokens[i], hasher: hasher)
+        }
+        #endif
+    }
+
+    /// The digests of several steps of one kind from their stored state bytes at once
+    /// (`SHA256Lanes`): `digests[i]` is `stored(steps[i], stateBytes:)` of bytes
+    /// `i · n ..< (i + 1) · n` of `states`, `n = states.count / steps.count`.
+    public static func stored(_ steps: [StepID], states: UnsafeRawBufferPointer, hasher: SHA256Hasher,
+                              into digests: UnsafeMutableBufferPointer<Digest>) {
+        precondition(digests.count == steps.count && (steps.isEmpty || states.count % steps.count == 0), "StepDigest.stored: shapes")
+        inLanes(steps, states: states, tokens: nil, hasher: hasher, into: digests)
+    }
+
+    /// `SHA-256(tag ‖ header of steps[m] ‖ state m [‖ u32 tokens[m]])` for every m, in lanes;
+    /// the states are `states.count / steps.count` bytes each, one after another.
+    private static func inLanes(_ steps: [StepID], states: UnsafeRawBufferPointer, tokens: [UInt32]?,
+                                hasher: SHA256Hasher, into digests: UnsafeMutableBufferPointer<Digest>) {
+        guard !steps.isEmpty else { return }
+        let headers = steps.flatMap(\.header)                               // [n × 9] step headers
+        let suffixes = tokens.map { $0.flatMap { t in (0 ..< 4).map { UInt8(truncatingIfNeeded: t >> (8 * $0)) } } } ?? []
+        let headerBytes = headers.count / steps.count, stateBytes = states.count / steps.count
+        let lengths = [DomainTag.step.count, headerBytes, stateBytes] + (tokens == nil ? [] : [4])
+        DomainTag.step.withUnsafeBytes { tag in
+            headers.withUnsafeBytes { headers in
+                suffixes.withUnsafeBytes { suffixes in
+                    SHA256Lanes.hash(into: digests, partLengths: lengths, hasher: hasher) { m, j in
+                        switch j {
+                        case 0: return tag.baseAddress!
+                        case 1: return headers.baseAddress! + headerBytes * m
+                        case 2: return (states.baseAddress ?? tag.baseAddress!) + stateBytes * m
+                        default: return suffixes.baseAddress! + 4 * m
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `SHA-256("lockstep.step.v1" 0x00 ‖ header ‖ state)` with the state's canonical bytes given
     /// as they are stored in a trace file.
     public static func stored(_ step: StepID, stateBytes: UnsafeRawBufferPointer, hasher: SHA256Hasher) -> Digest {

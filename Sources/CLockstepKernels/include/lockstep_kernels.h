@@ -173,6 +173,18 @@ typedef struct {
 int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows,
                  const int64_t *positions, const lk_attention_cache *cache, float *out);
 
+/* ---- hashing --------------------------------------------------------------------------- */
+
+/**
+ * SHA-256 of `count` messages of one shape, 16 at a time in the lanes of AVX-512 registers.
+ * Message m is the concatenation of `parts` ≥ 1 byte ranges, range j being `lengths[j]` bytes at
+ * `ptrs[m·parts + j]` (the lengths are the same for every message). Writes digest m to
+ * `digests + 32·m`. Returns 1 when done, 0 (writing nothing) when this machine or build has no
+ * AVX-512 or an argument is out of range: the caller then hashes the messages another way.
+ * Any number of threads may call it at once.
+ */
+int lk_sha256_lanes(int64_t count, int parts, const uint8_t *const *ptrs, const int64_t *lengths, uint8_t *digests);
+
 /* ---- diagnostics ---------------------------------------------------------------------- */
 
 /**
