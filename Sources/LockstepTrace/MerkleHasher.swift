@@ -40,6 +40,18 @@ public struct MerkleHasher: Sendable {
     /// `SHA-256(0x01 ‖ left ‖ right)`.
     public func nodeHash(_ left: Digest, _ right: Digest) -> Digest { nodeHash(left, right, using: SHA256Hasher()) }
 
+    /// `parents[k] = nodeHash(level[2k], level[2k + 1])` for every k < level.count / 2, hashed in
+    /// lanes (`SHA256Lanes`): one level of a tree from the one below (an odd last node is left out).
+    public func parentHashes(_ level: UnsafeBufferPointer<Digest>, hasher: SHA256Hasher, into parents: UnsafeMutableBufferPointer<Digest>) {
+        precondition(parents.count == level.count / 2, "MerkleHasher.parentHashes: \(parents.count) outputs for \(level.count) nodes")
+        guard let base = level.baseAddress else { return }
+        withUnsafeBytes(of: MerkleHasher.nodePrefix) { prefix in
+            SHA256Lanes.hash(into: parents, partLengths: [1, Digest.byteCount, Digest.byteCount], hasher: hasher) { k, j in
+                j == 0 ? prefix.baseAddress! : UnsafeRawPointer(base + 2 * k + j - 1)
+            }
+        }
+    }
+
     /// `SHA-256(0x01 ‖ left ‖ right)` computed with `hasher` (reset first).
     public func nodeHash(_ left: Digest, _ right: Digest, using hasher: SHA256Hasher) -> Digest {
         hasher.reset()

@@ -34,7 +34,7 @@ public struct MerkleTreeBuilder: Sendable {
 
     /// Appends many already hashed leaves: the same tree as appending them one by one, with the
     /// perfect subtrees of up to `1 << Self.bulkSubtreeHeight` leaves they complete hashed on
-    /// several threads (`hashRowsInParallel`).
+    /// several threads (`hashRowsInParallel`), a level at a time (`MerkleHasher.parentHashes`).
     public mutating func append(leafHashes hashes: [Digest]) {
         // The appended leaves as aligned perfect subtrees, left to right: each as large as the
         // size before it allows (a multiple of its width), capped at the bulk height.
@@ -53,7 +53,12 @@ public struct MerkleTreeBuilder: Sendable {
                 for k in range {
                     var level = Array(hashes[subtrees[k].offset ..< subtrees[k].offset + (1 << subtrees[k].height)])
                     while level.count > 1 {
-                        level = stride(from: 0, to: level.count, by: 2).map { hasher.nodeHash(level[$0], level[$0 + 1], using: sha) }
+                        level = level.withUnsafeBufferPointer { below in
+                            [Digest](unsafeUninitializedCapacity: below.count / 2) { parents, n in
+                                hasher.parentHashes(below, hasher: sha, into: parents)
+                                n = below.count / 2
+                            }
+                        }
                     }
                     roots[k] = level[0]
                 }

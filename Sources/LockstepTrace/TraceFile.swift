@@ -509,9 +509,15 @@ public final class TraceReader {
         var leafHashes = [Digest?](repeating: nil, count: n)
         let start = header.request.chainStart
         leafHashes.withUnsafeMutableBufferPointer { leafHashes in
-            hashRowsInParallel(n) { range, hasher in
-                for i in range where TraceChain.next(i == 0 ? start : leaves[i - 1].chain, leaves[i].stepDigest, hasher: hasher) == leaves[i].chain {
-                    leafHashes[i] = leaves[i].hash(using: hasher)
+            leaves.withUnsafeBufferPointer { leaves in
+                hashRowsInParallel(n) { range, hasher in
+                    let mine = UnsafeBufferPointer(rebasing: leaves[range])
+                    var links = [Digest](repeating: start, count: range.count), hashes = links
+                    links.withUnsafeMutableBufferPointer {
+                        TraceChain.links(after: range.lowerBound == 0 ? start : leaves[range.lowerBound - 1].chain, leaves: mine, hasher: hasher, into: $0)
+                    }
+                    hashes.withUnsafeMutableBufferPointer { TraceLeaf.hashes(mine, hasher: hasher, into: $0) }
+                    for (k, i) in range.enumerated() where links[k] == leaves[i].chain { leafHashes[i] = hashes[k] }
                 }
             }
         }

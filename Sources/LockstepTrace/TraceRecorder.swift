@@ -4,8 +4,10 @@ import LockstepModel
 import LockstepNative
 import LockstepTokenizer
 
-/// Collects the leaves of one request in canonical order (§7.2): computes the chain, grows the
-/// Merkle tree and streams each record to an optional `TraceWriter` as soon as it is known.
+/// Collects the leaves of one request in canonical order (§7.2): computes the chain and streams
+/// each record to an optional `TraceWriter` as soon as it is known. The Merkle tree is grown from
+/// the new leaves when its root or the tree is asked for, their hashes taken 16 at a time
+/// (`TraceLeaf.hashes`).
 ///
 /// Forward passes report their steps layer-major (all rows of the call for the embedding, then
 /// all rows for layer 0, …); `ForwardCapture` hashes each row straight from the engine's buffer
@@ -14,8 +16,11 @@ public final class TraceRecorder {
     public let header: TraceHeader
     public let schedule: StepSchedule
     private let writer: TraceWriter?
-    private let stepHasher = SHA256Hasher(), chainHasher = SHA256Hasher(), treeHasher = SHA256Hasher()
+    private let stepHasher = SHA256Hasher(), chainHasher = SHA256Hasher()
+    /// The tree over `leaves[..<treeSize]`; the leaves after it are hashed into it together
+    /// (in lanes, `TraceLeaf.hashes`) when the root or the tree is asked for.
     private var builder = MerkleTreeBuilder()
+    private var treeSize: Int { Int(builder.size) }
     /// The chain value after the last recorded step (c₀ before any).
     public private(set) var chain: Digest
     /// Every leaf so far.
@@ -37,10 +42,25 @@ public final class TraceRecorder {
     public var count: Int { leaves.count }
 
     /// The Merkle root over the leaves so far.
-    public var root: Digest { builder.root }
+    public var root: Digest { growTree(); return builder.root }
 
     /// The tree over the leaves so far (inclusion proofs).
-    public func tree() -> MerkleTree { builder.tree() }
+    public func tree() -> MerkleTree { growTree(); return builder.tree() }
+
+    /// Appends the leaves recorded since the tree was last grown.
+    private func growTree() {
+        let added = leaves.count - treeSize
+        guard added > 0 else { return }
+        let started = monotonicSeconds()
+        defer { secondsSpent += monotonicSeconds() - started }
+        let hashes = leaves[treeSize...].withUnsafeBufferPointer { leaves in
+            [Digest](unsafeUninitializedCapacity: added) { out, n in
+                TraceLeaf.hashes(leaves, hasher: stepHasher, into: out)
+                n = added
+            }
+        }
+        builder.append(leafHashes: hashes)
+    }
 
     /// Records the next step: `digest` is its oᵢ, `state` its canonical output bytes (written only
     /// when the trace stores states).
@@ -52,8 +72,6 @@ public final class TraceRecorder {
         chain = TraceChain.next(chain, digest, hasher: chainHasher)
         let leaf = TraceLeaf(index: UInt64(leaves.count), stepDigest: digest, chain: chain)
         leaves.append(leaf)
-        // The leaf and the nodes it completes, with a hasher reused from record to record.
-        builder.append(leafHash: leaf.hash(using: treeHasher), using: treeHasher)
         try writer?.append(step, stepDigest: digest, chain: chain, state: header.storesStates ? state : [])
     }
 
@@ -119,7 +137,7 @@ public final class TraceRecorder {
         }
         do {
             return try Commitment(request: header.request, outputTokens: outputTokens, leafCount: UInt64(leaves.count),
-                                  root: builder.root, finalChain: chain)
+                                  root: root, finalChain: chain)
         } catch { throw .commitment(error) }
     }
 

@@ -215,6 +215,23 @@ public enum TraceChain {
         hasher.update(stepDigest)
         return hasher.finalize()
     }
+
+    /// The chain value each of `leaves` should hold, from the chain value before the first and
+    /// each leaf's predecessor: `links[i] = next(i == 0 ? previous : leaves[i − 1].chain,
+    /// leaves[i].stepDigest)`, hashed in lanes (`SHA256Lanes`). A stored chain is intact where
+    /// `links[i] == leaves[i].chain` for every i.
+    public static func links(after previous: Digest, leaves: UnsafeBufferPointer<TraceLeaf>, hasher: SHA256Hasher,
+                             into links: UnsafeMutableBufferPointer<Digest>) {
+        precondition(links.count == leaves.count, "TraceChain.links: \(links.count) outputs for \(leaves.count) leaves")
+        guard let base = leaves.baseAddress else { return }
+        let chain = TraceLeaf.offset(\.chain), stepDigest = TraceLeaf.offset(\.stepDigest)
+        withUnsafeBytes(of: previous) { previous in
+            SHA256Lanes.hash(into: links, partLengths: [Digest.byteCount, Digest.byteCount], hasher: hasher) { m, j in
+                if j == 1 { return UnsafeRawPointer(base + m) + stepDigest }
+                return m == 0 ? previous.baseAddress! : UnsafeRawPointer(base + m - 1) + chain
+            }
+        }
+    }
 }
 
 /// A Merkle leaf of a trace (§7.4): `index (u64) ‖ oᵢ ‖ cᵢ`, 72 bytes.
@@ -253,6 +270,29 @@ public struct TraceLeaf: Hashable, Sendable {
 
     /// `SHA-256(0x00 ‖ bytes)` computed with `hasher` (reset first).
     public func hash(using hasher: SHA256Hasher) -> Digest { withEncoding { MerkleHasher.rfc6962.leafHash($0, using: hasher) } }
+
+    /// `hashes[i] = leaves[i].hash()` for every i, hashed in lanes (`SHA256Lanes`) straight from
+    /// the leaves' fields: the encoding is the fields in memory order on a little-endian host.
+    public static func hashes(_ leaves: UnsafeBufferPointer<TraceLeaf>, hasher: SHA256Hasher, into hashes: UnsafeMutableBufferPointer<Digest>) {
+        precondition(hashes.count == leaves.count, "TraceLeaf.hashes: \(hashes.count) outputs for \(leaves.count) leaves")
+        guard let base = leaves.baseAddress else { return }
+        #if _endian(little)
+        let fields = [offset(\.index), offset(\.stepDigest), offset(\.chain)]
+        withUnsafeBytes(of: MerkleHasher.leafPrefix) { prefix in
+            SHA256Lanes.hash(into: hashes, partLengths: [1, 8, Digest.byteCount, Digest.byteCount], hasher: hasher) { m, j in
+                j == 0 ? prefix.baseAddress! : UnsafeRawPointer(base + m) + fields[j - 1]
+            }
+        }
+        #else
+        for i in leaves.indices { hashes[i] = leaves[i].hash(using: hasher) }
+        #endif
+    }
+
+    /// The byte offset of a field in a leaf's memory.
+    static func offset<T>(_ field: KeyPath<TraceLeaf, T>) -> Int {
+        guard let offset = MemoryLayout<TraceLeaf>.offset(of: field) else { fatalError("TraceLeaf: \(field) is not a stored field") }
+        return offset
+    }
 
     /// Calls `body` with the 72-byte encoding, written on the stack (valid only during the call):
     /// the one place the layout `index (u64) ‖ oᵢ ‖ cᵢ` is written.
