@@ -88,12 +88,13 @@ public final class TraceIndex {
             let faults = UnsafeMutableBufferPointer<TraceError?>.allocate(capacity: n)
             faults.initialize(repeating: nil)
             defer { faults.deinitialize(); faults.deallocate() }
-            let largest = max(header.stateByteCount(.layer), header.stateByteCount(.sample))
             forEachRowRangeConcurrently(n) { range in
                 let hasher = SHA256Hasher()
-                // Up to `lanes` states of one kind, read one after another and hashed together.
+                // Up to `lanes` states of one kind, read one after another and hashed together. The
+                // buffer grows to the largest group met: states the file holds (the header's sizes
+                // alone could ask for any amount).
                 let lanes = SHA256Lanes.lanes
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: lanes * largest, alignment: 64)
+                var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
                 defer { buffer.deallocate() }
                 var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: Digest.byteCount)), count: lanes)
                 // Records waiting, by state length: [0] embedding and layer steps, [1] sample steps.
@@ -104,6 +105,10 @@ public final class TraceIndex {
                     waiting[group].removeAll(keepingCapacity: true)
                     guard !records.isEmpty, !failed else { return }
                     let steps = records.map(schedule.step(at:)), count = header.stateByteCount(steps[0].kind)
+                    if buffer.count < records.count * count {
+                        buffer.deallocate()
+                        buffer = .allocate(byteCount: records.count * count, alignment: 64)
+                    }
                     for (m, i) in records.enumerated()
                     where !input.read(at: stateOffsets[i], into: UnsafeMutableRawBufferPointer(rebasing: buffer[m * count ..< (m + 1) * count])) {
                         faults[i] = .io("cannot read the state of record \(i)")
