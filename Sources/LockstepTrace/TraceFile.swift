@@ -68,11 +68,17 @@ enum RecordType {
 let stepRecordFixedBytes = 1 + 9 + 32 + 32
 
 /// Most bytes one read of `TraceReader.skimRecordsInParallel` fetches: the fixed parts of the
-/// records in that span with the states between them (a layer state is 4·dim bytes; a sample
-/// state, 4·vocab + 4, is larger than this and skipped), into one buffer per thread that every
+/// records in that span with the states between them, into one buffer per thread that every
 /// read reuses. Fewer, larger reads instead of one system call per record, and no fresh memory
 /// per read (on a virtual machine, touching fresh memory costs about as much as the read).
 let skimReadBytes = 256 << 10
+
+/// The largest state `TraceReader.skimRecordsInParallel` reads along between two fixed parts
+/// (a layer state is 4·dim bytes: 2,304 for SmolLM2-135M). A larger one — a sample step's
+/// logits, 4·vocab + 4 bytes (196,612 for SmolLM2-135M, 71% of its trace) — ends the read, and
+/// the next record's fixed part starts another: one more system call (about 1 µs here) instead
+/// of copying the state (about 40 µs for 196 KB).
+let skimGapBytes = 16 << 10
 
 /// A step record's fixed part after its type byte, as stored (not yet checked against the schedule).
 struct StepRecordFields {
@@ -458,14 +464,17 @@ public final class TraceReader {
     /// the footer the trailer names; then each record's type, step, chain value (against the
     /// previous record's) and leaf hash are checked in parallel, and the leaves go into the Merkle
     /// tree (its subtrees hashed in parallel too). Records close together are read together
-    /// (`skimReadBytes`). The footer is left for `next()`, which verifies it as usual.
+    /// (`skimReadBytes`), with no large state between them (`skimGapBytes`). The footer is left
+    /// for `next()`, which verifies it as usual.
     ///
     /// Returns the leaves and the byte offset of each record's state; nil — with nothing consumed
     /// and no state changed — when anything does not check out, so that the caller reads the
     /// records one by one and reports the first fault exactly as a sequential read does.
     ///
-    /// - Parameter readBytes: the most bytes one read fetches (`skimReadBytes`; smaller in tests).
-    func skimRecordsInParallel(readBytes: Int = skimReadBytes) -> (leaves: [TraceLeaf], stateOffsets: [Int])? {
+    /// - Parameters:
+    ///   - readBytes: the most bytes one read fetches (`skimReadBytes`; smaller in tests).
+    ///   - gapBytes: the largest state one read takes along (`skimGapBytes`; smaller in tests).
+    func skimRecordsInParallel(readBytes: Int = skimReadBytes, gapBytes: Int = skimGapBytes) -> (leaves: [TraceLeaf], stateOffsets: [Int])? {
         guard skipsStates, recordCount == 0, signed == nil else { return nil }
         // The footer offset from the trailer (the last 16 bytes); checked again by `readFooter`.
         guard input.size - input.offset >= 16, let trailer = try? input.read(at: input.size - 16, count: 16, "trailer"),
@@ -489,9 +498,10 @@ public final class TraceReader {
             forEachRowRangeConcurrently(n) { range in
                 var i = range.lowerBound, scratch: [UInt8] = []
                 while i < range.upperBound {
-                    // Records i ..< j: their fixed parts and the states between them in one read.
+                    // Records i ..< j: their fixed parts and the (small) states between them in one read.
                     var j = i + 1
-                    while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= readBytes { j += 1 }
+                    while j < range.upperBound && offsets[j] + stepRecordFixedBytes - offsets[i] <= readBytes
+                        && offsets[j] - offsets[j - 1] - stepRecordFixedBytes <= gapBytes { j += 1 }
                     defer { i = j }
                     let count = offsets[j - 1] + stepRecordFixedBytes - offsets[i]
                     guard input.read(at: offsets[i], count: count, into: &scratch) else { continue }

@@ -39,24 +39,24 @@ public final class TraceIndex {
         try self.init(path: path, expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes)
     }
 
-    /// `readBytes`: the most bytes one read of the records fetches (tests vary it, down to one
-    /// record's fixed part per read).
-    convenience init(path: String, expectedPublicKey: Ed25519PublicKey?, readBytes: Int) throws(TraceError) {
+    /// `readBytes`: the most bytes one read of the records fetches; `gapBytes`: the largest state
+    /// one read takes along (tests vary both, down to one record's fixed part per read).
+    convenience init(path: String, expectedPublicKey: Ed25519PublicKey?, readBytes: Int, gapBytes: Int = skimGapBytes) throws(TraceError) {
         // A window of one record's fixed part for the one-by-one read: the states in between are skipped.
         try self.init(input: try TraceInput(path: path, windowBytes: stepRecordFixedBytes), expectedPublicKey: expectedPublicKey,
-                      readBytes: readBytes)
+                      readBytes: readBytes, gapBytes: gapBytes)
     }
 
     /// Indexes a trace held in memory.
     public convenience init(bytes: [UInt8], expectedPublicKey: Ed25519PublicKey? = nil) throws(TraceError) {
-        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes)
+        try self.init(input: TraceInput(bytes: bytes), expectedPublicKey: expectedPublicKey, readBytes: skimReadBytes, gapBytes: skimGapBytes)
     }
 
-    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?, readBytes: Int) throws(TraceError) {
+    private init(input: TraceInput, expectedPublicKey: Ed25519PublicKey?, readBytes: Int, gapBytes: Int) throws(TraceError) {
         let reader = try TraceReader(input: input, expectedPublicKey: expectedPublicKey, skipsStates: true)
         // Every record's fixed part on several threads; one by one (and the first fault reported)
         // when that does not check out.
-        var (leaves, offsets) = reader.skimRecordsInParallel(readBytes: readBytes) ?? ([], [])
+        var (leaves, offsets) = reader.skimRecordsInParallel(readBytes: readBytes, gapBytes: gapBytes) ?? ([], [])
         while true {
             let stateOffset = input.offset + stepRecordFixedBytes
             guard let record = try reader.next() else { break }

@@ -13,11 +13,16 @@ final class TraceIndexTests: XCTestCase {
             let (result, bytes, path) = try TraceFixtures.tracedFile(self, states: states)
             let full = try TraceReader.read(bytes: bytes, keepStates: true)
             // Indexing reads of up to 256 KiB (the whole file on this small model), of one record's
-            // fixed part each, and of about three records each.
-            let recordBytes = stepRecordFixedBytes + (states ? full.header.stateByteCount(.layer) : 0)
+            // fixed part each, and of about three records each; reads that end at every sample
+            // step's state (larger than a layer state), and at every state.
+            let layerStateBytes = states ? full.header.stateByteCount(.layer) : 0
+            XCTAssertLessThan(layerStateBytes, full.header.stateByteCount(.sample))
+            let recordBytes = stepRecordFixedBytes + layerStateBytes
             let indexes = [try TraceIndex(path: path, expectedPublicKey: key.publicKey),
                            try TraceIndex(path: path, expectedPublicKey: nil, readBytes: stepRecordFixedBytes),
                            try TraceIndex(path: path, expectedPublicKey: nil, readBytes: 3 * recordBytes),
+                           try TraceIndex(path: path, expectedPublicKey: nil, readBytes: skimReadBytes, gapBytes: layerStateBytes),
+                           try TraceIndex(path: path, expectedPublicKey: nil, readBytes: skimReadBytes, gapBytes: 0),
                            try TraceIndex(bytes: bytes)]
             for index in indexes {
                 XCTAssertEqual(index.header, full.header)
