@@ -22,7 +22,9 @@
 #                the file ("trace_read_seconds": every record's leaf, chain, root, signature),
 #                opening the sampled steps and their inputs ("open_seconds": reading the states,
 #                checking them against their leaves and the signed root) and recomputing them
-#                ("recompute_seconds") — and its ratio to generation.
+#                ("recompute_seconds") — and its ratio to generation. Groups of sampled steps
+#                run on "lanes" threads at once, and open and recompute are summed over them,
+#                so read + open + recompute can exceed verify_seconds.
 #   wall         each verifier process from start to exit (date +%s.%N around it): adds loading
 #                the model, hashing its weights and preparing the backend for them ("model_setup_seconds",
 #                once per model).

@@ -23,7 +23,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public var name: String { "cpu" }
 
     private let pool: OpaquePointer?
-    private let hints = HintCache()
+    private let hints: HintCache
 
     /// The paths this machine can run, slowest first.
     public static var availableISAs: [CPUISA] { CPUISA.allCases.filter(\.isAvailable) }
@@ -46,7 +46,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Whether this machine has the VNNI instructions the avx512 path can use.
     public static var hasVNNI: Bool { lk_cpu_has_avx512vnni_public() != 0 }
 
-    private init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool) throws(CPUBackendError) {
+    private init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool, hints: HintCache = HintCache()) throws(CPUBackendError) {
         guard threads >= 1 else { throw CPUBackendError("threads must be at least 1, got \(threads)") }
         let chosen: CPUISA
         if let isa {
@@ -62,6 +62,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         self.allowVNNI = allowVNNI
         code = chosen.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
         pool = threads > 1 ? lk_pool_create(Int32(threads)) : nil
+        self.hints = hints
     }
 
     deinit { if let pool { lk_pool_destroy(pool) } }
@@ -125,6 +126,17 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             }
         }
         withExtendedLifetime((hints, ws.map(\.owner))) {}
+    }
+
+    /// `min(count, threads)` one-thread backends on this backend's instruction-set path that share
+    /// its per-row hints (those `prepare` computed are not computed again); `[self]` when that is
+    /// one. Same bits at any thread count.
+    public func concurrentLanes(_ count: Int) -> [any Backend] {
+        let n = min(count, threads)
+        guard n > 1 else { return [self] }
+        // `isa` is this backend's, so available: the initialiser does not throw here.
+        let lanes = (0 ..< n).compactMap { _ in try? CPUBackend(checkedThreads: 1, isa: isa, allowVNNI: allowVNNI, hints: hints) }
+        return lanes.count > 1 ? lanes : [self]
     }
 
     /// Computes the per-row hints of every matrix now (`matmul` would on first use).

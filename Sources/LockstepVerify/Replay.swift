@@ -18,6 +18,9 @@ public struct CheckReport: Sendable {
     public let stepsRecomputed: Int
     /// Spot-check only: the sampled leaf indices, in sampling order (with repetitions).
     public let samples: [Int]
+    /// Spot-check only (1 for replay): the lanes (`Backend.concurrentLanes`) that checked groups
+    /// of steps at the same time; `openSeconds` and `computeSeconds` are summed over them.
+    public var lanes = 1
 }
 
 /// Checks that a trace's request is one this model can answer.

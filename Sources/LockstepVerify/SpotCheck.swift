@@ -38,10 +38,15 @@ public enum SpotCheck {
     /// its leaf; the leaves were checked against the signed root when the trace was read) and
     /// recomputes it (`StepRecomputer`); sampled layer steps of one layer are recomputed together,
     /// in one pass over their shared key/value rows. The first step that fails decides (steps in
-    /// sampling order, a layer's steps by position). The report's `openSeconds` is the opening
-    /// work, `computeSeconds` the recomputation.
-    /// `progress` is called after each distinct sampled step is checked, with the steps checked so
-    /// far and the number of distinct steps sampled.
+    /// sampling order, a layer's steps by position).
+    ///
+    /// The groups of steps (a layer's sampled steps, or one other step) are independent: they run
+    /// on the backend's `concurrentLanes`, one group per lane at a time, and their outcomes are
+    /// taken in the order above, so the verdict, the first divergence and `stepsRecomputed` are
+    /// those of checking one group after another. The report's `openSeconds` (the opening work)
+    /// and `computeSeconds` (the recomputation) are summed over the lanes.
+    /// `progress` is called on the calling thread after each distinct sampled step is checked,
+    /// with the steps checked so far and the number of distinct steps sampled.
     /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
     ///   be opened, or `samples < 1`.
     public static func verify(trace: some OpenableTrace, model: LlamaModel, modelDigest: Digest, backend: any Backend,
@@ -55,14 +60,67 @@ public enum SpotCheck {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [])
         }
         let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
-        let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
-        var done = Set<Int>(), openSeconds = 0.0, computeSeconds = 0.0
-        let distinct = Set(picks)
-        func report(_ verdict: Verdict) -> CheckReport {
-            CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: done.count, samples: picks)
+        // The sampled layer steps of one layer are one group, checked when the first of them comes
+        // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows
+        // below the highest position are opened and rebuilt once, not once per step.
+        var layerGroups: [UInt32: [Int]] = [:]
+        for i in Set(picks) where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
+        var groups: [[Int]] = [], grouped = Set<Int>()
+        for first in picks where !grouped.contains(first) {
+            let step = schedule.step(at: first)
+            let group = step.kind == .layer ? layerGroups[step.layer]!.sorted() : [first]   // by position
+            grouped.formUnion(group)
+            groups.append(group)
         }
-        // The state of step j, checked against its leaf, or the reason it fails.
+        let lanes = try backend.concurrentLanes(groups.count).map { lane throws(VerifyError) in
+            try StepRecomputer(model: model, backend: lane, request: request)
+        }
+        var stepsDone = 0, checked = 0, openSeconds = 0.0, computeSeconds = 0.0
+        var outcome: Result<Verdict, VerifyError>?
+        InOrderLanes.run(count: groups.count, lanes: lanes.count) { g, lane in
+            GroupCheck(groups[g], trace: trace, schedule: schedule, recomputer: lanes[lane])
+        } deliver: { g, check in
+            stepsDone += groups[g].count
+            openSeconds += check.openSeconds; computeSeconds += check.computeSeconds
+            switch check.outcome {
+            case .success(nil):
+                for _ in groups[g] { checked += 1; progress?(checked, grouped.count) }
+                return true
+            case let .success(failure?): outcome = .success(failure)
+            case let .failure(error): outcome = .failure(error)
+            }
+            return false
+        }
+        let verdict = try outcome?.get() ?? .ok("\(samples) samples (\(grouped.count) distinct steps of \(trace.leaves.count)) recompute bit for bit")
+        return CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: stepsDone, samples: picks,
+                           lanes: lanes.count)
+    }
+}
+
+/// One group of sampled steps checked: its steps and their inputs opened (each state checked
+/// against its leaf), the steps recomputed and compared with their leaves. `openSeconds` is the
+/// opening, `computeSeconds` the recomputation and comparison.
+private struct GroupCheck {
+    /// `.success(nil)`: every step of the group holds; `.success(verdict)`: the failing verdict
+    /// (the group's first failing step); `.failure`: a state could not be read.
+    let outcome: Result<Verdict?, VerifyError>
+    let openSeconds: Double, computeSeconds: Double
+
+    init(_ group: [Int], trace: some OpenableTrace, schedule: StepSchedule, recomputer: StepRecomputer) {
+        let started = monotonicNow()
+        var computeStarted: Double?
+        outcome = Result { () throws(VerifyError) in
+            try Self.check(group, trace: trace, schedule: schedule, recomputer: recomputer, computeStarted: &computeStarted)
+        }
+        let ended = monotonicNow()
+        openSeconds = (computeStarted ?? ended) - started
+        computeSeconds = computeStarted.map { ended - $0 } ?? 0
+    }
+
+    private static func check(_ group: [Int], trace: some OpenableTrace, schedule: StepSchedule, recomputer: StepRecomputer,
+                              computeStarted: inout Double?) throws(VerifyError) -> Verdict? {
         let hasher = SHA256Hasher()
+        // The state of step j, checked against its leaf, or the reason it fails.
         func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
             let state = try trace.state(at: j)
             if let why = StepOpening.checkState(state, of: trace.leaves[j], step: schedule.step(at: j), header: trace.header, hasher: hasher) {
@@ -70,53 +128,35 @@ public enum SpotCheck {
             }
             return .success(state)
         }
-        // The sampled layer steps of one layer are checked together when the first of them comes
-        // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows
-        // below the highest position are opened and rebuilt once, not once per step.
-        var layerGroups: [UInt32: [Int]] = [:]
-        for i in distinct where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
-        var checked = 0
-        for first in picks where !done.contains(first) {
-            let step0 = schedule.step(at: first)
-            let group = step0.kind == .layer ? layerGroups[step0.layer]!.sorted() : [first]   // by position
-            done.formUnion(group)
-            let openStarted = monotonicNow()
-            for i in group {
-                if case let .failure(why) = try open(i) {
-                    openSeconds += monotonicNow() - openStarted
-                    return report(.fail(why.description, at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: nil)))
-                }
-            }
-            var inputs: [[UInt8]] = []
-            for j in recomputer.inputIndices(of: group.last!) {
-                switch try open(j) {
-                case let .success(state): inputs.append(state)
-                case let .failure(why):
-                    openSeconds += monotonicNow() - openStarted
-                    return report(.fail(why.description))
-                }
-            }
-            let computeStarted = monotonicNow()
-            openSeconds += computeStarted - openStarted
-            let computed = step0.kind == .layer
-                ? recomputer.layerDigests(layer: Int(step0.layer), positions: group.map { Int(schedule.step(at: $0).position) }, inputs: inputs)
-                : recomputer.digest(of: first, inputs: inputs).map { [$0] }
-            computeSeconds += monotonicNow() - computeStarted
-            switch computed {
-            case let .failure(e):
-                return report(.fail("step \(first) (\(step0)): \(e)", at: Divergence(index: first, step: step0, claimed: trace.leaves[first].stepDigest, computed: nil)))
-            case let .success(digests):
-                for (i, d) in zip(group, digests) {
-                    let step = schedule.step(at: i), claimed = trace.leaves[i].stepDigest
-                    guard d == claimed else {
-                        return report(.fail("step \(i) (\(step)) does not follow from its opened inputs",
-                                            at: Divergence(index: i, step: step, claimed: claimed, computed: d)))
-                    }
-                    checked += 1
-                    progress?(checked, distinct.count)
-                }
+        let first = group[0], step0 = schedule.step(at: first)
+        for i in group {
+            if case let .failure(why) = try open(i) {
+                return .fail(why.description, at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: nil))
             }
         }
-        return report(.ok("\(samples) samples (\(done.count) distinct steps of \(trace.leaves.count)) recompute bit for bit"))
+        var inputs: [[UInt8]] = []
+        for j in recomputer.inputIndices(of: group.last!) {
+            switch try open(j) {
+            case let .success(state): inputs.append(state)
+            case let .failure(why): return .fail(why.description)
+            }
+        }
+        computeStarted = monotonicNow()
+        let computed = step0.kind == .layer
+            ? recomputer.layerDigests(layer: Int(step0.layer), positions: group.map { Int(schedule.step(at: $0).position) }, inputs: inputs)
+            : recomputer.digest(of: first, inputs: inputs).map { [$0] }
+        switch computed {
+        case let .failure(e):
+            return .fail("step \(first) (\(step0)): \(e)", at: Divergence(index: first, step: step0, claimed: trace.leaves[first].stepDigest, computed: nil))
+        case let .success(digests):
+            for (i, d) in zip(group, digests) {
+                let step = schedule.step(at: i), claimed = trace.leaves[i].stepDigest
+                guard d == claimed else {
+                    return .fail("step \(i) (\(step)) does not follow from its opened inputs",
+                                 at: Divergence(index: i, step: step, claimed: claimed, computed: d))
+                }
+            }
+            return nil
+        }
     }
 }

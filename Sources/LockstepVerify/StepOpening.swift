@@ -47,7 +47,8 @@ public protocol OpenableTrace {
     var leaves: [TraceLeaf] { get }
     /// Whether `state(at:)` can give states (the trace stores them and they were kept).
     var opensStates: Bool { get }
-    /// The stored state of step `index` (a leaf index), not yet checked against its leaf.
+    /// The stored state of step `index` (a leaf index), not yet checked against its leaf. Safe to
+    /// call from several threads at once (a spot-check opens its groups of steps concurrently).
     /// - Throws: `VerifyError` when the trace has no such step or its state cannot be read.
     func state(at index: Int) throws(VerifyError) -> [UInt8]
 }

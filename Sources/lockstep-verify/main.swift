@@ -137,8 +137,10 @@ struct SpotCheckCommand: ParsableCommand {
         discussion: """
             The file is indexed (every record's leaf, the chain, the Merkle root against the signed commitment, the \
             signature) without reading the states; only the opened states are read, each checked against its leaf. \
-            JSON costs: trace_read_seconds (indexing), open_seconds (reading and checking the opened states), \
-            recompute_seconds (recomputing the sampled steps), verify_seconds (all of the verification work); \
+            The sampled steps are checked in groups (a layer's steps together), one group per thread at a time: \
+            lanes says how many threads did so. JSON costs: trace_read_seconds (indexing), open_seconds (reading and \
+            checking the opened states) and recompute_seconds (recomputing the sampled steps), both summed over the lanes, \
+            verify_seconds (all of the verification work, from start to end); \
             model_setup_seconds (hashing the model's weights and preparing the backend for them, once per model) is \
             outside verify_seconds.
             """)
@@ -162,6 +164,7 @@ struct SpotCheckCommand: ParsableCommand {
             "randomness": seed.map { "seed \($0)" } ?? "fiat-shamir", "backend": backend.name,
             "detection_probability_per_bad_fraction": "1 - (1 - f)^\(samples)", "model_setup_seconds": setupSeconds,
             "trace_read_seconds": read, "open_seconds": r.openSeconds, "recompute_seconds": r.computeSeconds, "verify_seconds": total,
+            "lanes": r.lanes,
         ])
     }
 }

@@ -215,15 +215,7 @@ final class SpotCheckTests: XCTestCase {
     /// does not read the state until it is opened, so the spot-check fails exactly when a sample
     /// opens it (as the sampled step or as one of its inputs) and holds otherwise.
     func testCorruptStoredStateFailsExactlyWhenOpened() throws {
-        let (path, t) = try Fixture.trace("corrupt-state.trace", maxTokens: 3)
-        let schedule = t.header.schedule
-        let target = (0 ..< t.leaves.count).first { schedule.step(at: $0) == .layer(1, 0) }!
-        let state = try XCTUnwrap(t.states)[target]
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let at = try XCTUnwrap((0 ... bytes.count - state.count).first { bytes[$0 ..< $0 + state.count].elementsEqual(state) })
-        bytes[at + state.count / 2] ^= 0x10
-        let corrupt = Fixture.dir.appendingPathComponent("corrupt-state-flipped.trace").path
-        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        let (t, corrupt, target) = try Self.traceWithCorruptState()
         guard case .invalid = try TraceLoading.load(path: corrupt) else { return XCTFail("the full reader accepted a corrupt state") }
         let index = try TraceIndex(path: corrupt)
         let recomputer = try StepRecomputer(model: Fixture.model, backend: ReferenceBackend(), request: t.signed.commitment.request)
@@ -236,6 +228,52 @@ final class SpotCheckTests: XCTestCase {
             outcomes.insert(r.verdict.holds)
         }
         XCTAssertEqual(outcomes, [true, false], "the seeds should both open and miss the corrupt state")
+    }
+
+    /// A trace (read in full) and a copy of its file with one bit of the stored state of L(1, 0)
+    /// flipped, and that step's leaf index.
+    static func traceWithCorruptState() throws -> (trace: TraceContents, corruptPath: String, target: Int) {
+        let (path, t) = try Fixture.trace("corrupt-state.trace", maxTokens: 3)
+        let target = (0 ..< t.leaves.count).first { t.header.schedule.step(at: $0) == .layer(1, 0) }!
+        let state = try XCTUnwrap(t.states)[target]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let at = try XCTUnwrap((0 ... bytes.count - state.count).first { bytes[$0 ..< $0 + state.count].elementsEqual(state) })
+        bytes[at + state.count / 2] ^= 0x10
+        let corrupt = Fixture.dir.appendingPathComponent("corrupt-state-flipped.trace").path
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        return (t, corrupt, target)
+    }
+
+    /// The `cpu` backend on 2 threads gives a spot-check 2 lanes, which check its groups of steps
+    /// at the same time; the reports are those of checking one group after another on the
+    /// reference backend — verdict, reason, first divergence, steps recomputed — for an honest
+    /// trace, a trace with a fault, and an index of a file with a corrupt stored state.
+    func testSpotCheckOnLanesReportsWhatOneLaneReports() throws {
+        let cpu = try BackendRegistry.make("cpu", threads: 2)
+        XCTAssertEqual(cpu.concurrentLanes(5).count, 2)
+        XCTAssertEqual(cpu.concurrentLanes(1).count, 1)
+        let honest = try Fixture.trace("lanes-honest.trace", maxTokens: 4).contents
+        let faulted = try Fixture.trace("lanes-fault.trace", maxTokens: 4, fault: FaultInjection(position: 3, layer: 1)).contents
+        let corrupt = try TraceIndex(path: try Self.traceWithCorruptState().corruptPath)
+        var failures = 0
+        for (name, trace) in [("honest", honest as any OpenableTrace), ("fault", faulted), ("corrupt state", corrupt)] {
+            for seed in 0 ..< 30 {
+                let one = try SpotCheck.verify(trace: trace, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 6, seed: UInt64(seed))
+                var seen: [Int] = []
+                let lanes = try SpotCheck.verify(trace: trace, model: Fixture.model, modelDigest: Fixture.digest, backend: cpu, samples: 6, seed: UInt64(seed)) { done, _ in
+                    seen.append(done)
+                }
+                let what = "\(name), seed \(seed)"
+                XCTAssertEqual(lanes.samples, one.samples, what)
+                XCTAssertEqual(lanes.verdict.holds, one.verdict.holds, what)
+                XCTAssertEqual(lanes.verdict.reason, one.verdict.reason, what)
+                XCTAssertEqual(lanes.verdict.divergence, one.verdict.divergence, what)
+                XCTAssertEqual(lanes.stepsRecomputed, one.stepsRecomputed, what)
+                XCTAssertEqual(seen, Array(1 ..< seen.count + 1), what)
+                if !one.verdict.holds { failures += 1 }
+            }
+        }
+        XCTAssertGreaterThan(failures, 5, "the seeds should catch the fault and the corrupt state")
     }
 
     func testSamplingIsDeterministicAndInRange() {

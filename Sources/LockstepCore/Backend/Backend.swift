@@ -75,6 +75,12 @@ public protocol Backend: AnyObject, Sendable {
     /// the rows of its range and must not call the backend. Changes no result.
     /// Default: `forEachRowRangeConcurrently`.
     func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void)
+    /// Up to `count` (≥ 1) backends for independent work that may run at the same time, each
+    /// called from its own thread: together they compute with this backend's threads, and each
+    /// gives this backend's bits for every op. A verifier that recomputes many small, unrelated
+    /// steps (a spot-check) runs one step per lane instead of sharing every small op out over all
+    /// threads. Default: `[self]` (the backend is called from one thread at a time).
+    func concurrentLanes(_ count: Int) -> [any Backend]
 }
 
 extension Backend {
@@ -86,6 +92,7 @@ extension Backend {
     public func forEachRowRange(_ count: Int, _ body: (Range<Int>) -> Void) {
         forEachRowRangeConcurrently(count, body)
     }
+    public func concurrentLanes(_ count: Int) -> [any Backend] { [self] }
 }
 
 /// Why a backend cannot be created or run here; the message names what is missing.
