@@ -18,14 +18,14 @@ enum InOrderLanes {
                             deliver: (_ item: Int, _ result: Result) -> Bool) {
         guard count > 0 else { return }
         let lanes = max(1, min(lanes, count))
-        let state = LaneState<Result>(count: count, helpers: lanes - 1)
         withoutActuallyEscaping(work) { work in
-            // Each item's work touches only what its item and lane own (the caller's promise).
-            nonisolated(unsafe) let work = work
-            let group = DispatchGroup()
+            // The helpers reach `work` only through `state`, which drops it once every helper has
+            // stopped: nothing holds it when this block ends, however long the helpers' own
+            // closures (which hold only `state`) live on.
+            let state = LaneState<Result>(count: count, helpers: lanes - 1, work: work)
             for lane in 1 ..< lanes {
-                DispatchQueue.global(qos: .userInitiated).async(group: group) {
-                    while let item = state.take() { state.finish(item, work(item, lane)) }
+                DispatchQueue.global(qos: .userInitiated).async {
+                    while let (item, work) = state.take() { state.finish(item, work(item, lane)) }
                     state.helperStopped()
                 }
             }
@@ -39,7 +39,7 @@ enum InOrderLanes {
                 return true
             }
             var open = true   // `deliver` still wants results
-            while open, let item = state.take() {
+            while open, let (item, work) = state.take() {
                 state.finish(item, work(item, 0))
                 open = flush()
             }
@@ -48,30 +48,38 @@ enum InOrderLanes {
                 if open { open = flush() }
             }
             if open { _ = flush() }
-            group.wait()
+            state.dropWork()
         }
     }
 }
 
-/// The shared state of one `InOrderLanes.run`: the next item, the finished results, whether to
-/// stop, and how many helper lanes are still running; every access holds `condition`.
+/// The shared state of one `InOrderLanes.run`: the work, the next item, the finished results,
+/// whether to stop, and how many helper lanes are still running; every access holds `condition`.
 private final class LaneState<Result>: @unchecked Sendable {
     private let condition = NSCondition()
+    private var work: ((Int, Int) -> Result)?
     private var next = 0, stopped = false, helpersRunning: Int
     private var results: [Result?]
     private var changes = 0, seenChanges = 0
 
-    init(count: Int, helpers: Int) {
+    init(count: Int, helpers: Int, work: @escaping (Int, Int) -> Result) {
         results = Array(repeating: nil, count: count)
         helpersRunning = helpers
+        self.work = work
     }
 
-    /// The next item to run, or nil when none is left or the run was stopped.
-    func take() -> Int? {
+    /// The next item to run and the work, or nil when no item is left or the run was stopped.
+    func take() -> (Int, (Int, Int) -> Result)? {
         condition.lock(); defer { condition.unlock() }
-        guard !stopped, next < results.count else { return nil }
+        guard !stopped, next < results.count, let work else { return nil }
         next += 1
-        return next - 1
+        return (next - 1, work)
+    }
+
+    /// Forgets the work (once no lane can take an item).
+    func dropWork() {
+        condition.lock(); defer { condition.unlock() }
+        work = nil
     }
 
     func finish(_ item: Int, _ result: Result) {
