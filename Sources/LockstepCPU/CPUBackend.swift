@@ -46,7 +46,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Whether this machine has the VNNI instructions the avx512 path can use.
     public static var hasVNNI: Bool { lk_cpu_has_avx512vnni_public() != 0 }
 
-    private init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool, hints: HintCache = HintCache()) throws(CPUBackendError) {
+    private convenience init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool) throws(CPUBackendError) {
         guard threads >= 1 else { throw CPUBackendError("threads must be at least 1, got \(threads)") }
         let chosen: CPUISA
         if let isa {
@@ -57,10 +57,15 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         } else {
             chosen = try CPUISA.fromEnvironment() ?? .best
         }
+        self.init(threads: threads, availableISA: chosen, allowVNNI: allowVNNI, hints: HintCache())
+    }
+
+    /// Precondition: `threads` ≥ 1 and `isa` is available here (both checked by the callers).
+    private init(threads: Int, availableISA isa: CPUISA, allowVNNI: Bool, hints: HintCache) {
         self.threads = threads
-        self.isa = chosen
+        self.isa = isa
         self.allowVNNI = allowVNNI
-        code = chosen.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
+        code = isa.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
         pool = threads > 1 ? lk_pool_create(Int32(threads)) : nil
         self.hints = hints
     }
@@ -134,9 +139,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func concurrentLanes(_ count: Int) -> [any Backend] {
         let n = min(count, threads)
         guard n > 1 else { return [self] }
-        // `isa` is this backend's, so available: the initialiser does not throw here.
-        let lanes = (0 ..< n).compactMap { _ in try? CPUBackend(checkedThreads: 1, isa: isa, allowVNNI: allowVNNI, hints: hints) }
-        return lanes.count > 1 ? lanes : [self]
+        return (0 ..< n).map { _ in CPUBackend(threads: 1, availableISA: isa, allowVNNI: allowVNNI, hints: hints) }
     }
 
     /// Computes the per-row hints of every matrix now (`matmul` would on first use).

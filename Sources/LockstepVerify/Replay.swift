@@ -20,7 +20,7 @@ public struct CheckReport: Sendable {
     public let samples: [Int]
     /// Spot-check only (1 for replay): the lanes (`Backend.concurrentLanes`) that checked groups
     /// of steps at the same time; `openSeconds` and `computeSeconds` are summed over them.
-    public var lanes = 1
+    public let lanes: Int
 }
 
 /// Checks that a trace's request is one this model can answer.
@@ -57,7 +57,7 @@ public enum Replay {
         try checkModel(request, model: model, modelDigest: modelDigest)
         let schedule = trace.header.schedule
         func report(_ v: Verdict, _ seconds: Double = 0, _ steps: Int = 0) -> CheckReport {
-            CheckReport(verdict: v, computeSeconds: seconds, openSeconds: 0, stepsRecomputed: steps, samples: [])
+            CheckReport(verdict: v, computeSeconds: seconds, openSeconds: 0, stepsRecomputed: steps, samples: [], lanes: 1)
         }
         if let bad = checkStopping(c, model: model, schedule: schedule) { return report(bad) }
         if let bad = c.outputTokens.firstIndex(where: { $0 < 0 || Int($0) >= model.config.vocabularySize }) {

@@ -57,7 +57,7 @@ public enum SpotCheck {
         guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1") }
         let schedule = trace.header.schedule
         if let bad = checkStopping(c, model: model, schedule: schedule) {
-            return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [])
+            return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)
         }
         let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
         // The sampled layer steps of one layer are one group, checked when the first of them comes
