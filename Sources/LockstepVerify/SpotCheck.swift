@@ -8,6 +8,12 @@ public enum SpotCheck {
     /// Domain tag of the sample stream.
     public static let tag: [UInt8] = Array("lockstep.spotcheck.v1".utf8) + [0]
 
+    /// The largest sample count K a spot-check accepts: 2^20. Drawing, keeping and reporting K
+    /// indices costs time and memory in proportion to K, while the work of recomputing is bounded
+    /// by the trace's distinct steps. K = 2^20 is already about ten draws per step of a trace of
+    /// 100,000 steps, each step then left undrawn with probability e^−10.5 ≈ 3 · 10^−5.
+    public static let maxSamples = 1 << 20
+
     /// `count` leaf indices in `0 ..< leafCount`, drawn independently (with repetition):
     /// `u64` little-endian from the first 8 bytes of `SHA-256(tag ‖ u8 mode ‖ [u64 seed] ‖ root ‖ u64 counter)`,
     /// counter = 0, 1, …, rejecting values ≥ ⌊2⁶⁴ / N⌋ · N (no modulo bias). Mode 0 (Fiat–Shamir,
@@ -48,13 +54,13 @@ public enum SpotCheck {
     /// `progress` is called on the calling thread after each distinct sampled step is checked,
     /// with the steps checked so far and the number of distinct steps sampled.
     /// - Throws: `VerifyError` for a trace of another model or contract, one whose states cannot
-    ///   be opened, or `samples < 1`.
+    ///   be opened, or `samples` outside `1 ... maxSamples`.
     public static func verify(trace: some OpenableTrace, model: LlamaModel, modelDigest: Digest, backend: any Backend,
                               samples: Int, seed: UInt64?, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(VerifyError) -> CheckReport {
         let c = trace.signed.commitment, request = c.request
         try checkModel(request, model: model, modelDigest: modelDigest)
         guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
-        guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1") }
+        guard (1 ... maxSamples).contains(samples) else { throw VerifyError("--samples must be between 1 and \(maxSamples), got \(samples)") }
         let schedule = trace.header.schedule
         if let bad = checkStopping(c, model: model, schedule: schedule) {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)

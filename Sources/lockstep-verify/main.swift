@@ -82,10 +82,17 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
             text += d.layer.map { "layer \($0)" } ?? (d.step.kind == .embedding ? "embedding" : "sample")
             text += "\n"
         }
-        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(v)\n" }
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(humanValue(v))\n" }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
     if !verdict.holds { throw ClaimFalse(code: 1) }
+}
+
+/// A report value as one human-readable line: a list of more than 32 integers (such as a
+/// spot-check's sampled steps) shows its first 32 and its length; `--json` keeps every entry.
+func humanValue(_ v: Any) -> String {
+    guard let list = v as? [Int], list.count > 32 else { return "\(v)" }
+    return "[" + list.prefix(32).map(String.init).joined(separator: ", ") + ", …] (\(list.count) in all; --json lists every one)"
 }
 
 /// Reads and verifies a whole trace; a structurally valid but false trace prints its verdict and exits 1.
@@ -146,11 +153,13 @@ struct SpotCheckCommand: ParsableCommand {
             """)
     @OptionGroup var common: CommonOptions
     @Option(name: .long, help: "Trace file (written with --trace-activations).") var trace: String
-    @Option(name: .long, help: "Number of sampled steps K.") var samples: Int = 16
+    @Option(name: .long, help: "Number of sampled steps K (1 to 2^20).") var samples: Int = 16
     @Option(name: .long, help: "Verifier seed; default: Fiat–Shamir from the root.") var seed: UInt64?
 
     func run() throws {
-        guard samples >= 1 else { throw VerifyError("--samples must be ≥ 1, got \(samples)") }
+        guard (1 ... SpotCheck.maxSamples).contains(samples) else {
+            throw VerifyError("--samples must be between 1 and \(SpotCheck.maxSamples), got \(samples)")
+        }
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)

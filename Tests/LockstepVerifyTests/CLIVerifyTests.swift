@@ -116,6 +116,9 @@ final class CLIVerifyTests: XCTestCase {
         // Bad arguments are unusable input too.
         XCTAssertEqual(try Binary.verify(["replay", "--trace", hPath]).status, 2)
         XCTAssertEqual(try Binary.verify(["spot-check", "--model", m, "--trace", hPath, "--samples", "0"]).status, 2)
+        let huge = try Binary.verify(["spot-check", "--model", m, "--trace", hPath, "--samples", "99999999999"])
+        XCTAssertEqual(huge.status, 2)
+        XCTAssertTrue(huge.stderr.contains("--samples must be between 1 and \(SpotCheck.maxSamples)"), huge.stderr)
         XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, d.appendingPathComponent("random.trace").path]).status, 1)
     }
 }

@@ -289,4 +289,21 @@ final class SpotCheckTests: XCTestCase {
         let (_, t) = try Fixture.trace("nostates.trace", states: false)
         XCTAssertThrowsError(try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 4, seed: 1))
     }
+
+    /// K outside 1 ... maxSamples is refused before any drawing, so a huge K cannot make the
+    /// verifier allocate or loop in proportion to it; K = maxSamples itself is checked.
+    func testSpotCheckRefusesSampleCountsOutsideItsBounds() throws {
+        let (_, t) = try Fixture.trace("samplebounds.trace", states: true)
+        for k in [0, -1, SpotCheck.maxSamples + 1, Int.max] {
+            XCTAssertThrowsError(try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(),
+                                                      samples: k, seed: 1), "K = \(k)") { error in
+                XCTAssertTrue("\(error)".contains("--samples must be between 1 and \(SpotCheck.maxSamples), got \(k)"), "\(error)")
+            }
+        }
+        let r = try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(),
+                                     samples: SpotCheck.maxSamples, seed: 1)
+        XCTAssertTrue(r.verdict.holds, r.verdict.reason)
+        XCTAssertEqual(r.samples.count, SpotCheck.maxSamples)
+        XCTAssertEqual(r.stepsRecomputed, t.leaves.count)
+    }
 }
