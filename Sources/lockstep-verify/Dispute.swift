@@ -38,13 +38,13 @@ struct CheckProofCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check-proof",
         abstract: "Re-check a fraud proof offline (exit 0 accepted, 1 rejected, 2 unusable input).")
     @OptionGroup var common: CommonOptions
-    @Argument(help: "Fraud proof file (from `dispute --proof-out`).") var proof: String
+    @Argument(help: "Fraud proof file (from `dispute --proof-out`); one larger than any proof for the model is refused unread (2).") var proof: String
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: proof) else { throw VerifyError("\(proof): cannot read") }
         let (model, digest, backend, _) = try common.load()
+        let data = try FraudProof.readFile(proof, for: model.config)
         let verdict: Verdict
-        switch FraudProof.parse([UInt8](data)) {
+        switch FraudProof.parse(data) {
         case let .failure(e): verdict = .fail("rejected: \(e.description)")
         case let .success(p): verdict = try p.check(model: model, modelDigest: digest, backend: backend)
         }

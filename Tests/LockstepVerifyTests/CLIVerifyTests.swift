@@ -43,6 +43,15 @@ final class CLIVerifyTests: XCTestCase {
         let flipped = d.appendingPathComponent("cli-flipped.proof").path
         try Data(bytes).write(to: URL(fileURLWithPath: flipped))
         XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, flipped]).status, 1)
+        // A proof file larger than any proof for the model is refused unread (2, with the bound).
+        let huge = d.appendingPathComponent("cli-huge.proof").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
+        try handle.truncate(atOffset: 1 << 40)
+        try handle.close()
+        let refused = try Binary.verify(["check-proof", "--model", m, huge])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("\(1 << 40) bytes, more than the \(FraudProof.maxByteCount(for: Fixture.model.config)) bytes"), refused.stderr)
     }
 
     func testForgedAndCorruptedInputsNeverVerify() throws {

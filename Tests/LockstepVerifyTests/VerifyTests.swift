@@ -93,6 +93,36 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(same.verdict.holds); XCTAssertNil(same.proof)
     }
 
+    /// The largest proof of a context-filling trace (the last layer step of the last position
+    /// reads a residual row of every position before it) fits `FraudProof.maxByteCount`; a file
+    /// one byte longer than the bound is refused before it is read, and one within it reads back.
+    func testFraudProofsFitTheirSizeBoundAndLargerFilesAreRefused() throws {
+        let c = Fixture.model.config
+        let prompt = (0 ..< c.contextLength - 1).map { TokenID(1 + $0 % 50) }
+        let fault = FaultInjection(position: c.contextLength - 2, layer: c.layers - 1)
+        let (_, honest) = try Fixture.trace("honest-full.trace", maxTokens: 1, prompt: prompt)
+        let (_, bad) = try Fixture.trace("bad-full.trace", maxTokens: 1, prompt: prompt, fault: fault)
+        let r = try Dispute.run(a: bad, b: honest, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+        XCTAssertEqual(r.verdict.divergence?.step, fault.step)
+        let proof = try XCTUnwrap(r.proof)
+        XCTAssertEqual(proof.inputs.count, c.contextLength - 1)
+        let bytes = proof.bytes, limit = FraudProof.maxByteCount(for: c)
+        XCTAssertLessThanOrEqual(bytes.count, limit)
+
+        let fits = Fixture.dir.appendingPathComponent("full.proof").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: fits, contents: Data(bytes)))
+        XCTAssertEqual(try FraudProof.readFile(fits, for: c), bytes)
+        let tooLarge = Fixture.dir.appendingPathComponent("too-large.proof").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: tooLarge, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tooLarge))
+        try handle.truncate(atOffset: UInt64(limit + 1))
+        try handle.close()
+        XCTAssertThrowsError(try FraudProof.readFile(tooLarge, for: c)) { error in
+            XCTAssertTrue("\(error)".contains("\(limit + 1) bytes, more than the \(limit) bytes"), "\(error)")
+        }
+        print("fraud proof of a context-filling trace: \(bytes.count) bytes, bound \(limit)")
+    }
+
     /// Every single-bit change of a fraud proof is rejected (exhaustive when the proof is at most
     /// 6,000 bytes, else a seeded sample of 4,000 bits).
     func testEveryBitFlipOfAFraudProofIsRejected() throws {
