@@ -12,6 +12,9 @@ struct DisputeCommand: ParsableCommand {
     @Option(name: .long, help: "Write the fraud proof to this file.") var proofOut: String?
 
     func run() throws {
+        if let proofOut, let input = [traceA, traceB, common.model].first(where: { sameFile($0, proofOut) }) {
+            throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
+        }
         let (model, digest, backend, _) = try common.load()
         var traces: [TraceContents] = []
         for path in [traceA, traceB] {
@@ -22,8 +25,8 @@ struct DisputeCommand: ParsableCommand {
         }
         let r = try Dispute.run(a: traces[0], b: traces[1], model: model, modelDigest: digest, backend: backend)
         if let proof = r.proof, let proofOut {
-            guard FileManager.default.createFile(atPath: proofOut, contents: Data(proof.bytes)) else {
-                throw VerifyError("\(proofOut): cannot write the fraud proof")
+            do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
+                throw VerifyError("\(proofOut): cannot write the fraud proof (\(error.localizedDescription))")
             }
         }
         var extra: [String: Any] = ["rounds": r.rounds, "round_bound": r.roundBound,
@@ -50,4 +53,10 @@ struct CheckProofCommand: ParsableCommand {
         }
         try finish(verdict, command: "check-proof", json: common.json, extra: ["backend": backend.name])
     }
+}
+
+/// Whether `a` and `b` name one existing file (the same device and inode, through any links).
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
 }

@@ -37,6 +37,12 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertEqual(dsp.status, 1)
         XCTAssertEqual(Binary.json(dsp)["right_trace"] as? String, honest)
         XCTAssertEqual(try Binary.verify(["dispute", "--model", m, honest, bad]).status, 0)
+        // The proof never overwrites an input (here trace B, the evidence against its node).
+        let before = try Data(contentsOf: URL(fileURLWithPath: bad))
+        let overwrite = try Binary.verify(["dispute", "--model", m, honest, bad, "--proof-out", bad])
+        XCTAssertEqual(overwrite.status, 2)
+        XCTAssertTrue(overwrite.stderr.contains("the proof would overwrite it"), overwrite.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: bad)), before)
         XCTAssertEqual(try Binary.verify(["check-proof", "--model", m, proof]).status, 0)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: proof)))
         bytes[bytes.count / 2] ^= 4
