@@ -109,6 +109,8 @@ public final class TraceWriter {
     public let header: TraceHeader
     /// The file, or nil for an in-memory trace.
     public let path: String?
+    /// Where the records go until `finish` renames the file to `path`.
+    private let partialPath: String?
     private var file: UnsafeMutablePointer<FILE>?
     /// The in-memory trace's bytes (empty for a file).
     public private(set) var bytes: [UInt8] = []
@@ -117,24 +119,46 @@ public final class TraceWriter {
     private var offset = 0
     private var finished = false
 
-    /// Creates (or replaces) the file at `path` and writes the header.
+    /// Starts the trace file at `path` and writes the header. The records go to a temporary
+    /// file beside it (`.NAME.partial-XXXXXX` in the same directory), which `finish` renames to
+    /// `path` in one step: until then a file already at `path` is untouched, and no reader ever
+    /// sees a half-written trace; `abandon`, or a writer dropped unfinished, removes it.
+    /// The file's permissions are those `fopen` would give (`0666` less the creation mask).
+    /// - Throws: `TraceError.io` naming the path when it is a directory or the temporary file
+    ///   cannot be created.
     public init(path: String, header: TraceHeader) throws(TraceError) {
         self.header = header
         self.path = path
-        guard let f = fopen(path, "wb") else { throw .io("\(path): cannot create (\(String(cString: strerror(errno))))") }
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io("\(path): is a directory") }
+        let url = URL(fileURLWithPath: path)
+        var template = Array("\(url.deletingLastPathComponent().path)/.\(url.lastPathComponent).partial-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw .io("\(path): cannot create (\(String(cString: strerror(errno))))") }
+        let partial = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard fchmod(fd, 0o666 & ~currentFileCreationMask()) == 0, let f = fdopen(fd, "wb") else {
+            let reason = String(cString: strerror(errno))
+            close(fd); unlink(partial)
+            throw .io("\(path): cannot create (\(reason))")
+        }
+        partialPath = partial
         file = f
-        try write(header.bytes)
+        do { try write(header.bytes) } catch {
+            abandon()
+            throw error
+        }
     }
 
     /// An in-memory trace (`bytes`).
     public init(header: TraceHeader) {
         self.header = header
         self.path = nil
+        partialPath = nil
         bytes = header.bytes
         offset = bytes.count
     }
 
-    deinit { if let file { fclose(file) } }
+    deinit { if !finished { abandon() } }
 
     private func write(_ b: UnsafeRawBufferPointer) throws(TraceError) {
         precondition(!finished, "TraceWriter: write after finish")
@@ -182,7 +206,8 @@ public final class TraceWriter {
         if let file, fflush(file) != 0 { throw .io("\(path ?? ""): flush failed (\(String(cString: strerror(errno))))") }
     }
 
-    /// Writes the footer (the signed commitment and the trailer) and closes the file.
+    /// Writes the footer (the signed commitment and the trailer), closes the file and gives it
+    /// its name (`path`, replacing any file there).
     public func finish(_ signed: SignedCommitment) throws(TraceError) {
         let footerOffset = offset
         let c = signed.commitment.encoding
@@ -195,17 +220,27 @@ public final class TraceWriter {
         w.raw(TraceHeader.endMagic)
         try write(w.bytes)
         try flush()
-        finished = true
-        if let file {
+        if let file, let path, let partialPath {
             self.file = nil
-            guard fclose(file) == 0 else { throw .io("\(path ?? ""): close failed (\(String(cString: strerror(errno))))") }
+            guard fclose(file) == 0 else {
+                let reason = String(cString: strerror(errno))
+                abandon()
+                throw .io("\(path): close failed (\(reason))")
+            }
+            guard rename(partialPath, path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                abandon()
+                throw .io("\(path): cannot put the trace in place (\(reason))")
+            }
         }
+        finished = true
     }
 
-    /// Closes and deletes an unfinished file (after a failed generation).
+    /// Closes and deletes an unfinished file (after a failed generation); a file that was at
+    /// `path` before stays as it was.
     public func abandon() {
         if let file { fclose(file); self.file = nil }
-        if let path, !finished { unlink(path) }
+        if let partialPath, !finished { unlink(partialPath) }
         finished = true
     }
 }

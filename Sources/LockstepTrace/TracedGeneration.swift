@@ -92,7 +92,8 @@ public enum TracedGeneration {
     ///   - modelDigest: `model.digest()` if already known (it costs one pass over the weights).
     ///   - onToken: called with each token as soon as it is chosen; return false to stop.
     /// - Throws: `TraceError.generation` for a request the engine refuses (the partial trace file
-    ///   is removed), `TraceError.io` when the trace cannot be written.
+    ///   is removed, and a file that was at `tracePath` stays as it was), `TraceError.io` when the
+    ///   trace cannot be written or `tracePath` is the model's own file.
     public static func run(model: LlamaModel, backend: any Backend, prompt: [TokenID], maxTokens: Int,
                            sampler: SamplerSettings, key: Ed25519PrivateKey, modelDigest: Digest? = nil,
                            tracePath: String? = nil, options: TraceOptions = TraceOptions(),
@@ -106,6 +107,9 @@ public enum TracedGeneration {
         let setupStarted = monotonicSeconds()
         let header = try makeHeader(model: model, modelDigest: modelDigest, prompt: prompt, sampler: sampler,
                                     maxTokens: maxTokens, storeStates: options.storeStates)
+        if let tracePath, isSameFile(tracePath, model.file.path) {
+            throw .io("\(tracePath): is the model's file; the trace would replace it")
+        }
         let writer = try tracePath.map { (path) throws(TraceError) in try TraceWriter(path: path, header: header) }
         let recorder = TraceRecorder(header: header, writer: writer)
         recorder.secondsSpent += monotonicSeconds() - setupStarted

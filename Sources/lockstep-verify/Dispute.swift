@@ -12,7 +12,7 @@ struct DisputeCommand: ParsableCommand {
     @Option(name: .long, help: "Write the fraud proof to this file.") var proofOut: String?
 
     func run() throws {
-        if let proofOut, let input = [traceA, traceB, common.model].first(where: { sameFile($0, proofOut) }) {
+        if let proofOut, let input = [traceA, traceB, common.model].first(where: { isSameFile($0, proofOut) }) {
             throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
         }
         let (model, digest, backend, _) = try common.load()
@@ -53,10 +53,4 @@ struct CheckProofCommand: ParsableCommand {
         }
         try finish(verdict, command: "check-proof", json: common.json, extra: ["backend": backend.name])
     }
-}
-
-/// Whether `a` and `b` name one existing file (the same device and inode, through any links).
-func sameFile(_ a: String, _ b: String) -> Bool {
-    var sa = stat(), sb = stat()
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
 }

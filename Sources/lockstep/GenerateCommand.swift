@@ -37,6 +37,7 @@ struct GenerateCommand: ParsableCommand {
         if trace == nil && key != nil { throw ValidationError("--key signs a trace's commitment: give --trace FILE too") }
         if trace == nil && traceActivations { throw ValidationError("--trace-activations needs --trace FILE") }
         if injectFault != nil && trace == nil { throw ValidationError("--inject-fault needs --trace FILE") }
+        if let trace, let key, isSameFile(trace, key) { throw ValidationError("--trace \(trace) is the key file \(key); the trace would replace it") }
         _ = try parsedFault()
     }
 

@@ -59,6 +59,17 @@ final class CLITraceTests: XCTestCase {
         let noTrace = try lockstep(["generate", "--model", model, "--prompt", "x", "--key", keyPath])
         XCTAssertNotEqual(noTrace.status, 0)
         XCTAssertTrue(noTrace.stderr.contains("--trace"), noTrace.stderr)
+        // The trace never replaces the model or the key it is made with (the model is memory-mapped:
+        // truncating it under the running generation crashed it, and a replaced key is lost).
+        let modelBytes = try Data(contentsOf: URL(fileURLWithPath: model)), keyBytes = try Data(contentsOf: URL(fileURLWithPath: keyPath))
+        for (target, why) in [(model, "is the model's file"), (keyPath, "is the key file")] {
+            let r = try lockstep(["generate", "--model", model, "--prompt", "x", "--max-tokens", "2", "--trace", target, "--key", keyPath])
+            XCTAssertFalse(r.crashed, r.stderr)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains(why), r.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: model)), modelBytes)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: keyPath)), keyBytes)
         chmod(keyPath, 0o644)
         let open = try lockstep(["generate", "--model", model, "--prompt", "x", "--trace", trace, "--key", keyPath])
         XCTAssertEqual(open.status, 1)

@@ -152,6 +152,7 @@ final class TracedGenerationTests: XCTestCase {
         XCTAssertThrowsError(try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: [TokenID(model.config.vocabularySize)], maxTokens: 2,
                                                       sampler: .greedy, key: key, tracePath: path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
         // Recording out of order is refused.
         let header = TraceHeader(request: none.commitment.request, storesStates: false)
         let recorder = TraceRecorder(header: header)
@@ -159,6 +160,51 @@ final class TracedGenerationTests: XCTestCase {
             guard case .unexpectedStep(index: 0, expected: .embedding(0), found: .layer(0, 0))? = $0 as? TraceError else { return XCTFail("\($0)") }
         }
         XCTAssertThrowsError(try recorder.commitment(outputTokens: [1]))
+    }
+
+    /// The trace file appears only when it is complete: a file already at the path stays as it
+    /// was until the trace replaces it whole, a refused request or an abandoned writer leaves it
+    /// (and no temporary file) behind, and the model's own file is never the trace's path.
+    func testTraceFilesAppearWholeAndNeverReplaceTheModel() throws {
+        let model = try TraceFixtures.tiny()
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("t.trace").path
+        let before = Data("an older file".utf8)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: before))
+        func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() }
+
+        XCTAssertThrowsError(try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: [TokenID(model.config.vocabularySize)],
+                                                      maxTokens: 2, sampler: .greedy, key: key, tracePath: path))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        XCTAssertEqual(try names(), ["t.trace"])
+
+        let header = TraceHeader(request: try run(model, [5], maxTokens: 1).commitment.request, storesStates: false)
+        let writer = try TraceWriter(path: path, header: header)
+        XCTAssertEqual(try names().count, 2, "the records go to a temporary file beside the trace")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        writer.abandon()
+        XCTAssertEqual(try names(), ["t.trace"])
+        do { _ = try TraceWriter(path: path, header: header) }   // dropped unfinished
+        XCTAssertEqual(try names(), ["t.trace"])
+
+        let result = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: [5, 6], maxTokens: 3, sampler: .greedy,
+                                              key: key, tracePath: path)
+        XCTAssertEqual(try names(), ["t.trace"])
+        XCTAssertEqual(try TraceReader.read(path: path).signed, result.signed)
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode_t(mode), 0o666 & ~currentFileCreationMask())
+
+        XCTAssertThrowsError(try TraceWriter(path: dir.path, header: header)) { XCTAssertTrue("\($0)".contains("is a directory"), "\($0)") }
+
+        let modelPath = dir.appendingPathComponent("tiny.gguf").path
+        try TinyModel.write(TinyModelSpec(), to: modelPath)
+        let onDisk = try LlamaModel(path: modelPath), modelBytes = try Data(contentsOf: URL(fileURLWithPath: modelPath))
+        XCTAssertThrowsError(try TracedGeneration.run(model: onDisk, backend: ReferenceBackend(), prompt: [5], maxTokens: 1, sampler: .greedy,
+                                                      key: key, tracePath: modelPath)) {
+            XCTAssertTrue("\($0)".contains("is the model's file"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: modelPath)), modelBytes)
     }
 
     func testRealModelPrefillChunksAndReplayGiveTheSameRoot() throws {
