@@ -21,11 +21,12 @@ public enum BuiltProduct {
     }
 
     /// Runs product `name` with `arguments` (and `environment` added to this process's), output
-    /// captured through files so that a chatty child never blocks on a full pipe.
+    /// captured through files so that a chatty child never blocks on a full pipe. With
+    /// `interruptOnOutput`, the child gets one SIGINT (Ctrl-C) as soon as it has written to stdout.
     /// - Throws: `XCTSkip` when the product is not built; records a failure (and stops the child)
     ///   when it runs past `timeout` seconds.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: TimeInterval = 300) throws -> Result {
+                           timeout: TimeInterval = 300, interruptOnOutput: Bool = false) throws -> Result {
         let binary = directory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("\(name) not built at \(binary.path)") }
         let process = Process()
@@ -46,7 +47,15 @@ public enum BuiltProduct {
         process.standardError = err
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5_000) }
+        var interrupted = false
+        while process.isRunning && Date() < deadline {
+            if interruptOnOutput && !interrupted,
+               let size = (try? FileManager.default.attributesOfItem(atPath: outURL.path))?[.size] as? Int, size > 0 {
+                process.interrupt()
+                interrupted = true
+            }
+            usleep(5_000)
+        }
         if process.isRunning {
             process.terminate()
             XCTFail("\(name) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")

@@ -70,9 +70,12 @@ struct GenerateCommand: ParsableCommand {
         guard !promptTokens.isEmpty else { throw CLIError("the prompt is empty: give --prompt TEXT or --chat TEXT") }
         var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
         let sampler = SamplerSettings(temperature: temperature, seed: seed)
+        // Ctrl-C stops after the token being chosen: the output (and the trace) then end there,
+        // complete and signed; a second Ctrl-C ends the process at once.
+        Interruption.arm()
         let onToken: (TokenID) -> Bool = { id in
             if !json { Terminal.out(detokenizer.append(id)) }
-            return true
+            return !Interruption.requested
         }
         var signed: SignedCommitment? = nil
         var traceSeconds: Double? = nil
@@ -126,6 +129,7 @@ struct GenerateCommand: ParsableCommand {
                 object["trace"] = trace
                 object["trace_seconds"] = traceSeconds
             }
+            object["interrupted"] = Interruption.requested
             try Terminal.json(object)
         } else {
             Terminal.out(detokenizer.finish() + "\n")
@@ -133,6 +137,10 @@ struct GenerateCommand: ParsableCommand {
             if let signed, let trace {
                 Terminal.note("trace \(trace): \(signed.commitment.leafCount) steps, root \(signed.commitment.root.hex), signed by \(signed.publicKey.hex)")
             }
+        }
+        if Interruption.requested {
+            Terminal.note("interrupted: stopped after \(tokens.count) generated tokens" + (trace == nil ? "" : "; the trace covers them, complete and signed"))
+            throw ExitCode(Interruption.exitStatus)
         }
     }
 }

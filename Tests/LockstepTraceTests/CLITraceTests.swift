@@ -75,4 +75,26 @@ final class CLITraceTests: XCTestCase {
         XCTAssertEqual(open.status, 1)
         XCTAssertTrue(open.stderr.contains("too open"), open.stderr)
     }
+
+    /// Ctrl-C during generation stops after the token being chosen, with exit status 130, the
+    /// text so far, a note, and a complete signed trace of the tokens generated, which replays.
+    func testCtrlCStopsGenerationWithACompleteTrace() throws {
+        _ = try TraceFixtures.real()   // the real model keeps generating long enough to be interrupted
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("ctrl-c.trace").path
+        let model = ModelStore.realModelPath
+        let r = try BuiltProduct.run("lockstep", ["generate", "--model", model, "--prompt", "Once upon a time", "--max-tokens", "4000",
+                                                  "--trace", trace], interruptOnOutput: true)
+        XCTAssertFalse(r.crashed, r.stderr)
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+        XCTAssertTrue(r.stderr.contains("interrupted: stopped after"), r.stderr)
+        let contents = try TraceReader.read(path: trace)
+        let count = contents.signed.commitment.outputTokens.count
+        XCTAssertTrue((1 ..< 4000).contains(count), "\(count) tokens")
+        let replay = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", trace])
+        XCTAssertEqual(replay.status, 0, replay.stdout + replay.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["ctrl-c.trace"])
+    }
 }
