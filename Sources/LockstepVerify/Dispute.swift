@@ -181,9 +181,25 @@ public struct DisputeReport: Sendable {
 public enum Dispute {
     /// Bisection over chain values between two traces of the same request, then the referee's
     /// one-step recomputation from the agreed inputs.
-    /// - Throws: `VerifyError` for traces of different requests, or when neither stores states
-    ///   (the agreed inputs are opened from the stored states).
-    public static func run(a: TraceContents, b: TraceContents, model: LlamaModel, modelDigest: Digest, backend: any Backend) throws(VerifyError) -> DisputeReport {
+    /// - Parameter states: where the referee opens stored states: A or B indexed
+    ///   (`TraceIndex`, which reads only the states opened, so a dispute holds neither file's
+    ///   states in memory); nil: the states `a` or `b` kept. Every opened state is checked
+    ///   against its leaf.
+    /// - Throws: `VerifyError` for traces of different requests, when no stored states are
+    ///   given (the agreed inputs are opened from them), or when an opened state is not the
+    ///   one its leaf commits to.
+    public static func run(a: TraceContents, b: TraceContents, states: (any OpenableTrace)? = nil, model: LlamaModel, modelDigest: Digest,
+                           backend: any Backend) throws(VerifyError) -> DisputeReport {
+        let source: (any OpenableTrace)? = states ?? (a.opensStates ? a : b.opensStates ? b : nil)
+        /// State `j`, checked against leaf `j` (of A; the leaves before the divergent step agree).
+        func open(_ j: Int) throws(VerifyError) -> [UInt8]? {
+            guard let source else { return nil }
+            let state = try source.state(at: j)
+            if let bad = StepOpening.checkState(state, of: a.leaves[j], step: a.header.schedule.step(at: j), header: a.header) {
+                throw VerifyError("the stored state the referee opened: \(bad)")
+            }
+            return state
+        }
         let request = a.signed.commitment.request
         guard request == b.signed.commitment.request else { throw VerifyError("the two traces are for different requests") }
         try checkModel(request, model: model, modelDigest: modelDigest)
@@ -201,10 +217,10 @@ public enum Dispute {
             if let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) {
                 let schedule = a.header.schedule
                 let p = schedule.promptCount - 1 + j, s = schedule.firstIndex(ofPosition: p) + schedule.layers + 1
-                guard let states = a.states ?? b.states, s < states.count else {
+                guard s < a.leaves.count, let st = try open(s) else {
                     throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
                 }
-                let st = states[s], k = st.count
+                let k = st.count
                 let b0 = UInt32(st[k - 4]), b1 = UInt32(st[k - 3]) << 8, b2 = UInt32(st[k - 2]) << 16, b3 = UInt32(st[k - 1]) << 24
                 let token = Int32(bitPattern: b0 | b1 | b2 | b3)
                 let div = Divergence(index: s, step: .sample(p), claimed: nil, computed: nil)
@@ -224,7 +240,7 @@ public enum Dispute {
             transcript.append((lo, hi))
         }
         let i = hi
-        guard let source = a.states != nil ? a : (b.states != nil ? b : nil) else {
+        guard source != nil else {
             throw VerifyError("the referee opens the agreed inputs from stored states: neither trace was written with --trace-activations")
         }
         let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
@@ -233,7 +249,7 @@ public enum Dispute {
         }
         var inputs: [AgreedOpening] = []
         for j in recomputer.inputIndices(of: i) {
-            inputs.append(AgreedOpening(leaf: source.leaves[j], pathA: try proofPath(a, j), pathB: try proofPath(b, j), state: source.states![j]))
+            inputs.append(AgreedOpening(leaf: a.leaves[j], pathA: try proofPath(a, j), pathB: try proofPath(b, j), state: try open(j)!))
         }
         let previous = i > 0 ? AgreedOpening(leaf: a.leaves[i - 1], pathA: try proofPath(a, i - 1), pathB: try proofPath(b, i - 1), state: []) : nil
         let computed: Digest?

@@ -83,6 +83,13 @@ public enum TraceLoading {
         try sorting(path) { () throws(TraceError) in try TraceIndex(path: path) }
     }
 
+    /// Verifies an indexed file whole (`TraceIndex.verifyAll`: every stored state against its
+    /// leaf, on several threads) and keeps the index, from which states are opened again later:
+    /// the full reader's checks with none of the states held in memory.
+    public static func verifyAll(_ index: TraceIndex, path: String) throws(VerifyError) -> Outcome<TraceContents> {
+        try sorting(path) { () throws(TraceError) in try index.verifyAll() }
+    }
+
     private static func sorting<Trace>(_ path: String, _ read: () throws(TraceError) -> Trace) throws(VerifyError) -> Outcome<Trace> {
         do {
             return .valid(try read())

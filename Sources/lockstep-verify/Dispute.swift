@@ -16,14 +16,21 @@ struct DisputeCommand: ParsableCommand {
             throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
         }
         let (model, digest, backend, _) = try common.load()
-        var traces: [TraceContents] = []
+        // Each file is indexed and verified whole; the referee then reads only the states it opens.
+        var traces: [TraceContents] = [], indices: [TraceIndex] = []
         for path in [traceA, traceB] {
-            switch try TraceLoading.load(path: path, keepStates: true) {
-            case let .valid(t): traces.append(t)
-            case let .invalid(v): throw VerifyError("a dispute needs two valid signed traces: \(v.reason)")
+            func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {
+                switch outcome {
+                case let .valid(t): return t
+                case let .invalid(v): throw VerifyError("a dispute needs two valid signed traces: \(v.reason)")
+                }
             }
+            let index = try valid(try TraceLoading.index(path: path))
+            traces.append(try valid(try TraceLoading.verifyAll(index, path: path)))
+            indices.append(index)
         }
-        let r = try Dispute.run(a: traces[0], b: traces[1], model: model, modelDigest: digest, backend: backend)
+        let r = try Dispute.run(a: traces[0], b: traces[1], states: indices.first { $0.opensStates }, model: model, modelDigest: digest,
+                                backend: backend)
         if let proof = r.proof, let proofOut {
             do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
                 throw VerifyError("\(proofOut): cannot write the fraud proof (\(error.localizedDescription))")

@@ -93,6 +93,37 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(same.verdict.holds); XCTAssertNil(same.proof)
     }
 
+    /// A referee that opens states from an index (reading only the states it needs) reaches the
+    /// report and the proof, byte for byte, of one that holds every state; states that are not
+    /// the ones the leaves commit to are refused.
+    func testDisputeOverIndexedTracesMatchesDisputeOverKeptStates() throws {
+        let (honestPath, honest) = try Fixture.trace("honest-i.trace")
+        let honestIndex = try TraceIndex(path: honestPath)
+        let honestVerified = try honestIndex.verifyAll()
+        XCTAssertNil(honestVerified.states)
+        for (k, fault) in Self.faults.enumerated() {
+            let (badPath, bad) = try Fixture.trace("fault-i-\(k).trace", fault: fault)
+            let badIndex = try TraceIndex(path: badPath)
+            let badVerified = try badIndex.verifyAll()
+            let kept = try Dispute.run(a: bad, b: honest, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+            for opener in [badIndex, honestIndex] {
+                let indexed = try Dispute.run(a: badVerified, b: honestVerified, states: opener, model: Fixture.model, modelDigest: Fixture.digest,
+                                              backend: ReferenceBackend())
+                XCTAssertEqual(indexed.winner, kept.winner)
+                XCTAssertEqual(indexed.verdict.divergence?.index, kept.verdict.divergence?.index)
+                XCTAssertEqual(indexed.rounds, kept.rounds)
+                XCTAssertEqual(try XCTUnwrap(indexed.proof).bytes, try XCTUnwrap(kept.proof).bytes, "\(fault)")
+            }
+        }
+        // States of another request do not hash to these leaves: refused, not used.
+        let (otherPath, _) = try Fixture.trace("other-i.trace", prompt: [2, 4, 6])
+        let (_, bad) = try Fixture.trace("fault-i-other.trace", fault: Self.faults[0])
+        XCTAssertThrowsError(try Dispute.run(a: bad, b: honest, states: try TraceIndex(path: otherPath), model: Fixture.model,
+                                             modelDigest: Fixture.digest, backend: ReferenceBackend())) {
+            XCTAssertTrue("\($0)".contains("the stored state the referee opened"), "\($0)")
+        }
+    }
+
     /// The largest proof of a context-filling trace (the last layer step of the last position
     /// reads a residual row of every position before it) fits `FraudProof.maxByteCount`; a file
     /// one byte longer than the bound is refused before it is read, and one within it reads back.
