@@ -35,9 +35,35 @@ public struct TinyModelSpec: Sendable, Equatable {
     /// The built-in default: the model the CLI falls back to when the real model is absent.
     public static let standard = TinyModelSpec()
 
+    /// The most parameters a tiny model may have: 2^28 (its weights are generated as binary32
+    /// in memory, about 1 GiB at the bound).
+    public static let maxParameters = 1 << 28
+
+    /// Parameters: the embeddings (and the output matrix when untied), and each layer's
+    /// projections and norms; nil when the count does not fit an `Int` or a dimension is not positive.
+    public var parameterCount: Int? {
+        guard dim >= 1, layers >= 1, heads >= 1, kvHeads >= 1, ffnDim >= 1 else { return nil }
+        func product(_ factors: Int...) -> Int? {
+            factors.reduce(Optional(1)) { p, f in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: f); return o ? nil : r } }
+        }
+        let terms = [product(layers, 2, dim, dim),                             // query and output projections
+                     product(layers, 2, dim, kvHeads, dim / heads),            // key and value projections
+                     product(layers, 3, dim, ffnDim),                          // gate, up and down
+                     product(layers, 2, dim),                                  // the two norms of each layer
+                     product(TinyModel.vocabularySize, tiedOutput ? 1 : 2, dim), // embeddings (and output)
+                     dim]                                                      // the output norm
+        return terms.reduce(Optional(0)) { sum, t in
+            sum.flatMap { s in t.flatMap { let (r, o) = s.addingReportingOverflow($0); return o ? nil : r } }
+        }
+    }
+
     /// Why this spec cannot be generated, or nil when it can.
     public var problem: String? {
         if dim < 1 || layers < 1 || heads < 1 || kvHeads < 1 || ffnDim < 1 || contextLength < 1 { return "every dimension must be positive" }
+        if contextLength > RopeAngles.maxPosition + 1 { return "context length \(contextLength) is above \(RopeAngles.maxPosition + 1) positions" }
+        guard let n = parameterCount, n <= Self.maxParameters else {
+            return "\(parameterCount.map { "\($0) parameters are" } ?? "the parameter count is") more than a tiny model's \(Self.maxParameters)"
+        }
         if dim % heads != 0 { return "dim \(dim) is not a multiple of heads \(heads)" }
         if heads % kvHeads != 0 { return "heads \(heads) is not a multiple of kv heads \(kvHeads)" }
         if (dim / heads) % 2 != 0 { return "head dimension \(dim / heads) must be even (RoPE pairs)" }
@@ -53,6 +79,9 @@ public struct TinyModelSpec: Sendable, Equatable {
 /// the CLI's fallback model. The vocabulary is byte-level BPE (3 ChatML control tokens, the 256
 /// byte tokens, then 64 merges learnt from a fixed English text), so real text round-trips.
 public enum TinyModel {
+    /// Tokens in every tiny model's vocabulary.
+    public static let vocabularySize = Vocabulary.make().tokens.count
+
     /// The GGUF bytes for `spec`.
     /// - Precondition: `spec.problem == nil`.
     public static func gguf(_ spec: TinyModelSpec) -> [UInt8] {
@@ -114,8 +143,15 @@ public enum TinyModel {
     }
 
     /// Writes `gguf(spec)` to `path`.
-    public static func write(_ spec: TinyModelSpec, to path: String) throws {
-        try Data(gguf(spec)).write(to: URL(fileURLWithPath: path))
+    /// - Throws: `ModelError` naming the path when the spec has a `problem` or the file cannot be written.
+    public static func write(_ spec: TinyModelSpec, to path: String) throws(ModelError) {
+        if let problem = spec.problem { throw ModelError(path: path, "cannot generate this tiny model: \(problem)") }
+        let bytes = gguf(spec)
+        guard let file = fopen(path, "wb") else { throw ModelError(path: path, "cannot create (\(String(cString: strerror(errno))))") }
+        let complete = fwrite(bytes, 1, bytes.count, file) == bytes.count
+        var reason = complete ? "" : String(cString: strerror(errno))
+        if fclose(file) != 0 && complete { reason = String(cString: strerror(errno)) }
+        guard reason.isEmpty else { throw ModelError(path: path, "cannot write the model (\(reason))") }
     }
 
     /// Encodes row-major values (rows of `columns`) in a GGUF tensor type.

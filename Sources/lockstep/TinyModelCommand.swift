@@ -31,7 +31,7 @@ struct TinyModelCommand: ParsableCommand {
         let spec = TinyModelSpec(seed: seed, dim: dim, layers: layers, heads: heads, kvHeads: kvHeads, ffnDim: ffnDim,
                                  weightType: try type(weightType), embeddingType: try type(embeddingType), tiedOutput: !untied)
         if let problem = spec.problem { throw ValidationError(problem) }
-        try TinyModel.write(spec, to: out)
+        do { try TinyModel.write(spec, to: out) } catch { throw CLIError(error.description) }
         print("wrote \(out)")
     }
 }

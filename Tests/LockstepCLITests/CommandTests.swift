@@ -55,6 +55,31 @@ final class CommandTests: XCTestCase {
         XCTAssertNotEqual(try CLIRunner.run(["info", "--model", dir.appendingPathComponent("missing.gguf").path]).status, 0)
     }
 
+    /// A tiny model too large to generate, or one that cannot be written, is a clear error: the
+    /// parameter count is checked without overflow before anything is allocated (a width of 10^8
+    /// used to abort on a 129 GB allocation).
+    func testTinyModelRefusesOversizedSpecsAndUnwritablePaths() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("t.gguf").path
+        for args in [["--dim", "100000000"], ["--dim", "4096", "--layers", "100000000000000"], ["--kv-heads", "9223372036854775807"]] {
+            let r = try CLIRunner.run(["tiny-model", "--out", out] + args)
+            XCTAssertFalse(r.crashed, r.stderr)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains("more than a tiny model's \(TinyModelSpec.maxParameters)"), r.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let toDirectory = try CLIRunner.run(["tiny-model", "--out", dir.path])
+        XCTAssertEqual(toDirectory.status, 1)
+        XCTAssertTrue(toDirectory.stderr.contains("\(dir.path): cannot create (Is a directory)"), toDirectory.stderr)
+        // The count itself: the standard model's, and nil on overflow.
+        let standard = TinyModelSpec.standard
+        let perLayer = 2 * 64 * 64 + 2 * 64 * 2 * 16 + 3 * 64 * 128 + 2 * 64
+        XCTAssertEqual(standard.parameterCount, standard.layers * perLayer + TinyModel.vocabularySize * 64 + 64)
+        XCTAssertNil(TinyModelSpec(dim: Int.max / 2, heads: 1, kvHeads: 1).parameterCount)
+        XCTAssertThrowsError(try TinyModel.write(TinyModelSpec(dim: 1 << 20, heads: 1, kvHeads: 1), to: out))
+    }
+
     func testFallsBackToTheTinyModelWhenTheRealOneIsMissing() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
