@@ -18,19 +18,30 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    func validate() throws {
+        if promptTokens < 1 { throw ValidationError("--prompt-tokens must be ≥ 1, got \(promptTokens)") }
+        if decodeTokens < 1 { throw ValidationError("--decode-tokens must be ≥ 1, got \(decodeTokens)") }
+    }
+
     func run() throws {
         let model = try modelOptions.load()
         let backend = try backendOptions.make()
         var prompt: [TokenID]
         if let promptFile {
             guard let text = try? String(contentsOfFile: promptFile, encoding: .utf8) else { throw CLIError("\(promptFile): cannot read the file") }
-            prompt = text.split(whereSeparator: \.isWhitespace).compactMap { TokenID($0) }
+            prompt = []
+            for (i, word) in text.split(whereSeparator: \.isWhitespace).enumerated() {
+                guard let id = TokenID(word), id >= 0, Int(id) < model.config.vocabularySize else {
+                    throw CLIError("\(promptFile): token \(i) is '\(word.prefix(40))', not a token id in 0 ..< \(model.config.vocabularySize)")
+                }
+                prompt.append(id)
+            }
         } else {
             let text = String(repeating: "The quick brown fox jumps over the lazy dog while the band plays on. ", count: 64)
             prompt = model.tokenizer.encode(text, addSpecial: false)
         }
-        guard prompt.count >= promptTokens, promptTokens >= 1, decodeTokens >= 1 else {
-            throw CLIError("need at least \(promptTokens) prompt tokens (have \(prompt.count)) and --decode-tokens ≥ 1")
+        guard prompt.count >= promptTokens else {
+            throw CLIError("--prompt-tokens \(promptTokens): the prompt\(promptFile.map { " in \($0)" } ?? "") has only \(prompt.count) tokens")
         }
         prompt = Array(prompt.prefix(promptTokens))
         let session = InferenceSession(model: model, backend: backend)

@@ -53,6 +53,13 @@ final class CommandTests: XCTestCase {
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--backend", "nope"]).status, 0)
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--max-tokens", "-1"]).status, 0)
         XCTAssertNotEqual(try CLIRunner.run(["info", "--model", dir.appendingPathComponent("missing.gguf").path]).status, 0)
+        // bench: a prompt file of token ids is read strictly (a word that is not an id was dropped).
+        let ids = dir.appendingPathComponent("ids.txt")
+        try "1 2 3 hello 5".write(to: ids, atomically: true, encoding: .utf8)
+        let bench = try CLIRunner.run(["bench", "--model", model, "--prompt-file", ids.path, "--prompt-tokens", "2", "--decode-tokens", "1"])
+        XCTAssertEqual(bench.status, 1)
+        XCTAssertTrue(bench.stderr.contains("token 3 is 'hello', not a token id"), bench.stderr)
+        XCTAssertNotEqual(try CLIRunner.run(["bench", "--model", model, "--prompt-tokens", "0"]).status, 0)
     }
 
     /// A tiny model too large to generate, or one that cannot be written, is a clear error: the
