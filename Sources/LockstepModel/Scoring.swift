@@ -14,12 +14,18 @@ public struct ScoreResult: Sendable, Codable, Equatable {
 }
 
 extension LlamaModel {
-    /// Scores `tokens` (at least 2) teacher-forced, evaluating `chunk` tokens per forward pass.
+    /// Scores `tokens` (at least 2, at most `RopeAngles.maxPosition + 2`: positions may go past
+    /// the model's context length) teacher-forced, evaluating `chunk` tokens per forward pass.
     /// The log-softmax is computed in binary64 with the contract's `exp` and `log`.
     /// - Parameters: `progress` is called with the number of tokens evaluated so far.
     public func score(tokens: [TokenID], backend: any Backend, chunk: Int = 64,
                       progress: (Int) -> Void = { _ in }) throws(GenerationError) -> ScoreResult {
         guard tokens.count >= 2 else { throw GenerationError("scoring needs at least 2 tokens, got \(tokens.count)") }
+        // Beyond the model's context is allowed, up to the last position RoPE is defined for:
+        // refused here rather than after evaluating every position before it.
+        guard tokens.count - 1 <= RopeAngles.maxPosition + 1 else {
+            throw GenerationError("scoring evaluates \(tokens.count - 1) positions, more than the \(RopeAngles.maxPosition + 1) the contract defines")
+        }
         let session = InferenceSession(model: self, backend: backend, contextLimit: max(config.contextLength, tokens.count))
         let vocab = config.vocabularySize
         var top1: [TokenID] = [], nll: [Double] = []

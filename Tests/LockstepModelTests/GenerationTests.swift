@@ -49,6 +49,11 @@ final class GenerationTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(r.nll[i], 0)
         }
         XCTAssertEqual(r.perplexity, ContractMath.exp(r.nll.reduce(0, +) / Double(r.nll.count)), accuracy: 1e-9)
+        // More positions than RoPE is defined for: refused before any is evaluated.
+        let tooMany = [TokenID](repeating: 1, count: RopeAngles.maxPosition + 3)
+        XCTAssertThrowsError(try model.score(tokens: tooMany, backend: ReferenceBackend()) { _ in XCTFail("evaluated before refusing") }) {
+            XCTAssertTrue("\($0)".contains("more than the \(RopeAngles.maxPosition + 1) the contract defines"), "\($0)")
+        }
     }
 }
 
