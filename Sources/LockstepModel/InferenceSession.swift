@@ -12,8 +12,14 @@ public final class InferenceSession {
     public let cache: KVCache
     /// Every token evaluated so far (prompt and generated).
     public private(set) var tokens: [TokenID] = []
-    /// Maximum positions (defaults to the model's context length).
+    /// Maximum positions (defaults to `contextLimit(for: model)`).
     public let contextLimit: Int
+
+    /// The positions a generation with `model` may fill (SPEC §4.4): its context length, at most
+    /// the `RopeAngles.maxPosition + 1` positions the contract defines.
+    public static func contextLimit(for model: LlamaModel) -> Int {
+        min(model.config.contextLength, RopeAngles.maxPosition + 1)
+    }
 
     public init(model: LlamaModel, backend: any Backend, contextLimit: Int? = nil) {
         self.model = model
@@ -21,6 +27,9 @@ public final class InferenceSession {
         cache = KVCache(layers: model.config.layers, shape: model.config.attentionShape)
         self.contextLimit = min(contextLimit ?? model.config.contextLength, RopeAngles.maxPosition + 1)
     }
+
+    /// Whether every position is filled, so that no further token can be evaluated.
+    public var isFull: Bool { tokens.count >= contextLimit }
 
     /// Evaluates `newTokens` after the tokens already seen and returns logits
     /// (`rows × vocab`, rows per `logits`).
@@ -41,7 +50,8 @@ public final class InferenceSession {
 
     /// Generates up to `maxTokens` tokens after `prompt`, calling `onToken` with each as soon
     /// as it is chosen (return false to stop). Stops early at an end-of-generation token
-    /// (which is included in the result).
+    /// (which is included in the result), and when the context is full (§4.4: the prompt and
+    /// the output fill `contextLimit + 1` tokens, the last with no position to be evaluated at).
     public func generate(prompt: [TokenID], maxTokens: Int, sampler: SamplerSettings,
                          onToken: (TokenID) -> Bool = { _ in true }) throws(GenerationError) -> [TokenID] {
         guard maxTokens >= 0 else { throw GenerationError("max tokens must be ≥ 0, got \(maxTokens)") }
@@ -52,7 +62,7 @@ public final class InferenceSession {
             let next = logits.withUnsafeBufferPointer { Sampler.sample($0, settings: sampler, index: out.count) }
             out.append(next)
             let keepGoing = onToken(next)
-            if !keepGoing || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) { break }
+            if !keepGoing || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) || isFull { break }
             logits = try evaluate([next])
         }
         return out

@@ -246,7 +246,7 @@ public enum TracedGeneration {
                 }
                 try recorder.flush()
                 out.append(next)
-                if !onToken(next) || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) { break }
+                if !onToken(next) || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) || session.isFull { break }
                 let capture = recorder.capture(start: np + out.count - 1, rows: 1, on: backend)
                 logits = try session.evaluate([next], observer: observer(capture))
                 try capture.emitAll()

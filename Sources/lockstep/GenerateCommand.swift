@@ -138,6 +138,10 @@ struct GenerateCommand: ParsableCommand {
                 Terminal.note("trace \(trace): \(signed.commitment.leafCount) steps, root \(signed.commitment.root.hex), signed by \(signed.publicKey.hex)")
             }
         }
+        let contextLimit = InferenceSession.contextLimit(for: model)
+        if tokens.count < maxTokens && promptTokens.count + tokens.count > contextLimit {
+            Terminal.note("stopped at the context limit: prompt and output fill its \(contextLimit) positions")
+        }
         if Interruption.requested {
             Terminal.note("interrupted: stopped after \(tokens.count) generated tokens" + (trace == nil ? "" : "; the trace covers them, complete and signed"))
             throw ExitCode(Interruption.exitStatus)

@@ -162,6 +162,25 @@ final class TracedGenerationTests: XCTestCase {
         XCTAssertThrowsError(try recorder.commitment(outputTokens: [1]))
     }
 
+    /// A generation that fills the context stops there (SPEC §4.4) with and without a trace, the
+    /// last token kept, instead of failing on a position past the limit; the trace replays.
+    func testGenerationStopsWhenTheContextIsFull() throws {
+        let model = try TraceFixtures.tiny(.standard)
+        let prompt = model.tokenizer.encode("hello", addSpecial: true)
+        let limit = InferenceSession.contextLimit(for: model)
+        let plain = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 10 * limit, sampler: .greedy)
+        XCTAssertEqual(prompt.count + plain.count, limit + 1, "no end token before the context fills")
+        let traced = try run(model, prompt, maxTokens: 10 * limit)
+        XCTAssertEqual(traced.tokens, plain)
+        let replayed = try TracedGeneration.replay(model: model, backend: ReferenceBackend(), request: traced.commitment.request, outputTokens: plain)
+        XCTAssertEqual(replayed.leaves, traced.leaves)
+        XCTAssertEqual(replayed.commitment.root, traced.commitment.root)
+        // A prompt that fills the context leaves room for exactly one token.
+        let full = [TokenID](repeating: prompt[0], count: limit)
+        XCTAssertEqual(try run(model, full, maxTokens: 5).tokens.count, 1)
+        XCTAssertThrowsError(try run(model, full + [prompt[0]], maxTokens: 5)) { XCTAssertTrue("\($0)".contains("context limit"), "\($0)") }
+    }
+
     /// The trace file appears only when it is complete: a file already at the path stays as it
     /// was until the trace replaces it whole, a refused request or an abandoned writer leaves it
     /// (and no temporary file) behind, and the model's own file is never the trace's path.
