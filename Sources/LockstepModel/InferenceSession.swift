@@ -25,7 +25,7 @@ public final class InferenceSession {
         self.model = model
         self.backend = backend
         cache = KVCache(layers: model.config.layers, shape: model.config.attentionShape)
-        self.contextLimit = min(contextLimit ?? model.config.contextLength, RopeAngles.maxPosition + 1)
+        self.contextLimit = contextLimit.map { min($0, RopeAngles.maxPosition + 1) } ?? Self.contextLimit(for: model)
     }
 
     /// Whether every position is filled, so that no further token can be evaluated.
