@@ -65,6 +65,10 @@ public enum SpotCheck {
         if let bad = checkStopping(c, model: model, schedule: schedule) {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)
         }
+        if trace.leaves.isEmpty {
+            return CheckReport(verdict: .ok("the trace has no steps (no output tokens): nothing to sample"), computeSeconds: 0, openSeconds: 0,
+                               stepsRecomputed: 0, samples: [], lanes: 1)
+        }
         let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
         // The sampled layer steps of one layer are one group, checked when the first of them comes
         // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows

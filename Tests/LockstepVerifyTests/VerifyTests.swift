@@ -351,6 +351,17 @@ final class SpotCheckTests: XCTestCase {
         XCTAssertThrowsError(try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 4, seed: 1))
     }
 
+    /// A trace with no steps (max tokens 0) holds, with nothing sampled and a reason that says so.
+    func testSpotCheckOfATraceWithoutStepsSamplesNothing() throws {
+        let (_, t) = try Fixture.trace("empty-spot.trace", maxTokens: 0)
+        XCTAssertEqual(t.leaves.count, 0)
+        let r = try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 16, seed: nil)
+        XCTAssertTrue(r.verdict.holds)
+        XCTAssertTrue(r.verdict.reason.contains("no steps"), r.verdict.reason)
+        XCTAssertEqual(r.samples, [])
+        XCTAssertEqual(r.stepsRecomputed, 0)
+    }
+
     /// K outside 1 ... maxSamples is refused before any drawing, so a huge K cannot make the
     /// verifier allocate or loop in proportion to it; K = maxSamples itself is checked.
     func testSpotCheckRefusesSampleCountsOutsideItsBounds() throws {
