@@ -12,20 +12,14 @@ public final class InferenceSession {
     public let cache: KVCache
     /// Every token evaluated so far (prompt and generated).
     public private(set) var tokens: [TokenID] = []
-    /// Maximum positions (defaults to `contextLimit(for: model)`).
+    /// Maximum positions (defaults to `model.config.contextLimit`).
     public let contextLimit: Int
-
-    /// The positions a generation with `model` may fill (SPEC §4.4): its context length, at most
-    /// the `RopeAngles.maxPosition + 1` positions the contract defines.
-    public static func contextLimit(for model: LlamaModel) -> Int {
-        min(model.config.contextLength, RopeAngles.maxPosition + 1)
-    }
 
     public init(model: LlamaModel, backend: any Backend, contextLimit: Int? = nil) {
         self.model = model
         self.backend = backend
         cache = KVCache(layers: model.config.layers, shape: model.config.attentionShape)
-        self.contextLimit = contextLimit.map { min($0, RopeAngles.maxPosition + 1) } ?? Self.contextLimit(for: model)
+        self.contextLimit = contextLimit.map { min($0, RopeAngles.maxPosition + 1) } ?? model.config.contextLimit
     }
 
     /// Whether every position is filled, so that no further token can be evaluated.

@@ -34,6 +34,10 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
         self.ropeBase = ropeBase; self.ropeDimensions = ropeDimensions; self.contextLength = contextLength
     }
 
+    /// The positions a generation may fill (SPEC §4.4): `contextLength`, at most the
+    /// `RopeAngles.maxPosition + 1` positions the contract defines.
+    public var contextLimit: Int { min(contextLength, RopeAngles.maxPosition + 1) }
+
     /// The attention shape for the backend and KV cache.
     public var attentionShape: AttentionShape { AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim) }
 

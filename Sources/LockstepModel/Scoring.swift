@@ -21,12 +21,12 @@ extension LlamaModel {
     public func score(tokens: [TokenID], backend: any Backend, chunk: Int = 64,
                       progress: (Int) -> Void = { _ in }) throws(GenerationError) -> ScoreResult {
         guard tokens.count >= 2 else { throw GenerationError("scoring needs at least 2 tokens, got \(tokens.count)") }
-        // Beyond the model's context is allowed, up to the last position RoPE is defined for:
-        // refused here rather than after evaluating every position before it.
-        guard tokens.count - 1 <= RopeAngles.maxPosition + 1 else {
-            throw GenerationError("scoring evaluates \(tokens.count - 1) positions, more than the \(RopeAngles.maxPosition + 1) the contract defines")
-        }
+        // Beyond the model's context is allowed, up to the session's limit (the last position
+        // RoPE is defined for): refused here rather than after evaluating every position before it.
         let session = InferenceSession(model: self, backend: backend, contextLimit: max(config.contextLength, tokens.count))
+        guard tokens.count - 1 <= session.contextLimit else {
+            throw GenerationError("scoring evaluates \(tokens.count - 1) positions, more than the \(session.contextLimit) the contract defines")
+        }
         let vocab = config.vocabularySize
         var top1: [TokenID] = [], nll: [Double] = []
         var start = 0

@@ -1,5 +1,4 @@
 import Foundation
-import LockstepCore
 import LockstepModel
 import LockstepNative
 import LockstepTrace
@@ -17,11 +16,11 @@ extension FraudProof {
     ///   rows (`4 · dim` bytes each), an embedding step one sample state (`4 · vocab + 4`);
     ///   each with its leaf, two paths and a length.
     /// A path has at most 64 nodes (a tree of fewer than 2^64 leaves). `positions` is the
-    /// context a generation or replay may fill (`InferenceSession.contextLimit`), so every proof
+    /// context a generation or replay may fill (`LlamaConfig.contextLimit`), so every proof
     /// about a trace the engine can replay fits. SmolLM2-135M (8,192 positions, `dim` 576):
     /// about 53 MB.
     public static func maxByteCount(for config: LlamaConfig) -> Int {
-        let positions = min(config.contextLength, RopeAngles.maxPosition + 1)
+        let positions = config.contextLimit
         let path = 4 + 64 * Digest.byteCount
         let opening = TraceLeaf.byteCount + 2 * path + 4
         let commitment = 4 + 65_536 + 4 * (positions + 1) + 64 + 32
@@ -46,7 +45,7 @@ extension FraudProof {
         let size = Int(st.st_size), limit = maxByteCount(for: config)
         guard size <= limit else {
             throw VerifyError("\(path): \(size) bytes, more than the \(limit) bytes of the largest fraud proof for this model "
-                              + "(\(min(config.contextLength, RopeAngles.maxPosition + 1)) positions of dimension \(config.dim))")
+                              + "(\(config.contextLimit) positions of dimension \(config.dim))")
         }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0

@@ -14,6 +14,13 @@ public enum SpotCheck {
     /// 100,000 steps, each step then left undrawn with probability e^−10.5 ≈ 3 · 10^−5.
     public static let maxSamples = 1 << 20
 
+    /// Checks a sample count K before any work: the CLI calls it before loading the model,
+    /// `verify` again for library callers.
+    /// - Throws: `VerifyError` unless `1 ≤ samples ≤ maxSamples`.
+    public static func checkSampleCount(_ samples: Int) throws(VerifyError) {
+        guard (1 ... maxSamples).contains(samples) else { throw VerifyError("--samples must be between 1 and \(maxSamples), got \(samples)") }
+    }
+
     /// `count` leaf indices in `0 ..< leafCount`, drawn independently (with repetition):
     /// `u64` little-endian from the first 8 bytes of `SHA-256(tag ‖ u8 mode ‖ [u64 seed] ‖ root ‖ u64 counter)`,
     /// counter = 0, 1, …, rejecting values ≥ ⌊2⁶⁴ / N⌋ · N (no modulo bias). Mode 0 (Fiat–Shamir,
@@ -60,7 +67,7 @@ public enum SpotCheck {
         let c = trace.signed.commitment, request = c.request
         try checkModel(request, model: model, modelDigest: modelDigest)
         guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
-        guard (1 ... maxSamples).contains(samples) else { throw VerifyError("--samples must be between 1 and \(maxSamples), got \(samples)") }
+        try checkSampleCount(samples)
         let schedule = trace.header.schedule
         if let bad = checkStopping(c, model: model, schedule: schedule) {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)

@@ -17,14 +17,14 @@ struct DisputeCommand: ParsableCommand {
         }
         let (model, digest, backend, _) = try common.load()
         // Each file is indexed and verified whole; the referee then reads only the states it opens.
+        func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {
+            switch outcome {
+            case let .valid(t): return t
+            case let .invalid(v): throw VerifyError("a dispute needs two valid signed traces: \(v.reason)")
+            }
+        }
         var traces: [TraceContents] = [], indices: [TraceIndex] = []
         for path in [traceA, traceB] {
-            func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {
-                switch outcome {
-                case let .valid(t): return t
-                case let .invalid(v): throw VerifyError("a dispute needs two valid signed traces: \(v.reason)")
-                }
-            }
             let index = try valid(try TraceLoading.index(path: path))
             traces.append(try valid(try TraceLoading.verifyAll(index, path: path)))
             indices.append(index)

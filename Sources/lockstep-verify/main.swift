@@ -157,9 +157,7 @@ struct SpotCheckCommand: ParsableCommand {
     @Option(name: .long, help: "Verifier seed; default: Fiat–Shamir from the root.") var seed: UInt64?
 
     func run() throws {
-        guard (1 ... SpotCheck.maxSamples).contains(samples) else {
-            throw VerifyError("--samples must be between 1 and \(SpotCheck.maxSamples), got \(samples)")
-        }
+        try SpotCheck.checkSampleCount(samples)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)

@@ -138,7 +138,7 @@ struct GenerateCommand: ParsableCommand {
                 Terminal.note("trace \(trace): \(signed.commitment.leafCount) steps, root \(signed.commitment.root.hex), signed by \(signed.publicKey.hex)")
             }
         }
-        let contextLimit = InferenceSession.contextLimit(for: model)
+        let contextLimit = model.config.contextLimit
         if tokens.count < maxTokens && promptTokens.count + tokens.count > contextLimit {
             Terminal.note("stopped at the context limit: prompt and output fill its \(contextLimit) positions")
         }

@@ -167,7 +167,7 @@ final class TracedGenerationTests: XCTestCase {
     func testGenerationStopsWhenTheContextIsFull() throws {
         let model = try TraceFixtures.tiny(.standard)
         let prompt = model.tokenizer.encode("hello", addSpecial: true)
-        let limit = InferenceSession.contextLimit(for: model)
+        let limit = model.config.contextLimit
         let plain = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 10 * limit, sampler: .greedy)
         XCTAssertEqual(prompt.count + plain.count, limit + 1, "no end token before the context fills")
         let traced = try run(model, prompt, maxTokens: 10 * limit)
