@@ -74,7 +74,7 @@ public final class LlamaModel: Sendable {
         observer?(nil, x.readOnly)
         for l in 0 ..< weights.layers.count {
             applyLayer(l, to: x, rows: n, start: start, cache: cache, backend: backend, scratch: scratch)
-            if let bad = x.readOnly.firstIndex(where: { !$0.isFinite }) {
+            if let bad = x.readOnly.firstNonFiniteIndex() {
                 // ±∞ or NaN in the residual stream: NaN payloads are not portable across
                 // hardware, so the contract does not define such a computation (SPEC §5.2).
                 throw GenerationError("position \(start + bad / c.dim), layer \(l): a residual value is \(x.mutable[bad]); "

@@ -144,7 +144,7 @@ public enum TracedGeneration {
     ///     step count (its leaf count); the last call has the two equal.
     public static func replay(model: LlamaModel, backend: any Backend, request: TraceRequest, outputTokens: [TokenID],
                               storeStates: Bool = false, writer: TraceWriter? = nil, chunk: Int = replayChunk,
-                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree) {
+                              progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf]) {
         guard let sampler = request.sampler else { throw .generation("the request's temperature is not a finite number ≥ 0") }
         guard outputTokens.count <= Int(request.maxTokens) else { throw .generation("\(outputTokens.count) output tokens exceed max tokens \(request.maxTokens)") }
         guard request.shape == (try? ModelShape(model)) else { throw .generation("the request's model shape is not the model's") }
@@ -202,7 +202,7 @@ public enum TracedGeneration {
                 throw .generation("\(error)")
             }
         }
-        return (try recorder.commitment(outputTokens: sampled), recorder.leaves, recorder.tree())
+        return (try recorder.commitment(outputTokens: sampled), recorder.leaves)
     }
 
     static func makeHeader(model: LlamaModel, modelDigest: Digest?, prompt: [TokenID], sampler: SamplerSettings,

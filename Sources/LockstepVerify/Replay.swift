@@ -66,7 +66,7 @@ public enum Replay {
                                 at: Divergence(index: schedule.firstIndex(ofPosition: p) + schedule.layers + 1, step: .sample(p), claimed: trace.leaves[schedule.firstIndex(ofPosition: p) + schedule.layers + 1].stepDigest, computed: nil)))
         }
         let started = monotonicNow()
-        let replayed: (commitment: Commitment, leaves: [TraceLeaf], tree: MerkleTree)
+        let replayed: (commitment: Commitment, leaves: [TraceLeaf])
         do {
             replayed = try TracedGeneration.replay(model: model, backend: backend, request: request, outputTokens: c.outputTokens, progress: progress)
         } catch {
