@@ -147,8 +147,93 @@ static void lks_group(int64_t first, int n, int parts, const uint8_t *const *ptr
         }
     }
 }
+
+/* Lane i's bytes come from ptrs[i] when i < n, else from ptrs[0] (its digest is not read). */
+LK_INLINE const uint8_t *lks_lane(const uint8_t *const *ptrs, int n, int i) { return ptrs[i < n ? i : 0]; }
+
+static void lks_stream_update(lk_sha256_stream *st, int n, const uint8_t *const *ptrs, int64_t len) {
+    __m512i s[8];
+    for (int k = 0; k < 8; k++) s[k] = _mm512_loadu_si512(st->h[k]);
+    const uint8_t *blk[16];
+    int64_t used = st->length % 64, off = 0;
+    if (used > 0) {   /* top up the buffered partial blocks */
+        const int64_t take = len < 64 - used ? len : 64 - used;
+        for (int i = 0; i < 16; i++) memcpy(st->tail[i] + used, lks_lane(ptrs, n, i), (size_t)take);
+        used += take; off = take;
+        if (used == 64) {
+            for (int i = 0; i < 16; i++) blk[i] = st->tail[i];
+            lks_compress(s, blk);
+            used = 0;
+        }
+    }
+    for (; used == 0 && off + 64 <= len; off += 64) {   /* whole blocks straight from the messages */
+        for (int i = 0; i < 16; i++) blk[i] = lks_lane(ptrs, n, i) + off;
+        lks_compress(s, blk);
+    }
+    if (off < len)   /* the rest waits for the next bytes or the padding (used is 0 here) */
+        for (int i = 0; i < 16; i++) memcpy(st->tail[i], lks_lane(ptrs, n, i) + off, (size_t)(len - off));
+    st->length += len;
+    for (int k = 0; k < 8; k++) _mm512_storeu_si512(st->h[k], s[k]);
+}
+
+static void lks_stream_final(lk_sha256_stream *st, int n, uint8_t *digests) {
+    __m512i s[8];
+    for (int k = 0; k < 8; k++) s[k] = _mm512_loadu_si512(st->h[k]);
+    const uint8_t *blk[16];
+    for (int i = 0; i < 16; i++) blk[i] = st->tail[i];
+    const int64_t used = st->length % 64;
+    for (int i = 0; i < 16; i++) {
+        st->tail[i][used] = 0x80;
+        memset(st->tail[i] + used + 1, 0, (size_t)(63 - used));
+    }
+    if (used + 1 > 56) {   /* no room for the length: one more block */
+        lks_compress(s, blk);
+        for (int i = 0; i < 16; i++) memset(st->tail[i], 0, 64);
+    }
+    const uint64_t bits = (uint64_t)st->length * 8;
+    for (int i = 0; i < 16; i++)
+        for (int q = 0; q < 8; q++) st->tail[i][56 + q] = (uint8_t)(bits >> (56 - 8 * q));
+    lks_compress(s, blk);
+    _Alignas(64) uint32_t words[8][16];
+    for (int k = 0; k < 8; k++) _mm512_store_si512(words[k], s[k]);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 8; k++) {
+            const uint32_t v = words[k][i];
+            uint8_t *out = digests + 32 * i + 4 * k;
+            out[0] = (uint8_t)(v >> 24); out[1] = (uint8_t)(v >> 16); out[2] = (uint8_t)(v >> 8); out[3] = (uint8_t)v;
+        }
+}
 #pragma clang attribute pop
 #endif
+
+int lk_sha256_stream_init(lk_sha256_stream *st) {
+#ifdef LK_X86
+    if (!lk_isa_supported(LK_ISA_AVX512)) return 0;
+    for (int k = 0; k < 8; k++)
+        for (int i = 0; i < 16; i++) st->h[k][i] = lks_h0[k];
+    st->length = 0;
+    return 1;
+#else
+    (void)st;
+    return 0;
+#endif
+}
+
+void lk_sha256_stream_update(lk_sha256_stream *st, int n, const uint8_t *const *ptrs, int64_t len) {
+#ifdef LK_X86
+    if (n >= 1 && n <= 16 && len > 0) lks_stream_update(st, n, ptrs, len);
+#else
+    (void)st; (void)n; (void)ptrs; (void)len;
+#endif
+}
+
+void lk_sha256_stream_final(lk_sha256_stream *st, int n, uint8_t *digests) {
+#ifdef LK_X86
+    if (n >= 1 && n <= 16) lks_stream_final(st, n, digests);
+#else
+    (void)st; (void)n; (void)digests;
+#endif
+}
 
 int lk_sha256_lanes(int64_t count, int parts, const uint8_t *const *ptrs, const int64_t *lengths, uint8_t *digests) {
 #ifdef LK_X86

@@ -235,6 +235,13 @@ final class HintCache: @unchecked Sendable {
         let count: Int
         let rows: Int
         let format: Int32
+
+        /// Whether `other`'s rows are whole rows of this matrix (same format and row length).
+        func contains(_ other: Key) -> Bool {
+            guard format == other.format, rows > 0, other.rows > 0, count % rows == 0, other.count == other.rows * (count / rows),
+                  other.count <= count, other.address >= address, other.address - address <= UInt(count - other.count) else { return false }
+            return (other.address - address) % UInt(count / rows) == 0
+        }
     }
     private var entries: [Key: RowHints] = [:]
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
@@ -254,10 +261,18 @@ final class HintCache: @unchecked Sendable {
         let key = Key(address: UInt(bitPattern: w.bytes.baseAddress), count: w.bytes.count, rows: w.rows, format: format)
         pthread_mutex_lock(lock)
         if let h = entries[key] { pthread_mutex_unlock(lock); return h }
+        let whole = entries.first { $0.key.contains(key) }
         pthread_mutex_unlock(lock)
         let h = RowHints(rows: w.rows)
-        lk_matmul_hints(format, w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(w.rows),
-                        Int64(w.blocksPerRow), h.values.baseAddress!)
+        if let (k, parent) = whole {
+            // Rows of a matrix already hinted (`WeightMatrix.rows(_:)`, the output head's
+            // vocabulary slices): a row's hint depends on that row alone.
+            let first = Int(key.address - k.address) / w.rowBytes
+            _ = h.values.initialize(from: parent.values[first ..< first + w.rows])
+        } else {
+            lk_matmul_hints(format, w.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(w.rows),
+                            Int64(w.blocksPerRow), h.values.baseAddress!)
+        }
         pthread_mutex_lock(lock)
         if entries.count >= 1024 { entries.removeAll(keepingCapacity: true) }
         entries[key] = h

@@ -94,15 +94,23 @@ public final class LlamaModel: Sendable {
             first = k
         }
         let rows = n - first
-        weights.outputNorm.withUnsafeBufferPointer { norm in
-            backend.rmsNorm(x.readOnly(first * c.dim ..< n * c.dim), weight: norm, rows: rows, epsilon: c.rmsEpsilon, into: h.mutable)
-        }
-        let hq = backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim)
+        let hq = headInput(x.readOnly(first * c.dim ..< n * c.dim), rows: rows, backend: backend, scratch: h)
         // [rows × vocab] logits, written by the product directly (no zero fill, no copy).
         return [Float](unsafeUninitializedCapacity: rows * c.vocabularySize) { out, count in
             backend.matmul(weights.output, hq, into: out)
             count = rows * c.vocabularySize
         }
+    }
+
+    /// The output head's input (§5.2 step 3): the final norm of `rows` residual rows
+    /// (`[rows × dim]`), written to `scratch` (at least `rows × dim`), quantised.
+    private func headInput(_ residual: UnsafeBufferPointer<Float>, rows: Int, backend: any Backend, scratch h: FloatBuffer) -> QuantizedActivations {
+        let c = config
+        precondition(residual.count == rows * c.dim && h.count >= rows * c.dim, "headInput: shapes")
+        weights.outputNorm.withUnsafeBufferPointer { norm in
+            backend.rmsNorm(residual, weight: norm, rows: rows, epsilon: c.rmsEpsilon, into: h.mutable)
+        }
+        return backend.quantize(h.readOnly(0 ..< rows * c.dim), rows: rows, columns: c.dim)
     }
 
     /// Scratch tensors of one transformer block over `rows` positions.
@@ -219,12 +227,35 @@ public final class LlamaModel: Sendable {
     public func logits(residual row: UnsafeBufferPointer<Float>, backend: any Backend) -> [Float] {
         let c = config
         precondition(row.count == c.dim)
-        let h = FloatBuffer(count: c.dim)
-        weights.outputNorm.withUnsafeBufferPointer { norm in
-            backend.rmsNorm(row, weight: norm, rows: 1, epsilon: c.rmsEpsilon, into: h.mutable)
-        }
+        let hq = headInput(row, rows: 1, backend: backend, scratch: FloatBuffer(count: c.dim))
         let out = FloatBuffer(count: c.vocabularySize)
-        backend.matmul(weights.output, backend.quantize(h.readOnly, rows: 1, columns: c.dim), into: out.mutable)
+        backend.matmul(weights.output, hq, into: out.mutable)
         return out.array
+    }
+
+    /// Vocabulary entries per slice of `logitSlices`: 4,096 (for SmolLM2-135M, 4.7 MB of the
+    /// output matrix and 2.1 MB of logits for 129 rows, where the whole head's logits would be
+    /// 25 MB of memory never touched before).
+    public static let headSliceWidth = 4096
+
+    /// The output head of `rows` residual rows (`[rows × dim]`), a vocabulary slice at a time:
+    /// calls `body` with each slice `v0 ..< v1` of `0 ..< vocab`, in order, and the
+    /// `[rows × (v1 − v0)]` logits of those entries (row-major; the buffer is reused, valid only
+    /// during the call). The logits are bit for bit those of `forward` (each output is one exact
+    /// dot product, whatever the rows computed with it, SPEC §5.3).
+    /// - Parameter width: entries per slice, ≥ 1 (the last slice may be narrower).
+    public func logitSlices(residual: UnsafeBufferPointer<Float>, rows: Int, backend: any Backend, width: Int = headSliceWidth,
+                            _ body: (_ vocab: Range<Int>, _ logits: UnsafeBufferPointer<Float>) throws -> Void) rethrows {
+        let c = config
+        precondition(width >= 1 && rows >= 0 && residual.count == rows * c.dim, "logitSlices: shapes")
+        guard rows > 0 else { return }
+        let hq = headInput(residual, rows: rows, backend: backend, scratch: FloatBuffer(count: rows * c.dim))
+        let out = FloatBuffer(count: rows * min(width, c.vocabularySize))   // [rows × slice width]
+        for v0 in stride(from: 0, to: c.vocabularySize, by: width) {
+            let v1 = min(v0 + width, c.vocabularySize)
+            let y = UnsafeMutableBufferPointer(rebasing: out.mutable[0 ..< rows * (v1 - v0)])
+            backend.matmul(weights.output.rows(v0 ..< v1), hq, into: y)
+            try body(v0 ..< v1, UnsafeBufferPointer(y))
+        }
     }
 }

@@ -87,3 +87,26 @@ public enum Sampler {
         return TokenID(weights.count - 1)
     }
 }
+
+/// The greedy choice (`Sampler.argmax`) of one logits row that arrives a slice at a time, in
+/// order (`LlamaModel.logitSlices`): the same index as `argmax` of the whole row.
+public struct RunningArgmax: Sendable {
+    /// The largest value so far (−∞ while none is above −∞).
+    private var best: Float = -.infinity
+    /// Where `best` first occurs; while no value is above −∞, the first value that is not NaN.
+    private var index: Int?
+
+    public init() {}
+
+    /// Adds entries `offset ..< offset + slice.count` of the row (`offset` = the entries added
+    /// before).
+    public mutating func add(_ slice: UnsafeBufferPointer<Float>, offset: Int) {
+        guard !slice.isEmpty else { return }
+        let i = Sampler.argmax(slice), v = slice[i]
+        // A later slice wins only with a strictly larger value: ties go to the lowest index.
+        if v > best || (index == nil && !v.isNaN) { best = v; index = offset + i }
+    }
+
+    /// The chosen token: `argmax` of the entries added (0 when every one is NaN).
+    public var token: TokenID { TokenID(index ?? 0) }
+}

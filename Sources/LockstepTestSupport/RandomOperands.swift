@@ -79,3 +79,38 @@ public func productMismatches(_ backend: any Backend, seed: UInt64 = 42) -> [Str
     }
     return failures
 }
+
+/// Compares `backend`'s products with views of one matrix's rows (`WeightMatrix.rows(_:)`) with
+/// the reference backend's, bit for bit. The matrix has an owner, so backends that keep per-matrix
+/// state (device copies, row hints) keep it, and the views are taken in an order in which views
+/// that start at the same address but differ in length follow each other. Returns a description
+/// of each mismatch (empty when all agree).
+public func rowViewMismatches(_ backend: any Backend, seed: UInt64 = 43) -> [String] {
+    final class Storage {
+        let bytes: UnsafeMutableRawBufferPointer
+        init(_ b: [UInt8]) {
+            bytes = .allocate(byteCount: b.count, alignment: 64)
+            bytes.copyMemory(from: UnsafeRawBufferPointer(start: b, count: b.count))
+        }
+        deinit { bytes.deallocate() }
+    }
+    var g = RandomOperands(seed: seed)
+    var failures: [String] = []
+    let rows = 40, columns = 64, tokens = 5
+    for format in WeightFormat.allCases {
+        let storage = Storage(g.weightBytes(format, rows: rows, columns: columns, spread: 6))
+        let whole = WeightMatrix(format: format, rows: rows, columns: columns, bytes: UnsafeRawBufferPointer(storage.bytes), owner: storage)
+        let x = g.activations(rows: tokens, columns: columns, spread: 4)
+        let q = x.withUnsafeBufferPointer { QuantizedActivations($0, rows: tokens, columns: columns) }
+        for range in [0 ..< rows, 0 ..< 1, 3 ..< 4, 3 ..< 10, 0 ..< 7, 39 ..< 40, 20 ..< 40, 0 ..< rows] {
+            let w = whole.rows(range)
+            var expected = [Float](repeating: 0, count: tokens * range.count)
+            var actual = [Float](repeating: .nan, count: tokens * range.count)
+            expected.withUnsafeMutableBufferPointer { ReferenceBackend().matmul(w, q, into: $0) }
+            actual.withUnsafeMutableBufferPointer { backend.matmul(w, q, into: $0) }
+            let differing = zip(expected, actual).filter { $0.bitPattern != $1.bitPattern }.count
+            if differing > 0 { failures.append("\(backend.name) \(format.rawValue) rows \(range) of \(rows): \(differing) outputs differ") }
+        }
+    }
+    return failures
+}

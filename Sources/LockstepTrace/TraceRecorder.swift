@@ -113,6 +113,44 @@ public final class TraceRecorder {
         return digests
     }
 
+    /// The greedy sample steps of `rows` consecutive positions from `firstPosition`, from their
+    /// final residual rows (`[rows × dim]`): the output head a vocabulary slice at a time
+    /// (`LlamaModel.logitSlices`), each slice argmaxed (`RunningArgmax`) and hashed
+    /// (`SampleDigestStream`) on `backend`'s threads while it is in cache. The same tokens and
+    /// digests as greedy sampling of `forward`'s logits and `sampleDigests`, without the
+    /// `rows × vocab` logits (25 MB for a 128-token SmolLM2 replay) in memory never touched before.
+    /// Little-endian hosts only.
+    /// - Parameter sliceWidth: vocabulary entries per slice (any value gives the same result).
+    public static func greedySampleSteps(model: LlamaModel, residual: UnsafeBufferPointer<Float>, rows: Int, firstPosition: Int,
+                                         on backend: any Backend, sliceWidth: Int = LlamaModel.headSliceWidth) -> (tokens: [TokenID], digests: [Digest]) {
+        let digestStream = SampleDigestStream((0 ..< rows).map { .sample(firstPosition + $0) })
+        var choices = [RunningArgmax](repeating: RunningArgmax(), count: rows)
+        var digests = [Digest](repeating: Digest(bytes: [UInt8](repeating: 0, count: Digest.byteCount)), count: rows)
+        // The groups of rows on the backend's threads: split by rows (each range takes the
+        // groups that start in it), as a group count alone is too small to share out.
+        func forEachGroup(_ body: (Int) -> Void) {
+            backend.forEachRowRange(rows) { range in
+                for g in 0 ..< digestStream.groups where range.contains(digestStream.rows(inGroup: g).lowerBound) { body(g) }
+            }
+        }
+        choices.withUnsafeMutableBufferPointer { choices in
+            model.logitSlices(residual: residual, rows: rows, backend: backend, width: sliceWidth) { vocab, logits in
+                let width = vocab.count
+                forEachGroup { g in
+                    for r in digestStream.rows(inGroup: g) {
+                            choices[r].add(UnsafeBufferPointer(rebasing: logits[r * width ..< (r + 1) * width]), offset: vocab.lowerBound)
+                    }
+                    digestStream.add(group: g, logits: logits, width: width)
+                }
+            }
+            digests.withUnsafeMutableBufferPointer { out in
+                let choices = UnsafeBufferPointer(choices)
+                forEachGroup { g in digestStream.finish(group: g, token: { UInt32(bitPattern: choices[$0].token) }, into: out) }
+            }
+        }
+        return (choices.map(\.token), digests)
+    }
+
     /// Starts capturing a forward pass over positions `start ..< start + rows`, run on `backend`:
     /// its threads hash the rows between its ops (`Backend.forEachRowRange`; Dispatch's threads
     /// when nil).

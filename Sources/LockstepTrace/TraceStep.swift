@@ -196,6 +196,58 @@ public enum StepDigest {
     }
 }
 
+/// The digests of the sample steps of consecutive rows whose logits arrive a vocabulary slice at a
+/// time (`LlamaModel.logitSlices`): each slice is hashed into every row's message while it is in
+/// cache (`SHA256LaneStream`), so the `rows × vocab` logits are never held at once. The digests
+/// are `StepDigest.sample`'s. Little-endian hosts only (the logits are hashed as stored).
+public final class SampleDigestStream {
+    private let stream: SHA256LaneStream
+
+    /// Starts the messages of `steps` (sample steps): their domain tag and step headers.
+    public init(_ steps: [StepID]) {
+        stream = SHA256LaneStream(count: steps.count)
+        let headers = steps.flatMap(\.header)                               // [n × 9] step headers
+        let headerBytes = steps.isEmpty ? 0 : headers.count / steps.count
+        DomainTag.step.withUnsafeBytes { tag in
+            headers.withUnsafeBytes { headers in
+                for g in 0 ..< stream.groups {
+                    stream.update(group: g, tag)
+                    stream.update(group: g, length: headerBytes) { headers.baseAddress! + headerBytes * $0 }
+                }
+            }
+        }
+    }
+
+    /// Groups of rows that `add` and `finish` take one at a time (any thread, one group per
+    /// thread at a time).
+    public var groups: Int { stream.groups }
+    /// The rows of group `g`.
+    public func rows(inGroup g: Int) -> Range<Int> { stream.messages(inGroup: g) }
+
+    /// Appends the next slice of the logits of group `g`'s rows: `logits` is `[rows × width]`
+    /// for every row of the stream (row-major), of which the group's rows are read.
+    public func add(group g: Int, logits: UnsafeBufferPointer<Float>, width: Int) {
+        #if _endian(little)
+        precondition(width >= 0 && logits.count == stream.count * width, "SampleDigestStream.add: shapes")
+        guard width > 0 else { return }
+        stream.update(group: g, length: 4 * width) { UnsafeRawPointer(logits.baseAddress! + width * $0) }
+        #else
+        fatalError("SampleDigestStream hashes logits as stored: little-endian hosts only")
+        #endif
+    }
+
+    /// Appends each row's chosen token and writes the digests of group `g`'s rows to
+    /// `digests[row]`. The group is spent.
+    public func finish(group g: Int, token: (_ row: Int) -> UInt32, into digests: UnsafeMutableBufferPointer<Digest>) {
+        let bytes = rows(inGroup: g).flatMap { m in (0 ..< 4).map { UInt8(truncatingIfNeeded: token(m) >> (8 * $0)) } }
+        let first = rows(inGroup: g).lowerBound
+        bytes.withUnsafeBytes { bytes in
+            stream.update(group: g, length: 4) { bytes.baseAddress! + 4 * ($0 - first) }
+        }
+        stream.finalize(group: g, into: digests)
+    }
+}
+
 /// The hash chain (§7.3): `c₀ = SHA-256("lockstep.chain.v1" 0x00 ‖ request digest)`,
 /// `cᵢ = SHA-256(cᵢ₋₁ ‖ oᵢ)` — here `cᵢ` is the value after step i (0-based), so agreeing on one
 /// chain value means agreeing on the request and every step up to it.

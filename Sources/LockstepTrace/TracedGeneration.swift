@@ -139,16 +139,21 @@ public enum TracedGeneration {
     /// returned commitment (unsigned) uses the tokens the replay sampled.
     /// - Parameters:
     ///   - chunk: positions per forward pass (≥ 1); any value gives the same leaves.
+    ///   - headSliceWidth: for a greedy request replayed without storing states, the output head
+    ///     is computed this many vocabulary entries at a time (`greedySampleSteps`), or whole
+    ///     when nil; any value gives the same leaves.
     ///   - progress: called on the calling thread after the embedding and each layer of each
     ///     forward pass, and after its sampling, with the steps computed so far and the request's
     ///     step count (its leaf count); the last call has the two equal.
     public static func replay(model: LlamaModel, backend: any Backend, request: TraceRequest, outputTokens: [TokenID],
                               storeStates: Bool = false, writer: TraceWriter? = nil, chunk: Int = replayChunk,
+                              headSliceWidth: Int? = LlamaModel.headSliceWidth,
                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(TraceError) -> (commitment: Commitment, leaves: [TraceLeaf]) {
         guard let sampler = request.sampler else { throw .generation("the request's temperature is not a finite number ≥ 0") }
         guard outputTokens.count <= Int(request.maxTokens) else { throw .generation("\(outputTokens.count) output tokens exceed max tokens \(request.maxTokens)") }
         guard request.shape == (try? ModelShape(model)) else { throw .generation("the request's model shape is not the model's") }
         guard chunk >= 1 else { throw .generation("the replay chunk must be ≥ 1, got \(chunk)") }
+        guard (headSliceWidth ?? 1) >= 1 else { throw .generation("the head slice width must be ≥ 1, got \(headSliceWidth ?? 0)") }
         let header = TraceHeader(request: request, storesStates: storeStates)
         let recorder = TraceRecorder(header: header, writer: writer)
         let prompt = request.promptTokens, np = prompt.count, ng = outputTokens.count
@@ -157,42 +162,65 @@ public enum TracedGeneration {
             // Position p reads the token at p: the prompt, then every claimed token but the last.
             let fed = prompt + outputTokens.dropLast()
             let session = InferenceSession(model: model, backend: backend)
-            let v = model.config.vocabularySize
-            do {
+            let c = model.config, v = c.vocabularySize
+            // Greedy replays without stored states take the head a vocabulary slice at a time,
+            // hashing and argmaxing each slice in cache (`greedySampleSteps`); the others sample
+            // each whole logits row.
+            #if _endian(little)
+            let sliced = sampler.temperature == 0 && !storeStates && headSliceWidth != nil
+            #else
+            let sliced = false
+            #endif
+            do throws(any Error) {
                 var start = 0, stepsDone = 0
-                let layers = model.config.layers, steps = fed.count * (layers + 1) + ng
+                let layers = c.layers, steps = fed.count * (layers + 1) + ng
                 while start < fed.count {
-                    let end = min(start + chunk, fed.count)
+                    let end = min(start + chunk, fed.count), rows = end - start
                     let firstSampled = max(np - 1 - start, 0)   // the chunk's first row with a sample step
-                    let capture = recorder.capture(start: start, rows: end - start, on: backend)
-                    let observe = capture.observer, before = stepsDone, rows = end - start
-                    let logits = try session.evaluate(Array(fed[start ..< end]), logits: .from(firstSampled), observer: { layer, residual in
+                    let count = max(rows - firstSampled, 0), first = sampled.count
+                    let capture = recorder.capture(start: start, rows: rows, on: backend)
+                    let observe = capture.observer, before = stepsDone
+                    let final = FloatBuffer(count: sliced ? count * c.dim : 0)   // [count × dim] last residual rows
+                    let logits = try session.evaluate(Array(fed[start ..< end]), logits: sliced ? .none : .from(firstSampled), observer: { layer, residual in
                         observe(layer, residual)
+                        if sliced && layer == layers - 1 && count > 0 {
+                            _ = final.mutable.initialize(from: residual[firstSampled * c.dim ..< rows * c.dim])
+                        }
                         progress?(before + rows * ((layer ?? -1) + 2), steps)
                     })
-                    try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
-                        let count = max(end - start - firstSampled, 0), first = sampled.count
-                        // Each row is sampled on its own (its index fixes the generator's counter).
-                        let tokens = [TokenID](unsafeUninitializedCapacity: count) { out, initialized in
-                            backend.forEachRowRange(count) { range in
-                                for i in range {
-                                    (out.baseAddress! + i).initialize(to: Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
-                                                                                         settings: sampler, index: first + i))
+                    let tokens: [TokenID], digests: [Digest]
+                    if sliced {
+                        (tokens, digests) = TraceRecorder.greedySampleSteps(model: model, residual: final.readOnly, rows: count, firstPosition: start + firstSampled,
+                                                              on: backend, sliceWidth: headSliceWidth ?? LlamaModel.headSliceWidth)
+                    } else {
+                        tokens = logits.withUnsafeBufferPointer { all in
+                            // Each row is sampled on its own (its index fixes the generator's counter).
+                            [TokenID](unsafeUninitializedCapacity: count) { out, initialized in
+                                backend.forEachRowRange(count) { range in
+                                    for i in range {
+                                        (out.baseAddress! + i).initialize(to: Sampler.sample(UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
+                                                                                             settings: sampler, index: first + i))
+                                    }
                                 }
+                                initialized = count
                             }
-                            initialized = count
                         }
-                        let digests = TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: all, tokens: tokens, on: backend)
-                        for r in 0 ..< end - start {
+                        digests = logits.withUnsafeBufferPointer {
+                            TraceRecorder.sampleDigests(firstPosition: start + firstSampled, logits: $0, tokens: tokens, on: backend)
+                        }
+                    }
+                    try logits.withUnsafeBufferPointer { (all) throws(TraceError) in
+                        for r in 0 ..< rows {
                             try capture.emitRow(r)
                             guard r >= firstSampled else { continue }
                             let i = r - firstSampled
-                            try recorder.recordSample(position: start + r, logits: UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v]),
-                                                      token: tokens[i], digest: digests[i])
+                            // Sliced: no logits rows (the recorder reads them only to store states).
+                            let row = sliced ? UnsafeBufferPointer(rebasing: all[0 ..< 0]) : UnsafeBufferPointer(rebasing: all[i * v ..< (i + 1) * v])
+                            try recorder.recordSample(position: start + r, logits: row, token: tokens[i], digest: digests[i])
                         }
-                        sampled += tokens
-                        stepsDone += rows * (layers + 1) + count
                     }
+                    sampled += tokens
+                    stepsDone += rows * (layers + 1) + count
                     progress?(stepsDone, steps)
                     start = end
                 }

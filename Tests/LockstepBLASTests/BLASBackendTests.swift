@@ -11,6 +11,7 @@ final class BLASBackendTests: XCTestCase {
         for threads in [1, 2] {
             let blas = BLASBackend(threads: threads, fallback: ReferenceBackend(), minimumGEMMRows: 1)
             XCTAssertEqual(productMismatches(blas), [])
+            XCTAssertEqual(rowViewMismatches(blas), [])
         }
     }
 

@@ -156,6 +156,15 @@ final class MatmulConformanceTests: XCTestCase {
     /// byte for byte: one format, rows that do and do not fill a row group (and empty matrices, one
     /// without any bytes),
     /// decode and panel batches; matrices of different formats take separate products.
+    /// Views of one matrix's rows (`WeightMatrix.rows(_:)`, the output head's vocabulary
+    /// slices) on every configuration: a view's row hints, taken from the whole matrix's, give
+    /// the reference's bits.
+    func testRowViewsOfOneMatrix() {
+        for (label, backend) in BackendsUnderTest.all {
+            XCTAssertEqual(rowViewMismatches(backend), [], label)
+        }
+    }
+
     func testManyMatricesInOneCallGiveEachProduct() {
         let counter = ComparisonCounter()
         var rng = SplitMix64(seed: 0x3A_0005)

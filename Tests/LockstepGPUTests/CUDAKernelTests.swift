@@ -38,6 +38,7 @@ final class CUDAKernelTests: XCTestCase {
         do {
             let backend = try CUDABackend(fallback: ReferenceBackend())
             XCTAssertEqual(productMismatches(backend), [])
+            XCTAssertEqual(rowViewMismatches(backend), [])
         } catch {
             // No GPU here: the error must say what is missing.
             XCTAssertTrue("\(error)".contains("cuda:"), "\(error)")

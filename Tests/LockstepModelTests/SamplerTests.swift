@@ -52,4 +52,30 @@ final class SamplerTests: XCTestCase {
         XCTAssertGreaterThan(counts[0], 900)
         XCTAssertGreaterThan(counts[1], 900)
     }
+
+    /// `RunningArgmax` fed a row in slices of every width chooses what `argmax` of the whole row
+    /// does, on rows full of ties, signed zeros, infinities and NaNs (a greedy replay's head).
+    func testRunningArgmaxOverSlicesMatchesArgmaxOfTheRow() {
+        var rng = SplitMix64(seed: 0x5A_0002)
+        let pool: [Float] = [.nan, -.infinity, .infinity, 0, -0.0, 1, -1, 2, 2, 1e-45, -3e38]
+        var checked = 0
+        for length in 1 ... 40 {
+            for _ in 0 ..< 30 {
+                let x = (0 ..< length).map { _ in pool[Int.random(in: 0 ..< pool.count, using: &rng)] }
+                x.withUnsafeBufferPointer { row in
+                    let whole = Sampler.argmax(row)
+                    for width in 1 ... length {
+                        var running = RunningArgmax()
+                        for v0 in stride(from: 0, to: length, by: width) {
+                            running.add(UnsafeBufferPointer(rebasing: row[v0 ..< min(v0 + width, length)]), offset: v0)
+                        }
+                        XCTAssertEqual(Int(running.token), whole, "\(x) in slices of \(width)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(checked, 30 * (1 ... 40).reduce(0, +))
+        XCTAssertEqual(RunningArgmax().token, 0)
+    }
 }

@@ -49,6 +49,49 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(seen.map(\.done), Array(1 ... Set(s.samples).count))
     }
 
+    /// A greedy replay takes the output head a vocabulary slice at a time, argmaxing and hashing
+    /// each slice (`TraceRecorder.greedySampleSteps`): with every slice width — one entry, widths
+    /// that do not divide the vocabulary, the whole vocabulary, more — and on every backend
+    /// (the `cpu` backend's slices take their row hints from the whole matrix), the leaves are
+    /// the generation's, as with the whole head (`headSliceWidth: nil`).
+    func testGreedyReplayGivesTheGenerationsLeavesWithEveryHeadSliceWidth() throws {
+        let (_, t) = try Fixture.trace("slices.trace", maxTokens: 20)
+        let c = t.signed.commitment, vocab = Fixture.model.config.vocabularySize
+        XCTAssertEqual(c.request.sampler, .greedy)
+        XCTAssertGreaterThan(c.outputTokens.count, 4, "enough sample steps to slice")
+        for name in BackendRegistry.names {
+            guard let backend = try? BackendRegistry.make(name, threads: 2) else { continue }
+            for width in [nil, 1, 7, 64, vocab - 1, vocab, vocab + 5] as [Int?] {
+                let r = try TracedGeneration.replay(model: Fixture.model, backend: backend, request: c.request, outputTokens: c.outputTokens,
+                                                    chunk: 9, headSliceWidth: width)
+                let what = "\(name), slices of \(width.map(String.init) ?? "the whole vocabulary")"
+                XCTAssertTrue(r.leaves == t.leaves, "\(what): first different leaf \(String(describing: t.leaves.indices.first { r.leaves[$0] != t.leaves[$0] }))")
+                XCTAssertEqual(r.commitment.root, c.root)
+            }
+        }
+        XCTAssertThrowsError(try TracedGeneration.replay(model: Fixture.model, backend: ReferenceBackend(), request: c.request,
+                                                         outputTokens: c.outputTokens, headSliceWidth: 0))
+    }
+
+    /// A claimed token the greedy head would not choose: whatever the slice width, the replay
+    /// chooses the honest token there (so that sample step's leaf, which hashes the replay's
+    /// choice, agrees) and the first leaf that differs is the next position's embedding, which
+    /// reads the claimed token. (`Replay.verify` names the sample step from the tokens.)
+    func testSlicedGreedyReplayNamesAWrongToken() throws {
+        let (_, t) = try Fixture.trace("slices-wrong.trace", maxTokens: 8)
+        let c = t.signed.commitment, schedule = t.header.schedule
+        var claimed = c.outputTokens
+        claimed[3] = (claimed[3] + 1) % Int32(Fixture.model.config.vocabularySize)
+        let p = schedule.promptCount - 1 + 3
+        for width in [nil, 3, 4096] as [Int?] {
+            let r = try TracedGeneration.replay(model: Fixture.model, backend: ReferenceBackend(), request: c.request, outputTokens: claimed,
+                                                headSliceWidth: width)
+            let firstDifferent = t.leaves.indices.first { r.leaves[$0] != t.leaves[$0] }
+            XCTAssertEqual(firstDifferent, schedule.firstIndex(ofPosition: p + 1), "slices of \(String(describing: width))")
+            XCTAssertEqual(r.commitment.outputTokens[3], c.outputTokens[3], "the replay's own choice at the forged position")
+        }
+    }
+
     func testSampledTraceVerifies() throws {
         let (_, t) = try Fixture.trace("sampled.trace", maxTokens: 6, sampler: SamplerSettings(temperature: 0.9, seed: 42))
         XCTAssertTrue(try Replay.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend()).verdict.holds)

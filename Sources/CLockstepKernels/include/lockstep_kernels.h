@@ -185,6 +185,28 @@ int lk_attention(lk_pool *pool, int isa, const float *queries, int64_t rows,
  */
 int lk_sha256_lanes(int64_t count, int parts, const uint8_t *const *ptrs, const int64_t *lengths, uint8_t *digests);
 
+/**
+ * SHA-256 of up to 16 messages side by side, fed in pieces: every update appends `len` bytes to
+ * each of `n` (1…16) messages, message i's from `ptrs[i]`, so all have the same length at every
+ * point. For messages that are produced a piece at a time (an output head computed a vocabulary
+ * slice at a time). `h`: the 16 states, word k of lane i at `h[k][i]`; `tail`: each lane's bytes
+ * of its unfinished block; `length`: bytes fed to each message so far.
+ */
+typedef struct {
+    uint32_t h[8][16];
+    uint8_t tail[16][64];
+    int64_t length;
+} lk_sha256_stream;
+
+/** Starts 16 empty messages. Returns 1, or 0 when this machine or build has no AVX-512 (the
+    caller then hashes another way and must not call the functions below). */
+int lk_sha256_stream_init(lk_sha256_stream *st);
+/** Appends `len` ≥ 0 bytes at `ptrs[i]` to message i for i < n (lanes from n on repeat message 0). */
+void lk_sha256_stream_update(lk_sha256_stream *st, int n, const uint8_t *const *ptrs, int64_t len);
+/** Pads the messages and writes the digest of message i to `digests + 32·i` for i < n. The
+    stream is spent. */
+void lk_sha256_stream_final(lk_sha256_stream *st, int n, uint8_t *digests);
+
 /* ---- diagnostics ---------------------------------------------------------------------- */
 
 /**

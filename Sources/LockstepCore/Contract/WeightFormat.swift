@@ -76,4 +76,11 @@ public struct WeightMatrix: @unchecked Sendable {
         self.bytes = bytes
         self.owner = owner
     }
+
+    /// Rows `range` of this matrix, sharing its storage (`range` within `0 ..< rows`).
+    public func rows(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "WeightMatrix.rows: \(range) outside 0..<\(rows)")
+        return WeightMatrix(format: format, rows: range.count, columns: columns,
+                            bytes: UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound * rowBytes ..< range.upperBound * rowBytes]), owner: owner)
+    }
 }
