@@ -167,10 +167,11 @@ public enum TracedGeneration {
             // hashing and argmaxing each slice in cache (`greedySampleSteps`); the others sample
             // each whole logits row.
             #if _endian(little)
-            let sliced = sampler.temperature == 0 && !storeStates && headSliceWidth != nil
+            let sliceWidth = sampler.temperature == 0 && !storeStates ? headSliceWidth : nil
             #else
-            let sliced = false
+            let sliceWidth: Int? = nil
             #endif
+            let sliced = sliceWidth != nil
             do throws(any Error) {
                 var start = 0, stepsDone = 0
                 let layers = c.layers, steps = fed.count * (layers + 1) + ng
@@ -189,9 +190,9 @@ public enum TracedGeneration {
                         progress?(before + rows * ((layer ?? -1) + 2), steps)
                     })
                     let tokens: [TokenID], digests: [Digest]
-                    if sliced {
-                        (tokens, digests) = TraceRecorder.greedySampleSteps(model: model, residual: final.readOnly, rows: count, firstPosition: start + firstSampled,
-                                                              on: backend, sliceWidth: headSliceWidth ?? LlamaModel.headSliceWidth)
+                    if let sliceWidth {
+                        (tokens, digests) = TraceRecorder.greedySampleSteps(model: model, residual: final.readOnly, rows: count,
+                                                                            firstPosition: start + firstSampled, on: backend, sliceWidth: sliceWidth)
                     } else {
                         tokens = logits.withUnsafeBufferPointer { all in
                             // Each row is sampled on its own (its index fixes the generator's counter).
