@@ -194,11 +194,10 @@ public enum Dispute {
         /// State `j`, checked against leaf `j` (of A; the leaves before the divergent step agree).
         func open(_ j: Int) throws(VerifyError) -> [UInt8]? {
             guard let source else { return nil }
-            let state = try source.state(at: j)
-            if let bad = StepOpening.checkState(state, of: a.leaves[j], step: a.header.schedule.step(at: j), header: a.header) {
-                throw VerifyError("the stored state the referee opened: \(bad)")
+            switch try source.checkedState(at: j, against: a.leaves[j]) {
+            case let .success(state): return state
+            case let .failure(bad): throw VerifyError("the stored state the referee opened: \(bad)")
             }
-            return state
         }
         let request = a.signed.commitment.request
         guard request == b.signed.commitment.request else { throw VerifyError("the two traces are for different requests") }

@@ -138,13 +138,7 @@ private struct GroupCheck {
                               computeStarted: inout Double?) throws(VerifyError) -> Verdict? {
         let hasher = SHA256Hasher()
         // The state of step j, checked against its leaf, or the reason it fails.
-        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
-            let state = try trace.state(at: j)
-            if let why = StepOpening.checkState(state, of: trace.leaves[j], step: schedule.step(at: j), header: trace.header, hasher: hasher) {
-                return .failure(VerifyError(why))
-            }
-            return .success(state)
-        }
+        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> { try trace.checkedState(at: j, hasher: hasher) }
         let first = group[0], step0 = schedule.step(at: first)
         for i in group {
             if case let .failure(why) = try open(i) {

@@ -53,6 +53,22 @@ public protocol OpenableTrace {
     func state(at index: Int) throws(VerifyError) -> [UInt8]
 }
 
+extension OpenableTrace {
+    /// The stored state of step `index`, read (`state(at:)`) and checked against `leaf` — this
+    /// trace's leaf `index` unless another trace's agreeing leaf is given (a dispute opens
+    /// either file against A's leaves) — with `StepOpening.checkState`.
+    /// - Returns: the state, or why it is not the one the leaf commits to.
+    /// - Throws: `VerifyError` when the state cannot be read at all.
+    public func checkedState(at index: Int, against leaf: TraceLeaf? = nil,
+                             hasher: SHA256Hasher = SHA256Hasher()) throws(VerifyError) -> Result<[UInt8], VerifyError> {
+        let state = try state(at: index)
+        if let why = StepOpening.checkState(state, of: leaf ?? leaves[index], step: header.schedule.step(at: index), header: header, hasher: hasher) {
+            return .failure(VerifyError(why))
+        }
+        return .success(state)
+    }
+}
+
 extension TraceContents: OpenableTrace {
     public var opensStates: Bool { states != nil }
 
