@@ -123,7 +123,10 @@ typedef struct {
 static void lk_mm_worker(void *p, int w, int n) {
     const lk_mm_job *job = p;
     const int64_t total = job->first[job->count];
-    const int64_t g0 = total * w / n, g1 = total * (w + 1) / n;
+    /* Chunks shrink towards the end (chunk w ends where a share 1 − ((n − w − 1)/n)² of the
+       groups does), so that the thread that finishes last waits on a small one. */
+    const int64_t m2 = (int64_t)n * n, left0 = (int64_t)(n - w) * (n - w), left1 = (int64_t)(n - w - 1) * (n - w - 1);
+    const int64_t g0 = total - total * left0 / m2, g1 = total - total * left1 / m2;
     for (int m = 0; m < job->count; m++) {
         const int64_t a = g0 > job->first[m] ? g0 : job->first[m], b = g1 < job->first[m + 1] ? g1 : job->first[m + 1];
         if (a >= b) continue;
