@@ -233,7 +233,7 @@ public final class LlamaModel: Sendable {
         return out.array
     }
 
-    /// Vocabulary entries per slice of `logitSlices`: 4,096 (for SmolLM2-135M, 4.7 MB of the
+    /// Vocabulary entries per slice of `logitSlices`: 4,096 (for SmolLM2-135M, 1.5 MB of the
     /// output matrix and 2.1 MB of logits for 129 rows, where the whole head's logits would be
     /// 25 MB of memory never touched before).
     public static let headSliceWidth = 4096
