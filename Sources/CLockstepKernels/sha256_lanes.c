@@ -92,62 +92,6 @@ static void lks_compress(__m512i s[8], const uint8_t *const blk[16]) {
     s[6] = _mm512_add_epi32(s[6], g); s[7] = _mm512_add_epi32(s[7], h);
 }
 
-/* Block `lo / 64` of the padded message of lane `m` (parts at ptrs[m·parts …]), `total` bytes
-   long, written to `out` (64 bytes): the bytes of the parts it covers, then the padding
-   (0x80, zeros, and in the last block the bit length, big-endian). `part`/`part_start`: the
-   first part that ends after `lo`, and where it starts. */
-static void lks_stage_block(uint8_t *out, const uint8_t *const *ptrs, int parts, const int64_t *lengths,
-                            int64_t total, int64_t lo, int part, int64_t part_start, int last) {
-    int64_t at = part_start;
-    for (int j = part; j < parts && at < lo + 64; j++) {
-        const int64_t from = lo > at ? lo : at, to = at + lengths[j] < lo + 64 ? at + lengths[j] : lo + 64;
-        if (to > from) memcpy(out + (from - lo), ptrs[j] + (from - at), (size_t)(to - from));
-        at += lengths[j];
-    }
-    for (int64_t x = total > lo ? total - lo : 0; x < 64; x++) out[x] = lo + x == total ? 0x80 : 0;
-    if (last) {
-        const uint64_t bits = (uint64_t)total * 8;
-        for (int q = 0; q < 8; q++) out[56 + q] = (uint8_t)(bits >> (56 - 8 * q));
-    }
-}
-
-/* Messages first … first + n − 1 (1 ≤ n ≤ 16); lanes past n repeat message `first`. */
-static void lks_group(int64_t first, int n, int parts, const uint8_t *const *ptrs, const int64_t *lengths,
-                      int64_t total, uint8_t *digests) {
-    _Alignas(64) uint8_t stage[16][64];
-    const uint8_t *blk[16];
-    __m512i s[8];
-    for (int k = 0; k < 8; k++) s[k] = _mm512_set1_epi32((int)lks_h0[k]);
-    const int64_t blocks = (total + 9 + 63) / 64;
-    int part = 0;
-    int64_t part_start = 0;
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t lo = 64 * b;
-        while (part < parts && part_start + lengths[part] <= lo) part_start += lengths[part++];
-        const int inside = part < parts && lo + 64 <= part_start + lengths[part];
-        for (int i = 0; i < 16; i++) {
-            const uint8_t *const *mine = ptrs + (first + (i < n ? i : 0)) * parts;
-            if (inside) {
-                blk[i] = mine[part] + (lo - part_start);
-            } else {
-                lks_stage_block(stage[i], mine, parts, lengths, total, lo, part, part_start, b == blocks - 1);
-                blk[i] = stage[i];
-            }
-        }
-        lks_compress(s, blk);
-    }
-    _Alignas(64) uint32_t words[8][16];
-    for (int k = 0; k < 8; k++) _mm512_store_si512(words[k], s[k]);
-    for (int i = 0; i < n; i++) {
-        uint8_t *out = digests + 32 * (first + i);
-        for (int k = 0; k < 8; k++) {
-            const uint32_t v = words[k][i];
-            out[4 * k] = (uint8_t)(v >> 24); out[4 * k + 1] = (uint8_t)(v >> 16);
-            out[4 * k + 2] = (uint8_t)(v >> 8); out[4 * k + 3] = (uint8_t)v;
-        }
-    }
-}
-
 /* Lane i's bytes come from ptrs[i] when i < n, else from ptrs[0] (its digest is not read). */
 LK_INLINE const uint8_t *lks_lane(const uint8_t *const *ptrs, int n, int i) { return ptrs[i < n ? i : 0]; }
 
@@ -243,8 +187,19 @@ int lk_sha256_lanes(int64_t count, int parts, const uint8_t *const *ptrs, const 
         if (lengths[j] < 0 || lengths[j] > (INT64_MAX / 8 - 72 - total)) return 0;
         total += lengths[j];
     }
-    for (int64_t first = 0; first < count; first += 16)
-        lks_group(first, count - first < 16 ? (int)(count - first) : 16, parts, ptrs, lengths, total, digests);
+    /* Each group of 16 messages as a stream fed part by part (a part that starts inside a
+       block tops up the buffered bytes; whole blocks are read in place). */
+    lk_sha256_stream st;
+    const uint8_t *part[16];
+    for (int64_t first = 0; first < count; first += 16) {
+        const int n = count - first < 16 ? (int)(count - first) : 16;
+        lk_sha256_stream_init(&st);
+        for (int j = 0; j < parts; j++) {
+            for (int i = 0; i < n; i++) part[i] = ptrs[(first + i) * parts + j];
+            lk_sha256_stream_update(&st, n, part, lengths[j]);
+        }
+        lk_sha256_stream_final(&st, n, digests + 32 * first);
+    }
     return 1;
 #else
     (void)count; (void)parts; (void)ptrs; (void)lengths; (void)digests;

@@ -138,7 +138,7 @@ public final class TraceRecorder {
                 let width = vocab.count
                 forEachGroup { g in
                     for r in digestStream.rows(inGroup: g) {
-                            choices[r].add(UnsafeBufferPointer(rebasing: logits[r * width ..< (r + 1) * width]), offset: vocab.lowerBound)
+                        choices[r].add(UnsafeBufferPointer(rebasing: logits[r * width ..< (r + 1) * width]), offset: vocab.lowerBound)
                     }
                     digestStream.add(group: g, logits: logits, width: width)
                 }

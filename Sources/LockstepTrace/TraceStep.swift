@@ -152,13 +152,18 @@ public enum StepDigest {
         inLanes(steps, states: states, tokens: nil, hasher: hasher, into: digests)
     }
 
+    /// The tokens as the u32 little-endian bytes that end their sample steps' messages.
+    static func littleEndianBytes(_ tokens: [UInt32]) -> [UInt8] {
+        tokens.flatMap { t in (0 ..< 4).map { UInt8(truncatingIfNeeded: t >> (8 * $0)) } }
+    }
+
     /// `SHA-256(tag ‖ header of steps[m] ‖ state m [‖ u32 tokens[m]])` for every m, in lanes;
     /// the states are `states.count / steps.count` bytes each, one after another.
     private static func inLanes(_ steps: [StepID], states: UnsafeRawBufferPointer, tokens: [UInt32]?,
                                 hasher: SHA256Hasher, into digests: UnsafeMutableBufferPointer<Digest>) {
         guard !steps.isEmpty else { return }
         let headers = steps.flatMap(\.header)                               // [n × 9] step headers
-        let suffixes = tokens.map { $0.flatMap { t in (0 ..< 4).map { UInt8(truncatingIfNeeded: t >> (8 * $0)) } } } ?? []
+        let suffixes = tokens.map(littleEndianBytes) ?? []
         let headerBytes = headers.count / steps.count, stateBytes = states.count / steps.count
         let lengths = [DomainTag.step.count, headerBytes, stateBytes] + (tokens == nil ? [] : [4])
         DomainTag.step.withUnsafeBytes { tag in
@@ -239,8 +244,8 @@ public final class SampleDigestStream {
     /// Appends each row's chosen token and writes the digests of group `g`'s rows to
     /// `digests[row]`. The group is spent.
     public func finish(group g: Int, token: (_ row: Int) -> UInt32, into digests: UnsafeMutableBufferPointer<Digest>) {
-        let bytes = rows(inGroup: g).flatMap { m in (0 ..< 4).map { UInt8(truncatingIfNeeded: token(m) >> (8 * $0)) } }
-        let first = rows(inGroup: g).lowerBound
+        let rows = rows(inGroup: g), first = rows.lowerBound
+        let bytes = StepDigest.littleEndianBytes(rows.map(token))
         bytes.withUnsafeBytes { bytes in
             stream.update(group: g, length: 4) { bytes.baseAddress! + 4 * ($0 - first) }
         }
