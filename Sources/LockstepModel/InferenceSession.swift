@@ -46,20 +46,24 @@ public final class InferenceSession {
     /// as it is chosen (return false to stop). Stops early at an end-of-generation token
     /// (which is included in the result), and when the context is full (§4.4: the prompt and
     /// the output fill `contextLimit + 1` tokens, the last with no position to be evaluated at).
+    /// - Returns: the tokens and the reason the generation stopped (`StopReason`).
+    /// - Throws: `GenerationError` for a negative `maxTokens`, and as `evaluate` does for the prompt.
     public func generate(prompt: [TokenID], maxTokens: Int, sampler: SamplerSettings,
-                         onToken: (TokenID) -> Bool = { _ in true }) throws(GenerationError) -> [TokenID] {
+                         onToken: (TokenID) -> Bool = { _ in true }) throws(GenerationError) -> GeneratedTokens {
         guard maxTokens >= 0 else { throw GenerationError("max tokens must be ≥ 0, got \(maxTokens)") }
-        guard maxTokens > 0 else { return [] }
+        guard maxTokens > 0 else { return GeneratedTokens(tokens: [], stop: .maxTokens) }
         var logits = try evaluate(prompt)
         var out: [TokenID] = []
         while true {
             let next = logits.withUnsafeBufferPointer { Sampler.sample($0, settings: sampler, index: out.count) }
             out.append(next)
             let keepGoing = onToken(next)
-            if !keepGoing || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) || isFull { break }
+            if let stop = StopReason.after(next, produced: out.count, maxTokens: maxTokens, tokenizer: model.tokenizer,
+                                           evaluated: tokens.count, contextLimit: contextLimit, callerContinues: keepGoing) {
+                return GeneratedTokens(tokens: out, stop: stop)
+            }
             logits = try evaluate([next])
         }
-        return out
     }
 }
 

@@ -70,6 +70,8 @@ public struct FaultInjection: Sendable, Equatable {
 public struct TracedResult: Sendable {
     /// The generated tokens.
     public let tokens: [TokenID]
+    /// Why the generation stopped.
+    public let stop: StopReason
     /// The signed commitment.
     public let signed: SignedCommitment
     /// Every leaf, in order.
@@ -114,13 +116,14 @@ public enum TracedGeneration {
         let recorder = TraceRecorder(header: header, writer: writer)
         recorder.secondsSpent += monotonicSeconds() - setupStarted
         do {
-            let tokens = try generate(model: model, backend: backend, recorder: recorder, prompt: prompt, maxTokens: maxTokens,
+            let output = try generate(model: model, backend: backend, recorder: recorder, prompt: prompt, maxTokens: maxTokens,
                                       sampler: sampler, prefillChunk: options.prefillChunk, fault: options.fault, onToken: onToken)
+            let tokens = output.tokens
             let signed = try recorder.finish(outputTokens: tokens, key: key)
             let treeStarted = monotonicSeconds()
             let tree = recorder.tree()
             recorder.secondsSpent += monotonicSeconds() - treeStarted
-            return TracedResult(tokens: tokens, signed: signed, leaves: recorder.leaves, tree: tree, traceSeconds: recorder.secondsSpent)
+            return TracedResult(tokens: tokens, stop: output.stop, signed: signed, leaves: recorder.leaves, tree: tree, traceSeconds: recorder.secondsSpent)
         } catch {
             writer?.abandon()
             throw error
@@ -247,13 +250,13 @@ public enum TracedGeneration {
     /// The generation loop of SPEC §4.4 with every forward pass captured.
     static func generate(model: LlamaModel, backend: any Backend, recorder: TraceRecorder, prompt: [TokenID], maxTokens: Int,
                          sampler: SamplerSettings, prefillChunk: Int?, fault: FaultInjection? = nil,
-                         onToken: (TokenID) -> Bool) throws(TraceError) -> [TokenID] {
+                         onToken: (TokenID) -> Bool) throws(TraceError) -> GeneratedTokens {
         let dim = model.config.dim
         func observer(_ capture: ForwardCapture) -> (_ layer: Int?, _ residual: UnsafeBufferPointer<Float>) -> Void {
             guard let fault else { return capture.observer }
             return fault.wrap(capture.observer, start: capture.start, rows: capture.rows, dim: dim)
         }
-        guard maxTokens > 0 else { return [] }
+        guard maxTokens > 0 else { return GeneratedTokens(tokens: [], stop: .maxTokens) }
         let session = InferenceSession(model: model, backend: backend)
         let np = prompt.count
         let chunk = prefillChunk ?? np
@@ -275,7 +278,12 @@ public enum TracedGeneration {
                 }
                 try recorder.flush()
                 out.append(next)
-                if !onToken(next) || out.count >= maxTokens || model.tokenizer.isEndOfGeneration(next) || session.isFull { break }
+                let keepGoing = onToken(next)
+                if let stop = StopReason.after(next, produced: out.count, maxTokens: maxTokens, tokenizer: model.tokenizer,
+                                               evaluated: session.tokens.count, contextLimit: session.contextLimit,
+                                               callerContinues: keepGoing) {
+                    return GeneratedTokens(tokens: out, stop: stop)
+                }
                 let capture = recorder.capture(start: np + out.count - 1, rows: 1, on: backend)
                 logits = try session.evaluate([next], observer: observer(capture))
                 try capture.emitAll()
@@ -285,6 +293,5 @@ public enum TracedGeneration {
         } catch {
             throw .generation("\(error)")
         }
-        return out
     }
 }

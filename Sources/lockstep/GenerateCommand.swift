@@ -79,7 +79,7 @@ struct GenerateCommand: ParsableCommand {
         }
         var signed: SignedCommitment? = nil
         var traceSeconds: Double? = nil
-        let tokens: [TokenID]
+        let output: GeneratedTokens
         let started: Date
         let startedCPU: Double
         if let trace {
@@ -100,7 +100,7 @@ struct GenerateCommand: ParsableCommand {
                                                       sampler: sampler, key: nodeKey.privateKey, modelDigest: digest, tracePath: trace,
                                                       options: TraceOptions(storeStates: traceActivations, fault: fault),
                                                       onToken: onToken)
-                tokens = result.tokens
+                output = GeneratedTokens(tokens: result.tokens, stop: result.stop)
                 signed = result.signed
                 traceSeconds = result.traceSeconds
             } catch { throw CLIError(error.description) }
@@ -109,16 +109,18 @@ struct GenerateCommand: ParsableCommand {
             started = Date()
             startedCPU = processCPUSeconds()
             do {
-                tokens = try session.generate(prompt: promptTokens, maxTokens: maxTokens, sampler: sampler, onToken: onToken)
+                output = try session.generate(prompt: promptTokens, maxTokens: maxTokens, sampler: sampler, onToken: onToken)
             } catch { throw CLIError(error.description) }
         }
         let seconds = Date().timeIntervalSince(started)
+        let tokens = output.tokens
         let cpuSeconds = processCPUSeconds() - startedCPU
         if json {
             var object: [String: Any] = [
                 "prompt_tokens": promptTokens.map(Int.init),
                 "tokens": tokens.map(Int.init),
                 "text": model.tokenizer.decode(tokens),
+                "stop_reason": output.stop.rawValue,
                 "backend": backend.name,
                 "contract_version": ContractVersion.current,
                 "seconds": seconds,
@@ -138,9 +140,8 @@ struct GenerateCommand: ParsableCommand {
                 Terminal.note("trace \(trace): \(signed.commitment.leafCount) steps, root \(signed.commitment.root.hex), signed by \(signed.publicKey.hex)")
             }
         }
-        let contextLimit = model.config.contextLimit
-        if tokens.count < maxTokens && promptTokens.count + tokens.count > contextLimit {
-            Terminal.note("stopped at the context limit: prompt and output fill its \(contextLimit) positions")
+        if output.stop == .contextFull {
+            Terminal.note("stopped at the context limit: prompt and output fill its \(model.config.contextLimit) positions")
         }
         if Interruption.requested {
             Terminal.note("interrupted: stopped after \(tokens.count) generated tokens" + (trace == nil ? "" : "; the trace covers them, complete and signed"))

@@ -19,8 +19,17 @@ final class CommandTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         let tokens = object["tokens"] as! [Int]
         XCTAssertEqual(tokens.count, 5)
+        XCTAssertEqual(object["stop_reason"] as? String, "max_tokens")
         XCTAssertFalse((object["prompt_tokens"] as! [Int]).isEmpty)
         XCTAssertNotNil(object["text"] as? String)
+        // More tokens than the context holds (256 positions): it stops when prompt and output
+        // fill 257 tokens, and says so.
+        let full = try CLIRunner.run(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "1000", "--json"])
+        XCTAssertEqual(full.status, 0, full.stderr)
+        let fullObject = try JSONSerialization.jsonObject(with: Data(full.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(fullObject["stop_reason"] as? String, "context_full")
+        XCTAssertEqual((fullObject["prompt_tokens"] as! [Int]).count + (fullObject["tokens"] as! [Int]).count, 257)
+        XCTAssertTrue(full.stderr.contains("stopped at the context limit"), full.stderr)
         // Text mode streams the same tokens.
         let text = try CLIRunner.run(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5"])
         XCTAssertEqual(text.stdout, (object["text"] as! String) + "\n")

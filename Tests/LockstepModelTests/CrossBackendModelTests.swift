@@ -32,9 +32,9 @@ final class CrossBackendModelTests: XCTestCase {
     func testRealModelGeneratesTheSameTokensOnEveryBackend() throws {
         let model = try ModelFixtures.real()
         let prompt = model.tokenizer.encode("The capital of France is", addSpecial: false)
-        let expected = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 6, sampler: .greedy)
+        let expected = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 6, sampler: .greedy).tokens
         for (label, backend) in try ModelFixtures.acceleratedBackends() {
-            let actual = try InferenceSession(model: model, backend: backend).generate(prompt: prompt, maxTokens: 6, sampler: .greedy)
+            let actual = try InferenceSession(model: model, backend: backend).generate(prompt: prompt, maxTokens: 6, sampler: .greedy).tokens
             XCTAssertEqual(actual, expected, label)
         }
     }

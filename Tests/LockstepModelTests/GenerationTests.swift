@@ -8,7 +8,7 @@ final class GenerationTests: XCTestCase {
         let model = try ModelFixtures.real()
         let session = InferenceSession(model: model, backend: ReferenceBackend())
         let prompt = model.tokenizer.encode("The capital of France is", addSpecial: true)
-        let out = try session.generate(prompt: prompt, maxTokens: 4, sampler: .greedy)
+        let out = try session.generate(prompt: prompt, maxTokens: 4, sampler: .greedy).tokens
         XCTAssertTrue(model.tokenizer.decode(out).hasPrefix(" Paris"), "got \(model.tokenizer.decode(out))")
         // The float32 numpy reference's first greedy token for this prompt is 7042 (" Paris").
         XCTAssertEqual(out.first, 7042)
@@ -19,12 +19,46 @@ final class GenerationTests: XCTestCase {
         let prompt = model.tokenizer.encode("Hello", addSpecial: false)
         func run(_ seed: UInt64) throws -> [TokenID] {
             try InferenceSession(model: model, backend: ReferenceBackend())
-                .generate(prompt: prompt, maxTokens: 12, sampler: SamplerSettings(temperature: 1.5, seed: seed))
+                .generate(prompt: prompt, maxTokens: 12, sampler: SamplerSettings(temperature: 1.5, seed: seed)).tokens
         }
         let a = try run(7)
         XCTAssertEqual(a, try run(7))
         let others = try (8..<12).map { try run($0) }
         XCTAssertTrue(others.contains { $0 != a }, "five seeds gave identical samples")
+    }
+
+    /// Each way a generation ends is reported as its `StopReason`, with the tokens up to and
+    /// including the one it stopped after.
+    func testStopReasons() throws {
+        let model = try ModelFixtures.tiny(TinyModelSpec())
+        let prompt = model.tokenizer.encode("Hello", addSpecial: false)
+        func session(_ limit: Int? = nil) -> InferenceSession { InferenceSession(model: model, backend: ReferenceBackend(), contextLimit: limit) }
+        // Greedy from this prompt: no end token among the first 8 (checked, so that the cases
+        // below cannot stop at one instead).
+        let greedy = try session().generate(prompt: prompt, maxTokens: 8, sampler: .greedy)
+        XCTAssertFalse(greedy.tokens.contains { model.tokenizer.isEndOfGeneration($0) }, "\(greedy.tokens)")
+        XCTAssertEqual(greedy.stop, .maxTokens)
+        XCTAssertEqual(greedy.tokens.count, 8)
+        XCTAssertEqual(try session().generate(prompt: prompt, maxTokens: 0, sampler: .greedy), GeneratedTokens(tokens: [], stop: .maxTokens))
+        // Context of prompt + 3 positions: 3 more tokens are evaluated, the 4th has no position.
+        XCTAssertEqual(try session(prompt.count + 3).generate(prompt: prompt, maxTokens: 8, sampler: .greedy),
+                       GeneratedTokens(tokens: Array(greedy.tokens.prefix(4)), stop: .contextFull))
+        // When the last allowed token also fills the context, max tokens is the reason (the order of StopReason).
+        XCTAssertEqual(try session(prompt.count + 3).generate(prompt: prompt, maxTokens: 4, sampler: .greedy).stop, .maxTokens)
+        var seen = 0
+        let stopped = try session().generate(prompt: prompt, maxTokens: 8, sampler: .greedy) { _ in seen += 1; return seen < 3 }
+        XCTAssertEqual(stopped, GeneratedTokens(tokens: Array(greedy.tokens.prefix(3)), stop: .caller))
+        // Sampling at a high temperature reaches the end token for some seeds: the output ends
+        // with it, and only there.
+        var ended = 0
+        for seed in UInt64(0) ..< 64 {
+            let out = try session().generate(prompt: prompt, maxTokens: 24, sampler: SamplerSettings(temperature: 8, seed: seed))
+            let ends = out.tokens.indices.filter { model.tokenizer.isEndOfGeneration(out.tokens[$0]) }
+            XCTAssertTrue(ends.isEmpty || ends == [out.tokens.count - 1], "seed \(seed): end tokens at \(ends) of \(out.tokens.count)")
+            XCTAssertEqual(out.stop, ends.isEmpty ? .maxTokens : .endOfGeneration, "seed \(seed)")
+            if !ends.isEmpty { ended += 1 }
+        }
+        XCTAssertGreaterThan(ended, 0, "no seed reached the end token")
     }
 
     func testContextLimitAndBadTokensAreErrors() throws {

@@ -37,7 +37,8 @@ final class TracedGenerationTests: XCTestCase {
                 XCTAssertEqual(whole.commitment.leafCount, UInt64((prompt.count + 8) * (spec.layers + 1) + 9))
                 // The same tokens as the untraced engine.
                 let plain = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 9, sampler: sampler)
-                XCTAssertEqual(whole.tokens, plain, "seed \(spec.seed)")
+                XCTAssertEqual(whole.tokens, plain.tokens, "seed \(spec.seed)")
+                XCTAssertEqual(whole.stop, plain.stop, "seed \(spec.seed)")
                 for chunk in [1, 3, 5] {
                     assertSameTrace(whole, try run(model, prompt, maxTokens: 9, sampler: sampler, chunk: chunk, digest: digest), "seed \(spec.seed) chunk \(chunk)")
                 }
@@ -168,10 +169,13 @@ final class TracedGenerationTests: XCTestCase {
         let model = try TraceFixtures.tiny(.standard)
         let prompt = model.tokenizer.encode("hello", addSpecial: true)
         let limit = model.config.contextLimit
-        let plain = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 10 * limit, sampler: .greedy)
+        let output = try InferenceSession(model: model, backend: ReferenceBackend()).generate(prompt: prompt, maxTokens: 10 * limit, sampler: .greedy)
+        let plain = output.tokens
         XCTAssertEqual(prompt.count + plain.count, limit + 1, "no end token before the context fills")
+        XCTAssertEqual(output.stop, .contextFull)
         let traced = try run(model, prompt, maxTokens: 10 * limit)
         XCTAssertEqual(traced.tokens, plain)
+        XCTAssertEqual(traced.stop, .contextFull)
         let replayed = try TracedGeneration.replay(model: model, backend: ReferenceBackend(), request: traced.commitment.request, outputTokens: plain)
         XCTAssertEqual(replayed.leaves, traced.leaves)
         XCTAssertEqual(replayed.commitment.root, traced.commitment.root)
