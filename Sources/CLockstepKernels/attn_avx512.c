@@ -203,11 +203,13 @@ LK_INLINE void lka_pv(const lk_attention_cache *c, const int16_t *pv, const int3
         /* unrolled, so that the accumulators stay in registers */
 #pragma clang loop unroll(full)
         for (int gi = 0; gi < G; gi++) {
+            /* A zero probability adds a zero term, whatever its shift (a zero's exponent may lie
+               outside the window, hence the shift taken mod 64): cheaper than a branch, which
+               the scattered zeros mispredict. */
             const int32_t pj = pv[gi * nbp * 32 + j];
-            if (pj == 0) continue;
             const int s = (int)((int64_t)pe[gi * nbp + (j >> 5)] + ve - emins[gi]);
             if (s <= 15) {
-                const __m512i m = _mm512_set1_epi64((int64_t)pj * ((int64_t)1 << s));
+                const __m512i m = _mm512_set1_epi64((int64_t)pj * (int64_t)(UINT64_C(1) << (s & 63)));
                 acc[gi][0] = _mm512_add_epi64(acc[gi][0], _mm512_mul_epi32(w0, m));
                 acc[gi][1] = _mm512_add_epi64(acc[gi][1], _mm512_mul_epi32(w1, m));
                 acc[gi][2] = _mm512_add_epi64(acc[gi][2], _mm512_mul_epi32(w2, m));
