@@ -59,7 +59,7 @@ public final class InferenceSession {
             out.append(next)
             let keepGoing = onToken(next)
             if let stop = StopReason.after(next, produced: out.count, maxTokens: maxTokens, tokenizer: model.tokenizer,
-                                           evaluated: tokens.count, contextLimit: contextLimit, callerContinues: keepGoing) {
+                                           contextFull: isFull, callerContinues: keepGoing) {
                 return GeneratedTokens(tokens: out, stop: stop)
             }
             logits = try evaluate([next])

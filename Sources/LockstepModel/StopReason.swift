@@ -16,13 +16,14 @@ public enum StopReason: String, Sendable, Equatable, CaseIterable {
     /// The reason to stop after the `produced`-th output token `token` (1-based count), or nil
     /// to go on. The one stopping rule of every generation loop.
     /// - Parameters:
-    ///   - evaluated: tokens evaluated so far (prompt and output but `token`), against `contextLimit` positions.
+    ///   - contextFull: whether every position is filled, so that `token` cannot be evaluated
+    ///     (`InferenceSession.isFull`).
     ///   - callerContinues: what the caller's `onToken` returned for `token`.
     public static func after(_ token: TokenID, produced: Int, maxTokens: Int, tokenizer: Tokenizer,
-                             evaluated: Int, contextLimit: Int, callerContinues: Bool) -> StopReason? {
+                             contextFull: Bool, callerContinues: Bool) -> StopReason? {
         if tokenizer.isEndOfGeneration(token) { return .endOfGeneration }
         if produced >= maxTokens { return .maxTokens }
-        if evaluated >= contextLimit { return .contextFull }
+        if contextFull { return .contextFull }
         if !callerContinues { return .caller }
         return nil
     }

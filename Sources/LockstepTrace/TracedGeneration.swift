@@ -280,8 +280,7 @@ public enum TracedGeneration {
                 out.append(next)
                 let keepGoing = onToken(next)
                 if let stop = StopReason.after(next, produced: out.count, maxTokens: maxTokens, tokenizer: model.tokenizer,
-                                               evaluated: session.tokens.count, contextLimit: session.contextLimit,
-                                               callerContinues: keepGoing) {
+                                               contextFull: session.isFull, callerContinues: keepGoing) {
                     return GeneratedTokens(tokens: out, stop: stop)
                 }
                 let capture = recorder.capture(start: np + out.count - 1, rows: 1, on: backend)
