@@ -82,15 +82,17 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
             text += d.layer.map { "layer \($0)" } ?? (d.step.kind == .embedding ? "embedding" : "sample")
             text += "\n"
         }
-        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(humanValue(v))\n" }
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(humanValue(v, key: k))\n" }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
     if !verdict.holds { throw ClaimFalse(code: 1) }
 }
 
-/// A report value as one human-readable line: a list of more than 32 integers (such as a
-/// spot-check's sampled steps) shows its first 32 and its length; `--json` keeps every entry.
-func humanValue(_ v: Any) -> String {
+/// A report value as one human-readable line: a duration (a key ending in `_seconds`) in seconds
+/// to a tenth of a millisecond, with its unit; a list of more than 32 integers (such as a
+/// spot-check's sampled steps) shows its first 32 and its length. `--json` keeps every value whole.
+func humanValue(_ v: Any, key: String) -> String {
+    if key.hasSuffix("_seconds"), let seconds = v as? Double { return String(format: "%.4f s", seconds) }
     guard let list = v as? [Int], list.count > 32 else { return "\(v)" }
     return "[" + list.prefix(32).map(String.init).joined(separator: ", ") + ", …] (\(list.count) in all; --json lists every one)"
 }

@@ -17,6 +17,16 @@ final class CLIVerifyTests: XCTestCase {
             let r = try Binary.verify(["replay", "--model", m, "--trace", honest, "--backend", backend, "--json"])
             XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         }
+        // Human output: the verdict first, then durations with their unit (JSON keeps raw seconds).
+        let human = try Binary.verify(["replay", "--model", m, "--trace", honest])
+        XCTAssertEqual(human.status, 0, human.stdout + human.stderr)
+        let lines = human.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("OK: all ") == true, human.stdout)
+        let durations = lines.filter { $0.contains("_seconds: ") }
+        XCTAssertEqual(durations.count, 4, human.stdout)
+        for line in durations {
+            XCTAssertNotNil(line.wholeMatch(of: /[a-z_]+_seconds: [0-9]+\.[0-9]{4} s/), line)
+        }
         let r = try Binary.verify(["replay", "--model", m, "--trace", bad, "--json"])
         XCTAssertEqual(r.status, 1)
         let div = Binary.json(r)["divergence"] as? [String: Any]
