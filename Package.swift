@@ -10,11 +10,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Lockstep", targets: ["Lockstep"]),
+        .library(name: "LockstepServer", targets: ["LockstepServer"]),
         .executable(name: "lockstep", targets: ["lockstep"]),
         .executable(name: "lockstep-verify", targets: ["lockstep-verify"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
     ],
     targets: [
         // C libraries (Debian packages named in `providers`), wrapped by LockstepNative.
@@ -57,10 +59,16 @@ let package = Package(
         .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace", "CLockstepKernels"]),
         // Umbrella module an app imports.
         .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors", "LockstepVerify"]),
+        // The generating node (`lockstep serve`): the service, and its HTTP interface on Hummingbird.
+        // A product of its own, so that an app linking `Lockstep` does not build an HTTP server.
+        .target(name: "LockstepServer", dependencies: [
+            "LockstepCore", "LockstepModel", "LockstepNative", "LockstepTokenizer", "LockstepTrace",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         // What the two command-line tools share (their progress line); not part of the library.
         .target(name: "LockstepCommandLine"),
         .executableTarget(name: "lockstep", dependencies: [
-            "Lockstep", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Lockstep", "LockstepServer", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "lockstep-verify", dependencies: [
@@ -80,6 +88,7 @@ let package = Package(
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepServerTests", dependencies: ["LockstepServer", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep", "LockstepTestSupport"]),
     ]
 )

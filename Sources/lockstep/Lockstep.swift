@@ -7,7 +7,7 @@ struct LockstepCommand: ParsableCommand {
         commandName: "lockstep",
         abstract: "Deterministic, verifiable inference for Llama-family GGUF models.",
         subcommands: [GenerateCommand.self, ScoreCommand.self, InfoCommand.self, BackendsCommand.self, BenchCommand.self,
-                      KeygenCommand.self, TinyModelCommand.self, VectorsCommand.self])
+                      KeygenCommand.self, TinyModelCommand.self, VectorsCommand.self, ServeCommand.self])
 
     /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1.
     static func main() {

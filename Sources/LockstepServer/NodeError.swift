@@ -1,0 +1,36 @@
+/// Why the node refused or could not serve a request, with the HTTP status it answers with.
+public struct NodeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The class of failure.
+    public enum Kind: Sendable, Equatable {
+        /// The request is malformed or asks for what the node does not allow (HTTP 400).
+        case badRequest
+        /// No such route or trace (HTTP 404).
+        case notFound
+        /// The request body is larger than the node accepts (HTTP 413).
+        case tooLarge
+        /// Too many requests are already waiting for the engine (HTTP 503).
+        case busy
+        /// The engine or the trace store failed (HTTP 500).
+        case failed
+    }
+
+    public let kind: Kind
+    /// One line naming the field and value at fault, or what failed.
+    public let description: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.description = message
+    }
+
+    /// The HTTP status code of the answer.
+    public var httpStatus: Int {
+        switch kind {
+        case .badRequest: return 400
+        case .notFound: return 404
+        case .tooLarge: return 413
+        case .busy: return 503
+        case .failed: return 500
+        }
+    }
+}

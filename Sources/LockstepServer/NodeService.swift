@@ -1,0 +1,236 @@
+import Foundation
+import LockstepCore
+import LockstepModel
+import LockstepNative
+import LockstepTokenizer
+import LockstepTrace
+
+/// A generating node (DESIGN §4, SPEC §9): it answers generation requests with the text, the
+/// signed commitment and a trace file that it keeps for verifiers. One request runs at a time on
+/// the node's backend; up to `Limits.maxWaiting` more wait for it, and further ones are refused
+/// as busy. `NodeHTTPServer` is a thin HTTP layer over this type; an app can call it directly.
+public final class NodeService: @unchecked Sendable {   // mutable state behind `admission` and `engine`
+    /// What a node accepts.
+    public struct Limits: Sendable, Equatable {
+        /// The largest `max_tokens` a request may ask for.
+        public var maxTokens: Int
+        /// Requests that may wait for the engine beside the one running.
+        public var maxWaiting: Int
+        /// The largest request body, in bytes.
+        public var maxBodyBytes: Int
+
+        public init(maxTokens: Int = 1024, maxWaiting: Int = 8, maxBodyBytes: Int = 1 << 20) {
+            precondition(maxTokens >= 0 && maxWaiting >= 0 && maxBodyBytes >= 1, "NodeService.Limits: bad limits")
+            self.maxTokens = maxTokens
+            self.maxWaiting = maxWaiting
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    public let model: LlamaModel
+    /// `model.digest()`, computed once when the node starts.
+    public let modelDigest: Digest
+    public let backend: any Backend
+    /// The key that signs every commitment.
+    public var publicKey: Ed25519PublicKey { key.publicKey }
+    /// Where the traces are kept: `<trace id>.trace`.
+    public let traceDirectory: String
+    public let limits: Limits
+
+    private let key: NodeKey
+    private let admission = NSLock()
+    private var admitted = 0            // running + waiting, under `admission`
+    private let engine = NSLock()       // held while a request runs
+
+    /// - Parameters:
+    ///   - backend: prepared here for the model's matrices.
+    ///   - traceDirectory: created if missing.
+    /// - Throws: `NodeError.failed` when the trace directory cannot be created.
+    public init(model: LlamaModel, backend: any Backend, key: NodeKey, traceDirectory: String, limits: Limits = Limits()) throws(NodeError) {
+        do {
+            try FileManager.default.createDirectory(atPath: traceDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw NodeError(.failed, "trace directory \(traceDirectory): \(error.localizedDescription)")
+        }
+        self.model = model
+        self.backend = backend
+        self.key = key
+        self.traceDirectory = traceDirectory
+        self.limits = limits
+        self.modelDigest = model.digest()
+        backend.prepare(model.weights.matrices)
+    }
+
+    /// `GET /v1/info`: what a client and a verifier need to know about this node.
+    public var info: [String: Any] {
+        let c = model.config
+        return [
+            "model_digest": modelDigest.hex, "contract_version": ContractVersion.current, "public_key": publicKey.hex,
+            "backend": backend.name, "layers": c.layers, "dim": c.dim, "vocabulary_size": c.vocabularySize,
+            "context_limit": c.contextLimit, "max_tokens_limit": limits.maxTokens, "max_body_bytes": limits.maxBodyBytes,
+        ]
+    }
+
+    /// A checked request holding its place in the queue; run it with `run(_:onToken:)`. The
+    /// place is given up when the job ends, whether it ran or not.
+    public final class Job: @unchecked Sendable {   // immutable after init
+        /// The prompt as token ids.
+        public let promptTokens: [TokenID]
+        public let request: GenerationRequest
+        private let release: @Sendable () -> Void
+
+        fileprivate init(promptTokens: [TokenID], request: GenerationRequest, release: @escaping @Sendable () -> Void) {
+            self.promptTokens = promptTokens
+            self.request = request
+            self.release = release
+        }
+
+        deinit { release() }
+    }
+
+    /// Checks a request against the model and the node's limits and takes a place in the queue.
+    /// - Throws: `NodeError.badRequest` (an empty prompt, a token outside the vocabulary, a prompt
+    ///   that fills the context, `max_tokens` over the node's limit, a chat the template refuses),
+    ///   `NodeError.busy` when `Limits.maxWaiting` requests already wait.
+    public func admit(_ request: GenerationRequest) throws(NodeError) -> Job {
+        let prompt = try promptTokens(request.prompt)
+        guard request.maxTokens <= limits.maxTokens else {
+            throw NodeError(.badRequest, "field 'max_tokens': this node allows at most \(limits.maxTokens), got \(request.maxTokens)")
+        }
+        admission.lock()
+        defer { admission.unlock() }
+        guard admitted <= limits.maxWaiting else {
+            throw NodeError(.busy, "the node is busy: one request is running and \(limits.maxWaiting) are waiting; retry later")
+        }
+        admitted += 1
+        return Job(promptTokens: prompt, request: request) { [self] in
+            admission.lock()
+            admitted -= 1
+            admission.unlock()
+        }
+    }
+
+    /// Runs an admitted request (blocking: waits for the requests ahead of it, then generates).
+    /// - Parameter onToken: called with each token id as soon as it is chosen and the text it
+    ///   completes (possibly empty, while a multi-byte character is incomplete).
+    /// - Throws: `NodeError.badRequest` for a request the engine refuses, `NodeError.failed` when
+    ///   the trace cannot be written.
+    public func run(_ job: Job, onToken: (_ id: TokenID, _ text: String) -> Void = { _, _ in }) throws(NodeError) -> GenerationResult {
+        engine.lock()
+        defer { engine.unlock() }
+        let request = job.request
+        let pending = traceDirectory + "/.pending-\(UUID().uuidString).trace"
+        var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
+        let started = Date()
+        let result: TracedResult
+        do {
+            result = try TracedGeneration.run(model: model, backend: backend, prompt: job.promptTokens, maxTokens: request.maxTokens,
+                                              sampler: request.sampler, key: key.privateKey, modelDigest: modelDigest, tracePath: pending,
+                                              options: TraceOptions(storeStates: request.traceActivations)) { id in
+                onToken(id, detokenizer.append(id))
+                return true
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: pending)
+            if case .generation = error { throw NodeError(.badRequest, error.description) }
+            throw NodeError(.failed, error.description)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let id = Self.traceID(result.signed.commitment, storesStates: request.traceActivations)
+        let path = tracePath(forID: id)
+        // Same id, same commitment: the file already there (if any) has the same bytes
+        // (Ed25519 signatures are deterministic), and rename replaces it atomically.
+        guard rename(pending, path) == 0 else {
+            let why = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: pending)
+            throw NodeError(.failed, "trace \(path): \(why)")
+        }
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return GenerationResult(promptTokens: job.promptTokens, tokens: result.tokens, text: model.tokenizer.decode(result.tokens),
+                                stop: result.stop, signed: result.signed, backend: backend.name, traceID: id, traceBytes: bytes,
+                                seconds: seconds)
+    }
+
+    /// `admit` then `run`.
+    public func generate(_ request: GenerationRequest, onToken: (_ id: TokenID, _ text: String) -> Void = { _, _ in }) throws(NodeError) -> GenerationResult {
+        try run(try admit(request), onToken: onToken)
+    }
+
+    /// The file of a trace this node wrote.
+    /// - Throws: `NodeError.notFound` for an id that is not a trace id or names no trace here.
+    public func tracePath(id: String) throws(NodeError) -> String {
+        guard Self.isTraceID(id) else {
+            throw NodeError(.notFound, "'\(id.prefix(80))' is not a trace id (64 hex digits, then -states for a trace with states)")
+        }
+        let path = tracePath(forID: id)
+        guard FileManager.default.fileExists(atPath: path) else { throw NodeError(.notFound, "no trace \(id) on this node") }
+        return path
+    }
+
+    /// A trace's id: the SHA-256 of its signed commitment's canonical encoding, in hex, then
+    /// `-states` when the file stores every step's state.
+    public static func traceID(_ commitment: Commitment, storesStates: Bool) -> String {
+        SHA256Hasher.hash(commitment.encoding).hex + (storesStates ? "-states" : "")
+    }
+
+    /// Whether `id` has the form of a trace id (and so is safe as a file name).
+    public static func isTraceID(_ id: String) -> Bool {
+        let hex = id.hasSuffix("-states") ? id.dropLast(7) : Substring(id)
+        return hex.utf8.count == 64 && hex.utf8.allSatisfy { (0x30 ... 0x39).contains($0) || (0x61 ... 0x66).contains($0) }
+    }
+
+    private func tracePath(forID id: String) -> String { traceDirectory + "/" + id + ".trace" }
+
+    private func promptTokens(_ prompt: GenerationRequest.Prompt) throws(NodeError) -> [TokenID] {
+        let tokens: [TokenID]
+        switch prompt {
+        case let .text(text):
+            tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
+        case let .chat(message):
+            let text: String
+            do { text = try model.tokenizer.formatChat([ChatMessage(role: "user", content: message)]) } catch {
+                throw NodeError(.badRequest, "field 'chat': \(error.description)")
+            }
+            tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
+        case let .tokens(ids):
+            let v = model.config.vocabularySize
+            if let bad = ids.firstIndex(where: { $0 < 0 || Int($0) >= v }) {
+                throw NodeError(.badRequest, "field 'prompt_tokens': entry \(bad) (\(ids[bad])) is outside the vocabulary of \(v) tokens")
+            }
+            tokens = ids
+        }
+        guard !tokens.isEmpty else { throw NodeError(.badRequest, "the prompt is empty") }
+        let limit = model.config.contextLimit
+        guard tokens.count < limit else {
+            throw NodeError(.badRequest, "the prompt has \(tokens.count) tokens; the model's context holds \(limit) positions, one of them for the first generated token")
+        }
+        return tokens
+    }
+}
+
+/// What a node answers a generation request with.
+public struct GenerationResult: Sendable {
+    public let promptTokens: [TokenID]
+    public let tokens: [TokenID]
+    /// The generated tokens as text.
+    public let text: String
+    public let stop: StopReason
+    public let signed: SignedCommitment
+    /// The backend that ran the request.
+    public let backend: String
+    /// The trace's id (`NodeService.traceID`); `GET /v1/traces/<id>` serves it.
+    public let traceID: String
+    /// The trace file's size.
+    public let traceBytes: Int
+    /// Wall-clock seconds of the generation with its tracing.
+    public let seconds: Double
+
+    /// The JSON answer (SPEC §9.2); the keys of `lockstep generate --json` where they overlap.
+    public var jsonObject: [String: Any] {
+        [
+            "prompt_tokens": promptTokens.map(Int.init), "tokens": tokens.map(Int.init), "text": text, "stop_reason": stop.rawValue,
+            "backend": backend, "contract_version": ContractVersion.current, "seconds": seconds, "commitment": signed.jsonObject,
+            "trace_id": traceID, "trace_url": "/v1/traces/\(traceID)", "trace_bytes": traceBytes,
+        ]
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal HTTP/1.1 client over a POSIX socket for the server tests: one request per
+/// connection (`Connection: close`), the whole answer read to the end, chunked bodies decoded.
+struct HTTPAnswer {
+    let status: Int
+    let headers: [String: String]   // lower-cased names
+    let body: [UInt8]
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+    /// A newline-delimited JSON body, one object per line.
+    var jsonLines: [[String: Any]] {
+        body.split(separator: 0x0A).map { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] ?? [:] }
+    }
+}
+
+enum HTTPTestClient {
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    static func request(port: Int, _ method: String, _ path: String, body: [UInt8] = []) throws -> HTTPAnswer {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(description: "connect to port \(port): \(errno)") }
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let bytes = Array(head.utf8) + body
+        var sent = 0
+        while sent < bytes.count {   // the server may answer (413) and close before reading everything
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            answer += buffer[0 ..< n]
+        }
+        return try parse(answer)
+    }
+
+    private static func parse(_ answer: [UInt8]) throws -> HTTPAnswer {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0 ..< max(answer.count - 3, 0)).first(where: { Array(answer[$0 ..< $0 + 4]) == separator }) else {
+            throw Failure(description: "no HTTP head in \(answer.count) bytes")
+        }
+        let lines = String(decoding: answer[0 ..< end], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line \(lines[0])") }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var body = Array(answer[(end + 4)...])
+        if headers["transfer-encoding"] == "chunked" { body = try dechunk(body) }
+        return HTTPAnswer(status: status, headers: headers, body: body)
+    }
+
+    private static func dechunk(_ bytes: [UInt8]) throws -> [UInt8] {
+        var out: [UInt8] = [], i = 0
+        while true {
+            guard let lineEnd = (i ..< max(bytes.count - 1, i)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }),
+                  let size = Int(String(decoding: bytes[i ..< lineEnd], as: UTF8.self).split(separator: ";")[0], radix: 16) else {
+                throw Failure(description: "bad chunk at byte \(i)")
+            }
+            if size == 0 { return out }
+            let start = lineEnd + 2
+            guard start + size + 2 <= bytes.count else { throw Failure(description: "short chunk at byte \(i)") }
+            out += bytes[start ..< start + size]
+            i = start + size + 2
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import XCTest
+import Lockstep
+import LockstepServer
+
+/// The node without HTTP: generation, the kept trace (which verifies), limits and refusals.
+final class NodeServiceTests: XCTestCase {
+    func testAnswerMatchesTheEngineAndItsTraceReplays() throws {
+        let node = try Fixture.node()
+        var streamed: [TokenID] = []
+        let r = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6)) { id, _ in streamed.append(id) }
+        let session = InferenceSession(model: Fixture.model, backend: ReferenceBackend())
+        let expected = try session.generate(prompt: [1, 5, 9], maxTokens: 6, sampler: .greedy)
+        XCTAssertEqual(r.tokens, expected.tokens)
+        XCTAssertEqual(r.stop, expected.stop)
+        XCTAssertEqual(streamed, r.tokens)
+        XCTAssertEqual(r.signed.publicKey, node.publicKey)
+        XCTAssertEqual(r.traceID, NodeService.traceID(r.signed.commitment, storesStates: false))
+        let path = try node.tracePath(id: r.traceID)
+        XCTAssertEqual(r.traceBytes, try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let trace = try TraceReader.read(path: path, keepStates: false)
+        XCTAssertEqual(trace.signed, r.signed)
+        let check = try Replay.verify(trace: trace, model: Fixture.model, modelDigest: node.modelDigest, backend: ReferenceBackend())
+        XCTAssertTrue(check.verdict.holds, check.verdict.reason)
+        // No leftover pending file; the same request again gives the same id and file.
+        let again = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6))
+        XCTAssertEqual(again.traceID, r.traceID)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: node.traceDirectory), [r.traceID + ".trace"])
+        // With states: another id, a file that spot-checks can open.
+        let full = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6, traceActivations: true))
+        XCTAssertEqual(full.traceID, r.traceID + "-states")
+        XCTAssertTrue(try TraceReader.read(path: node.tracePath(id: full.traceID), keepStates: true).header.storesStates)
+    }
+
+    func testRefusals() throws {
+        let node = try Fixture.node(NodeService.Limits(maxTokens: 10))
+        let v = Fixture.model.config.vocabularySize
+        let cases: [(GenerationRequest, String)] = [
+            (GenerationRequest(prompt: .tokens([])), "the prompt is empty"),
+            (GenerationRequest(prompt: .text("")), "the prompt is empty"),
+            (GenerationRequest(prompt: .tokens([1, TokenID(v)])), "field 'prompt_tokens': entry 1 (\(v)) is outside the vocabulary of \(v) tokens"),
+            (GenerationRequest(prompt: .tokens([1]), maxTokens: 11), "field 'max_tokens': this node allows at most 10, got 11"),
+            (GenerationRequest(prompt: .tokens([TokenID](repeating: 1, count: Fixture.model.config.contextLimit))), "the model's context holds"),
+        ]
+        for (request, expected) in cases {
+            XCTAssertThrowsError(try node.generate(request)) {
+                XCTAssertEqual(($0 as? NodeError)?.kind, .badRequest)
+                XCTAssertTrue("\($0)".contains(expected), "\($0)")
+            }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: node.traceDirectory), [])
+        for id in ["", "../tiny", String(repeating: "a", count: 63), String(repeating: "A", count: 64), String(repeating: "a", count: 64) + "-x"] {
+            XCTAssertThrowsError(try node.tracePath(id: id)) { XCTAssertEqual(($0 as? NodeError)?.kind, .notFound) }
+        }
+        XCTAssertThrowsError(try node.tracePath(id: String(repeating: "a", count: 64))) {
+            XCTAssertEqual("\($0)", "no trace \(String(repeating: "a", count: 64)) on this node")
+        }
+    }
+
+    func testBusyBeyondTheWaitingLimit() throws {
+        let node = try Fixture.node(NodeService.Limits(maxWaiting: 1))
+        let request = GenerationRequest(prompt: .tokens([1, 2]), maxTokens: 1)
+        var held = [try node.admit(request), try node.admit(request)]   // one running, one waiting
+        XCTAssertThrowsError(try node.admit(request)) { XCTAssertEqual(($0 as? NodeError)?.kind, .busy) }
+        held.removeLast()                                               // a place is given up with its job
+        held.append(try node.admit(request))
+        XCTAssertEqual(try node.run(held[0]).tokens.count, 1)
+        XCTAssertEqual(held.count, 2)
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+import Lockstep
+import LockstepServer
+
+/// A tiny model on disk and a node over it with its own trace directory.
+enum Fixture {
+    static let dir: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-server-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+    static let model: LlamaModel = {
+        let path = dir.appendingPathComponent("tiny.gguf").path
+        try! TinyModel.write(TinyModelSpec(seed: 7), to: path)
+        return try! LlamaModel(path: path)
+    }()
+
+    /// A node whose traces go to a fresh directory.
+    static func node(_ limits: NodeService.Limits = NodeService.Limits()) throws -> NodeService {
+        try NodeService(model: model, backend: try BackendRegistry.make("cpu", threads: 2), key: NodeKey.generate(),
+                        traceDirectory: dir.appendingPathComponent("traces-\(UUID().uuidString)").path, limits: limits)
+    }
+}
