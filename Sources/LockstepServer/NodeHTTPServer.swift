@@ -18,11 +18,15 @@ public struct NodeHTTPServer: Sendable {
     public let host: String
     /// The TCP port; 0 asks the system for a free one (`run` reports which).
     public let port: Int
+    /// Called with one line per answered request: method, path, status and seconds taken until
+    /// the answer began (a streamed answer goes on after it).
+    public let log: (@Sendable (_ line: String) -> Void)?
 
-    public init(service: NodeService, host: String = "127.0.0.1", port: Int = 8080) {
+    public init(service: NodeService, host: String = "127.0.0.1", port: Int = 8080, log: (@Sendable (_ line: String) -> Void)? = nil) {
         self.service = service
         self.host = host
         self.port = port
+        self.log = log
     }
 
     /// Serves until the task is cancelled or the process gets SIGINT or SIGTERM.
@@ -31,32 +35,52 @@ public struct NodeHTTPServer: Sendable {
     public func run(onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "lockstep-node")
         logger.logLevel = .warning
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "lockstep"),
+        // A connection with no request in progress is closed after 30 s, so idle clients cannot hold sockets.
+        let app = Application(router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "lockstep"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
         try await app.runService()
     }
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: Answers(log: log))   // first, so that it also renders the router's own 404
         let service = self.service
         router.get("/v1/info") { _, _ in Self.json(service.info) }
         router.post("/v1/generate") { request, _ in
-            await Self.answering { () async throws -> Response in
-                let body: ByteBuffer
-                do { body = try await request.body.collect(upTo: service.limits.maxBodyBytes) } catch is NIOTooManyBytesError {
-                    throw NodeError(.tooLarge, "the request body is larger than this node's \(service.limits.maxBodyBytes) bytes")
-                }
-                let job = try service.admit(try GenerationRequest(json: Array(buffer: body)))
-                return job.request.stream ? Self.streaming(job, on: service) : Self.json(try await Self.generate(job, on: service).jsonObject)
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: service.limits.maxBodyBytes) } catch is NIOTooManyBytesError {
+                throw NodeError(.tooLarge, "the request body is larger than this node's \(service.limits.maxBodyBytes) bytes")
             }
+            let job = try service.admit(try GenerationRequest(json: Array(buffer: body)))
+            return job.request.stream ? Self.streaming(job, on: service) : Self.json(try await Self.generate(job, on: service).jsonObject)
         }
         router.get("/v1/traces/:id") { _, context in
-            await Self.answering { () throws -> Response in
-                let path = try service.tracePath(id: context.parameters.get("id") ?? "")
-                return try Self.file(path)
-            }
+            try Self.file(try service.tracePath(id: context.parameters.get("id") ?? ""))
         }
         return router
+    }
+
+    /// Renders every error as `{"error": message}` — a `NodeError` with its status, the router's
+    /// own errors (no such route) with theirs, anything else as 500 — and logs each answer.
+    private struct Answers: RouterMiddleware {
+        let log: (@Sendable (String) -> Void)?
+
+        func handle(_ request: Request, context: BasicRequestContext,
+                    next: (Request, BasicRequestContext) async throws -> Response) async throws -> Response {
+            let started = Date()
+            let response: Response
+            do { response = try await next(request, context) } catch let error as NodeError {
+                response = NodeHTTPServer.json(["error": error.description], status: .init(code: error.httpStatus))
+            } catch let error as HTTPError {
+                response = NodeHTTPServer.json(["error": error.body ?? "\(error.status.code) \(error.status.reasonPhrase)"], status: error.status)
+            } catch {
+                response = NodeHTTPServer.json(["error": "\(error)"], status: .internalServerError)
+            }
+            log?(String(format: "%@ %@ %d %.3f s", request.method.rawValue, String(request.uri.path.prefix(200)),
+                        response.status.code, Date().timeIntervalSince(started)))
+            return response
+        }
     }
 
     /// Runs a job off the server's threads (generation blocks).
@@ -89,21 +113,12 @@ public struct NodeHTTPServer: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
     }
 
-    /// The answer of `body`, or its error as `{"error": …}` with the error's status.
-    private static func answering(_ body: () async throws -> Response) async -> Response {
-        do { return try await body() } catch let error as NodeError {
-            return json(["error": error.description], status: .init(code: error.httpStatus))
-        } catch {
-            return json(["error": "\(error)"], status: .internalServerError)
-        }
-    }
-
     private static func jsonLine(_ object: [String: Any]) -> [UInt8] {
         // Every value the node puts in a JSON object is a JSON value, so serialisation cannot fail.
         (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) + [0x0A] } ?? Array("{}\n".utf8)
     }
 
-    private static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+    fileprivate static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: jsonLine(object))))
     }
 

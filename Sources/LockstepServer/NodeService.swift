@@ -44,13 +44,19 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
 
     /// - Parameters:
     ///   - backend: prepared here for the model's matrices.
-    ///   - traceDirectory: created if missing.
+    ///   - traceDirectory: created if missing; one node's own (unfinished trace files left in it
+    ///     by an earlier run are removed).
     /// - Throws: `NodeError.failed` when the trace directory cannot be created.
     public init(model: LlamaModel, backend: any Backend, key: NodeKey, traceDirectory: String, limits: Limits = Limits()) throws(NodeError) {
         do {
             try FileManager.default.createDirectory(atPath: traceDirectory, withIntermediateDirectories: true)
         } catch {
             throw NodeError(.failed, "trace directory \(traceDirectory): \(error.localizedDescription)")
+        }
+        // A node stopped in the middle of a request leaves its `.pending-*` file behind; no client
+        // was given it. (So one directory serves one node.)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: traceDirectory)) ?? [] where name.hasPrefix(".pending-") {
+            try? FileManager.default.removeItem(atPath: traceDirectory + "/" + name)
         }
         self.model = model
         self.backend = backend

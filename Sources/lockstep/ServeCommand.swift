@@ -53,7 +53,7 @@ struct ServeCommand: ParsableCommand {
             service = try NodeService(model: model, backend: backend, key: nodeKey, traceDirectory: traceDir,
                                       limits: NodeService.Limits(maxTokens: maxTokensLimit, maxWaiting: maxWaiting, maxBodyBytes: maxBodyBytes))
         } catch { throw CLIError(error.description) }
-        let server = NodeHTTPServer(service: service, host: host, port: port)
+        let server = NodeHTTPServer(service: service, host: host, port: port) { line in Terminal.note(line) }
         let host = self.host, traceDir = self.traceDir
         let outcome = Outcome()
         Task.detached {

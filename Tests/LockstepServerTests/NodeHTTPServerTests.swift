@@ -13,9 +13,18 @@ final class NodeHTTPServerTests: XCTestCase {
         func get() -> Int? { lock.lock(); defer { lock.unlock() }; return value }
     }
 
+    /// The server's log lines.
+    private final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    }
+
     func testGenerateStreamDownloadAndRefusals() async throws {
         let node = try Fixture.node(NodeService.Limits(maxTokens: 64, maxBodyBytes: 4096))
-        let server = NodeHTTPServer(service: node, port: 0)
+        let logged = Lines()
+        let server = NodeHTTPServer(service: node, port: 0) { logged.append($0) }
         let bound = Port()
         let running = Task { try await server.run(onListening: { bound.set($0) }) }
         defer { running.cancel() }
@@ -77,6 +86,13 @@ final class NodeHTTPServerTests: XCTestCase {
             XCTAssertEqual(answer.status, status, "\(method) \(target)")
             XCTAssertTrue((answer.json["error"] as? String ?? "").contains(message), "\(method) \(target): \(String(decoding: answer.body, as: UTF8.self))")
         }
-        XCTAssertEqual(try HTTPTestClient.request(port: port, "GET", "/v1/nothing").status, 404)
+        let unknown = try HTTPTestClient.request(port: port, "GET", "/v1/nothing")
+        XCTAssertEqual(unknown.status, 404)
+        XCTAssertEqual(unknown.json["error"] as? String, "404 Not Found")
+        // One log line per answer, in order: method, path, status, seconds.
+        let log = logged.all
+        XCTAssertEqual(log.count, 5 + refusals.count, "\(log)")
+        XCTAssertTrue(log.first?.hasPrefix("GET /v1/info 200 ") == true, "\(log)")
+        XCTAssertTrue(log.last?.hasPrefix("GET /v1/nothing 404 ") == true, "\(log)")
     }
 }

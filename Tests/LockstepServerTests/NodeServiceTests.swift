@@ -56,6 +56,16 @@ final class NodeServiceTests: XCTestCase {
         }
     }
 
+    func testRestartRemovesUnfinishedFilesAndKeepsTraces() throws {
+        let node = try Fixture.node()
+        let r = try node.generate(GenerationRequest(prompt: .tokens([3, 4]), maxTokens: 2))
+        let stale = node.traceDirectory + "/.pending-0.trace"
+        XCTAssertTrue(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
+        let restarted = try Fixture.node(directory: node.traceDirectory)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        XCTAssertNoThrow(try restarted.tracePath(id: r.traceID))
+    }
+
     func testBusyBeyondTheWaitingLimit() throws {
         let node = try Fixture.node(NodeService.Limits(maxWaiting: 1))
         let request = GenerationRequest(prompt: .tokens([1, 2]), maxTokens: 1)

@@ -15,9 +15,10 @@ enum Fixture {
         return try! LlamaModel(path: path)
     }()
 
-    /// A node whose traces go to a fresh directory.
-    static func node(_ limits: NodeService.Limits = NodeService.Limits()) throws -> NodeService {
+    /// A node whose traces go to `directory` (default: a fresh one).
+    static func node(_ limits: NodeService.Limits = NodeService.Limits(),
+                     directory: String = dir.appendingPathComponent("traces-\(UUID().uuidString)").path) throws -> NodeService {
         try NodeService(model: model, backend: try BackendRegistry.make("cpu", threads: 2), key: NodeKey.generate(),
-                        traceDirectory: dir.appendingPathComponent("traces-\(UUID().uuidString)").path, limits: limits)
+                        traceDirectory: directory, limits: limits)
     }
 }
