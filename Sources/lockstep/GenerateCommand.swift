@@ -83,13 +83,7 @@ struct GenerateCommand: ParsableCommand {
         let started: Date
         let startedCPU: Double
         if let trace {
-            let nodeKey: NodeKey
-            if let key {
-                do { nodeKey = try NodeKey.load(from: key) } catch { throw CLIError(error.description) }
-            } else {
-                nodeKey = NodeKey.generate()
-                Terminal.note("no --key given: signing with an ephemeral key \(nodeKey.publicKey.hex)")
-            }
+            let nodeKey = try loadNodeKey(from: key)
             // The model digest is a per-model cost (one pass over the weights), computed before the clock starts.
             let digest = model.digest()
             started = Date()

@@ -39,6 +39,16 @@ struct BackendOptions: ParsableArguments {
     }
 }
 
+/// The node key of `--key FILE`, or without one an ephemeral key (said on stderr).
+func loadNodeKey(from path: String?) throws -> NodeKey {
+    guard let path else {
+        let key = NodeKey.generate()
+        Terminal.note("no --key given: signing with an ephemeral key \(key.publicKey.hex)")
+        return key
+    }
+    do { return try NodeKey.load(from: path) } catch { throw CLIError(error.description) }
+}
+
 /// A user-facing error: printed as `lockstep: error: MESSAGE`, exit status 1.
 struct CLIError: Error, CustomStringConvertible {
     let description: String

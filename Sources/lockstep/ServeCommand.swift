@@ -41,13 +41,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         let model = try modelOptions.load()
         let backend = try backendOptions.make()
-        let nodeKey: NodeKey
-        if let key {
-            do { nodeKey = try NodeKey.load(from: key) } catch { throw CLIError(error.description) }
-        } else {
-            nodeKey = NodeKey.generate()
-            Terminal.note("no --key given: signing with an ephemeral key \(nodeKey.publicKey.hex)")
-        }
+        let nodeKey = try loadNodeKey(from: key)
         let service: NodeService
         do {
             service = try NodeService(model: model, backend: backend, key: nodeKey, traceDirectory: traceDir,
