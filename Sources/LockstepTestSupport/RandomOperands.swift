@@ -90,7 +90,7 @@ public func rowViewMismatches(_ backend: any Backend, seed: UInt64 = 43) -> [Str
         let bytes: UnsafeMutableRawBufferPointer
         init(_ b: [UInt8]) {
             bytes = .allocate(byteCount: b.count, alignment: 64)
-            bytes.copyMemory(from: UnsafeRawBufferPointer(start: b, count: b.count))
+            b.withUnsafeBytes { bytes.copyMemory(from: $0) }
         }
         deinit { bytes.deallocate() }
     }

@@ -1,6 +1,7 @@
 import XCTest
 import Lockstep
 import LockstepServer
+import LockstepTestSupport
 
 /// The node over real HTTP on a loopback port: info, generation (whole and streamed), trace
 /// download, and the refusals (a malformed or oversized body, an unknown trace).

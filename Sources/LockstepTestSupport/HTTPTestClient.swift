@@ -3,24 +3,29 @@ import Foundation
 import Glibc
 #endif
 
-/// A minimal HTTP/1.1 client over a POSIX socket for the server tests: one request per
-/// connection (`Connection: close`), the whole answer read to the end, chunked bodies decoded.
-struct HTTPAnswer {
-    let status: Int
-    let headers: [String: String]   // lower-cased names
-    let body: [UInt8]
+/// What `HTTPTestClient` got back.
+public struct HTTPAnswer {
+    public let status: Int
+    /// Header fields, names lower-cased.
+    public let headers: [String: String]
+    /// The body, chunked transfer encoding removed.
+    public let body: [UInt8]
 
-    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+    /// The body as a JSON object (empty when it is not one).
+    public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
     /// A newline-delimited JSON body, one object per line.
-    var jsonLines: [[String: Any]] {
+    public var jsonLines: [[String: Any]] {
         body.split(separator: 0x0A).map { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] ?? [:] }
     }
 }
 
-enum HTTPTestClient {
-    struct Failure: Error, CustomStringConvertible { let description: String }
+/// A minimal HTTP/1.1 client over a POSIX socket for the node's tests: one request per connection
+/// (`Connection: close`) to 127.0.0.1, the whole answer read to the end, chunked bodies decoded.
+public enum HTTPTestClient {
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
 
-    static func request(port: Int, _ method: String, _ path: String, body: [UInt8] = []) throws -> HTTPAnswer {
+    /// Sends `method path` with `body` (as JSON) and reads the answer.
+    public static func request(port: Int, _ method: String, _ path: String, body: [UInt8] = []) throws -> HTTPAnswer {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(fd) }
