@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // C libraries (Debian packages named in `providers`), wrapped by LockstepNative.
@@ -59,11 +60,14 @@ let package = Package(
         .target(name: "LockstepVerify", dependencies: ["LockstepCore", "LockstepModel", "LockstepNative", "LockstepTrace", "CLockstepKernels"]),
         // Umbrella module an app imports.
         .target(name: "Lockstep", dependencies: ["LockstepCore", "LockstepCPU", "LockstepBLAS", "LockstepGPU", "LockstepGGUF", "LockstepTokenizer", "LockstepModel", "LockstepNative", "LockstepTrace", "LockstepVectors", "LockstepVerify"]),
-        // The generating node (`lockstep serve`): the service, and its HTTP interface on Hummingbird.
+        // The generating node (`lockstep serve`): the service, its HTTP interface on Hummingbird,
+        // and the client that fetches from a node (`lockstep-verify --trace http://…`).
         // A product of its own, so that an app linking `Lockstep` does not build an HTTP server.
         .target(name: "LockstepServer", dependencies: [
             "LockstepCore", "LockstepModel", "LockstepNative", "LockstepTokenizer", "LockstepTrace",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // What the two command-line tools share (their progress line); not part of the library.
         .target(name: "LockstepCommandLine"),
@@ -72,7 +76,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "lockstep-verify", dependencies: [
-            "Lockstep", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Lockstep", "LockstepServer", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"]),
@@ -88,7 +92,9 @@ let package = Package(
         .testTarget(name: "LockstepCLITests", dependencies: ["Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepTraceTests", dependencies: ["LockstepTrace", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep", "LockstepTestSupport"]),
-        .testTarget(name: "LockstepServerTests", dependencies: ["LockstepServer", "Lockstep", "LockstepTestSupport"]),
+        .testTarget(name: "LockstepServerTests", dependencies: [
+            "LockstepServer", "Lockstep", "LockstepTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep", "LockstepTestSupport"]),
     ]
 )

@@ -12,7 +12,7 @@ struct AuditCommand: ParsableCommand {
         2: unusable input.
         """)
     @OptionGroup var common: CommonOptions
-    @Option(name: .long, help: "Trace file.") var trace: String
+    @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Matrix products to audit: a count K ≥ 1 (uniform among the replay's matmul calls) or 'all'.")
     var products: String = "8"
     @Option(name: .long, help: "Independent challenge vectors per product R (soundness error ≤ (1/p + 2^-192)^R ≈ 2^(-127R)).")
@@ -38,9 +38,10 @@ struct AuditCommand: ParsableCommand {
             guard let f = ProductFault(s) else { throw VerifyError("--inject-product-fault expects CALL:TOKEN:OUTPUT[:KIND], got '\(s)'") }
             return f
         }
+        let file = try common.localTrace(trace)
         let (model, digest, loaded, _) = try common.load()
         let backend: any Backend = fault.map { FaultyProductBackend(wrapping: loaded, fault: $0) } ?? loaded
-        let t = try loadTrace(trace, keepStates: false, command: "audit", json: common.json)
+        let t = try loadTrace(file, keepStates: false, command: "audit", json: common.json)
         let options = AuditOptions(products: count, rounds: rounds, seed: seed, arithmetic: arithmetic, threads: common.threads)
         let r = try ProgressLine.showing("audit: replay steps recomputed", json: common.json) {
             try Audit.verify(trace: t, model: model, modelDigest: digest, backend: backend, options: options, progress: $0)

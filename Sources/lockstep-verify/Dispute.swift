@@ -7,14 +7,15 @@ struct DisputeCommand: ParsableCommand {
         abstract: "Bisect two traces of the same request to the first divergent step, recompute it, write a fraud proof.",
         discussion: "Exit 0: trace A is right where the traces first differ (or they agree); 1: A is wrong there; 2: unusable input.")
     @OptionGroup var common: CommonOptions
-    @Argument(help: "Trace A (the claim examined).") var traceA: String
-    @Argument(help: "Trace B.") var traceB: String
+    @Argument(help: "Trace A (the claim examined): a file, or its URL on a node (http://HOST:PORT/v1/traces/ID).") var traceA: String
+    @Argument(help: "Trace B: a file or a URL.") var traceB: String
     @Option(name: .long, help: "Write the fraud proof to this file.") var proofOut: String?
 
     func run() throws {
         if let proofOut, let input = [traceA, traceB, common.model].first(where: { isSameFile($0, proofOut) }) {
             throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
         }
+        let files = [try common.localTrace(traceA), try common.localTrace(traceB)]
         let (model, digest, backend, _) = try common.load()
         // Each file is indexed and verified whole; the referee then reads only the states it opens.
         func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {
@@ -24,7 +25,7 @@ struct DisputeCommand: ParsableCommand {
             }
         }
         var traces: [TraceContents] = [], indices: [TraceIndex] = []
-        for path in [traceA, traceB] {
+        for path in files {
             let index = try valid(try TraceLoading.index(path: path))
             traces.append(try valid(try TraceLoading.verifyAll(index, path: path)))
             indices.append(index)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Lockstep
 import LockstepCommandLine
+import LockstepServer
 
 // Exit status: 0 the claim holds, 1 the claim is false, 2 unusable input (SPEC §8).
 // ArgumentParser's own usage errors (64) are mapped to 2 as well.
@@ -15,24 +16,37 @@ struct VerifyMain: ParsableCommand {
         subcommands: [ReplayCommand.self, SpotCheckCommand.self, DisputeCommand.self, CheckProofCommand.self, AuditCommand.self])
 
     static func main() {
+        let status = exitStatus()
+        Downloads.removeAll()
+        Foundation.exit(status)
+    }
+
+    private static func exitStatus() -> Int32 {
         do {
             var command = try parseAsRoot()
             try command.run()
-            Foundation.exit(0)
+            return 0
         } catch let e as ClaimFalse {
-            Foundation.exit(e.code)
+            return e.code
         } catch let e as VerifyError {
             FileHandle.standardError.write(Data("lockstep-verify: error: \(e.description)\n".utf8))
-            Foundation.exit(2)
+            return 2
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 exit(withError: error)
             }
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
+            return 2
         }
     }
+}
+
+/// Traces fetched from nodes for this run, removed before the process exits.
+enum Downloads {
+    nonisolated(unsafe) private static var paths: [String] = []   // the command's one thread only
+    static func add(_ path: String) { paths.append(path) }
+    static func removeAll() { for p in paths { try? FileManager.default.removeItem(atPath: p) } }
 }
 
 /// Thrown after a report was printed, to set the exit status.
@@ -48,6 +62,27 @@ struct CommonOptions: ParsableArguments {
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 8)
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
+    @Option(name: .long, help: "The largest trace fetched from a node (a trace given as http://HOST:PORT/v1/traces/ID), in bytes.")
+    var maxDownloadBytes = 1 << 32
+
+    /// A trace argument as a local file: a path as given, or the URL of a trace on a live node
+    /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
+    /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
+    func localTrace(_ argument: String) throws(VerifyError) -> String {
+        guard argument.hasPrefix("http://") else { return argument }
+        let rest = argument.dropFirst(7)
+        guard let slash = rest.firstIndex(of: "/") else { throw VerifyError("\(argument): a trace URL is http://HOST:PORT/v1/traces/ID") }
+        let client: NodeClient, target = String(rest[slash...]), limit = maxDownloadBytes
+        do { client = try NodeClient(url: "http://" + rest[..<slash]) } catch { throw VerifyError(error.description) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
+        Downloads.add(path)
+        do { _ = try runBlocking { try await client.download(target, to: path, maxBytes: limit) } } catch let error as NodeError {
+            throw VerifyError(error.description)   // it names the URL
+        } catch {
+            throw VerifyError("\(argument): \(error)")
+        }
+        return path
+    }
 
     /// The model, its digest, the backend (prepared for the model's matrices) and the seconds
     /// this once-per-model work took (hashing the weights, preparing the backend): outside every
@@ -121,12 +156,13 @@ struct ReplayCommand: ParsableCommand {
             model's weights and preparing the backend for them, once per model) is outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
-    @Option(name: .long, help: "Trace file.") var trace: String
+    @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
 
     func run() throws {
+        let file = try common.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try loadTrace(trace, keepStates: false, command: "replay", json: common.json)
+        let t = try loadTrace(file, keepStates: false, command: "replay", json: common.json)
         let read = monotonicNow() - started
         let r = try ProgressLine.showing("replay: steps recomputed", json: common.json) {
             try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend, progress: $0)
@@ -154,15 +190,16 @@ struct SpotCheckCommand: ParsableCommand {
             outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
-    @Option(name: .long, help: "Trace file (written with --trace-activations).") var trace: String
+    @Option(name: .long, help: "Trace file (written with --trace-activations), or its URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Number of sampled steps K (1 to 2^20).") var samples: Int = 16
     @Option(name: .long, help: "Verifier seed; default: Fiat–Shamir from the root.") var seed: UInt64?
 
     func run() throws {
         try SpotCheck.checkSampleCount(samples)
+        let file = try common.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try validTrace(try TraceLoading.index(path: trace), command: "spot-check", json: common.json)
+        let t = try validTrace(try TraceLoading.index(path: file), command: "spot-check", json: common.json)
         let read = monotonicNow() - started
         let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
             try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed, progress: $0)

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Lockstep
+import LockstepCommandLine
 import LockstepServer
 
 struct ServeCommand: ParsableCommand {
@@ -49,26 +49,15 @@ struct ServeCommand: ParsableCommand {
         } catch { throw CLIError(error.description) }
         let server = NodeHTTPServer(service: service, host: host, port: port) { line in Terminal.note(line) }
         let host = self.host, traceDir = self.traceDir
-        let outcome = Outcome()
-        Task.detached {
-            do {
+        do {
+            try runBlocking {
                 try await server.run { port in
                     Terminal.note("serving \(model.file.path) on http://\(host):\(port) with the \(backend.name) backend; " +
                                   "model digest \(service.modelDigest.hex), public key \(service.publicKey.hex), traces in \(traceDir)")
                 }
-            } catch {
-                outcome.fail(error)
             }
-            outcome.done.signal()
+        } catch {
+            throw CLIError("cannot serve on \(host):\(port): \(error)")
         }
-        outcome.done.wait()
-        if let error = outcome.error { throw CLIError("cannot serve on \(host):\(port): \(error)") }
-    }
-
-    /// How the server ended, handed from its task to the command's thread.
-    private final class Outcome: @unchecked Sendable {   // `error` is written before `done` is signalled
-        let done = DispatchSemaphore(value: 0)
-        private(set) var error: (any Error)?
-        func fail(_ e: any Error) { error = e }
     }
 }

@@ -41,6 +41,25 @@ final class ServeCommandTests: XCTestCase {
         let id = try XCTUnwrap(answer.json["trace_id"] as? String)
         XCTAssertTrue(FileManager.default.fileExists(atPath: traces + "/" + id + ".trace"))
 
+        // A verifier fetches the trace from the live node by its URL.
+        let url = "http://127.0.0.1:\(p)" + (try XCTUnwrap(answer.json["trace_url"] as? String))
+        let replay = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--json"])
+        XCTAssertEqual(replay.status, 0, replay.stdout + replay.stderr)
+        let states = try HTTPTestClient.request(port: p, "POST", "/v1/generate",
+                                                body: Array(#"{"prompt": "Hello", "max_tokens": 3, "trace_activations": true}"#.utf8))
+        let statesURL = "http://127.0.0.1:\(p)" + (try XCTUnwrap(states.json["trace_url"] as? String))
+        let spot = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", statesURL, "--samples", "8"])
+        XCTAssertEqual(spot.status, 0, spot.stdout + spot.stderr)
+        // Unusable: no such trace, a trace longer than the verifier accepts, no node there (2, with the URL).
+        let missing = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", "http://127.0.0.1:\(p)/v1/traces/" + String(repeating: "0", count: 64)])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("status 404"), missing.stderr)
+        let capped = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--max-download-bytes", "100"])
+        XCTAssertEqual(capped.status, 2)
+        XCTAssertTrue(capped.stderr.contains("the answer is longer than 100 bytes"), capped.stderr)
+        let tmp = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+        XCTAssertFalse(tmp.contains { $0.hasPrefix("lockstep-verify-") && $0.hasSuffix(".trace") }, "a downloaded trace was left behind")
+
         process.interrupt()
         for _ in 0 ..< 1000 where process.isRunning { usleep(10_000) }
         XCTAssertFalse(process.isRunning, "still running 10 s after SIGINT")

@@ -1,0 +1,160 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A client of a node's HTTP interface (SPEC §9): what `lockstep-verify` uses to fetch a trace
+/// from a live node, and what an app can use to ask one for a generation. Plain HTTP only.
+///
+/// Everything a node sends is treated as hostile: every answer is bounded in bytes (a trace is
+/// written to a file as it arrives, never held whole), every exchange in time, and a malformed
+/// answer is an error, not a crash.
+public struct NodeClient: Sendable {
+    public let host: String
+    public let port: Int
+    /// The longest one exchange may take, connecting included.
+    public var timeout: TimeAmount
+
+    /// - Parameter url: `http://HOST[:PORT]` (port 80 when left out), with nothing after it but
+    ///   an optional `/`.
+    /// - Throws: `NodeError.badRequest` for any other form.
+    public init(url: String, timeout: TimeAmount = .seconds(120)) throws(NodeError) {
+        guard url.hasPrefix("http://") else { throw NodeError(.badRequest, "'\(url.prefix(200))': a node's address is http://HOST[:PORT]") }
+        var rest = Substring(url.dropFirst(7))
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1 ... 2).contains(parts.count), !parts[0].isEmpty, !parts[0].contains("/"),
+              let port = parts.count == 2 ? Int(parts[1]) : 80, (1 ... 65535).contains(port) else {
+            throw NodeError(.badRequest, "'\(url.prefix(200))': a node's address is http://HOST[:PORT]")
+        }
+        self.init(host: String(parts[0]), port: port, timeout: timeout)
+    }
+
+    public init(host: String, port: Int, timeout: TimeAmount = .seconds(120)) {
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+    }
+
+    /// `http://HOST:PORT`.
+    public var url: String { "http://\(host):\(port)" }
+
+    /// `GET /v1/info`.
+    public func info() async throws -> [String: Any] {
+        try await jsonExchange(.GET, "/v1/info", body: nil)
+    }
+
+    /// `POST /v1/generate` with a request object (SPEC §9.2), not streamed; the result object.
+    public func generate(_ request: [String: Any]) async throws -> [String: Any] {
+        try await jsonExchange(.POST, "/v1/generate", body: try JSONSerialization.data(withJSONObject: request))
+    }
+
+    /// Downloads `GET /v1/traces/<id>` (or any path on the node) into a new file at `path`.
+    /// - Parameter maxBytes: the largest answer accepted; a longer one is an error and its file
+    ///   is removed.
+    /// - Returns: the bytes written.
+    public func download(_ target: String, to path: String, maxBytes: Int) async throws -> Int {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            throw NodeError(.failed, "\(path): cannot be created")
+        }
+        defer { try? file.close() }
+        do {
+            var written = 0
+            let status = try await exchange(.GET, target, body: nil, maxBytes: maxBytes) { piece in
+                try file.write(contentsOf: Data(buffer: piece))
+                written += piece.readableBytes
+            }
+            guard status == 200 else {
+                throw NodeError(.failed, "\(url)\(target): status \(status)")
+            }
+            return written
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
+    /// A JSON exchange: the answer object, or the node's `{"error": …}` as a `NodeError.failed`.
+    private func jsonExchange(_ method: HTTPMethod, _ target: String, body: Data?) async throws -> [String: Any] {
+        var bytes: [UInt8] = []
+        let status = try await exchange(method, target, body: body, maxBytes: 1 << 24) { bytes += $0.readableBytesView }
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        guard status == 200, let object else {
+            let why = (object?["error"] as? String).map { String($0.prefix(500)) } ?? "\(bytes.count) bytes that are not a JSON object"
+            throw NodeError(.failed, "\(url)\(target): status \(status): \(why)")
+        }
+        return object
+    }
+
+    /// One request on a fresh connection (`Connection: close`); the answer's body goes to
+    /// `sink` piece by piece. Returns the status. A watchdog closes the connection at `timeout`.
+    private func exchange(_ method: HTTPMethod, _ target: String, body: Data?, maxBytes: Int,
+                          sink: (ByteBuffer) throws -> Void) async throws -> Int {
+        let place = "\(url)\(target)"
+        do {
+            return try await exchangeOnce(method, target, body: body, maxBytes: maxBytes, place: place, sink: sink)
+        } catch let error as NodeError {
+            throw error
+        } catch let error as HTTPParserError {
+            throw NodeError(.failed, "\(place): not an HTTP answer (\(error))")
+        } catch {
+            throw NodeError(.failed, "\(place): \(error)")
+        }
+    }
+
+    private func exchangeOnce(_ method: HTTPMethod, _ target: String, body: Data?, maxBytes: Int, place: String,
+                              sink: (ByteBuffer) throws -> Void) async throws -> Int {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(timeout)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let expired = Flag(), connection = channel.channel, timeout = self.timeout
+        let watchdog = Task {
+            try await Task.sleep(nanoseconds: UInt64(timeout.nanoseconds))
+            expired.set()
+            connection.close(promise: nil)
+        }
+        defer { watchdog.cancel() }
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                var head = HTTPRequestHead(version: .http1_1, method: method, uri: target)
+                head.headers.add(name: "Host", value: "\(host):\(port)")
+                head.headers.add(name: "Connection", value: "close")
+                head.headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
+                if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
+                try await outbound.write(.head(head))
+                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                try await outbound.write(.end(nil))
+                var status: Int?, received = 0
+                for try await part in inbound {
+                    switch part {
+                    case let .head(h):
+                        status = Int(h.status.code)
+                    case let .body(piece):
+                        received += piece.readableBytes
+                        guard received <= maxBytes else { throw NodeError(.failed, "\(place): the answer is longer than \(maxBytes) bytes") }
+                        try sink(piece)
+                    case .end:
+                        guard let status else { throw NodeError(.failed, "\(place): an answer without a status") }
+                        return status
+                    }
+                }
+                throw NodeError(.failed, "\(place): the connection closed before the answer ended")
+            }
+        } catch where expired.isSet {
+            throw NodeError(.failed, "\(place): no complete answer within \(timeout.nanoseconds / 1_000_000_000) s")
+        }
+    }
+
+    /// Set once, read from another task.
+    private final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.lock(); value = true; lock.unlock() }
+        var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    }
+}
