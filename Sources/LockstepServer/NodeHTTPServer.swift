@@ -124,7 +124,7 @@ public struct NodeHTTPServer: Sendable {
 
     /// A trace file in 1 MiB pieces.
     private static func file(_ path: String) throws -> Response {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw NodeError(.failed, "trace \(path) cannot be opened") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw NodeError(.failed, "the trace cannot be read") }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         let body = ResponseBody(contentLength: size) { writer in
             defer { try? handle.close() }

@@ -149,7 +149,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         guard rename(pending, path) == 0 else {
             let why = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: pending)
-            throw NodeError(.failed, "trace \(path): \(why)")
+            throw NodeError(.failed, "trace \(id) cannot be kept: \(why)")
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         return GenerationResult(promptTokens: job.promptTokens, tokens: result.tokens, text: model.tokenizer.decode(result.tokens),
