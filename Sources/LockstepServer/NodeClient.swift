@@ -97,6 +97,8 @@ public struct NodeClient: Sendable {
             throw error
         } catch let error as HTTPParserError {
             throw NodeError(.failed, "\(place): not an HTTP answer (\(error))")
+        } catch let error as NIOHTTPDecoderError {
+            throw NodeError(.failed, "\(place): not an HTTP answer (\(error))")
         } catch {
             throw NodeError(.failed, "\(place): \(error)")
         }

@@ -85,7 +85,8 @@ private final class Listening: @unchecked Sendable {
     }
 }
 
-/// A loopback TCP server that answers each connection with `behave(fd)` on a thread of its own.
+/// A loopback TCP server that reads each request's head and then answers with `behave(fd)`, on a
+/// thread per connection.
 private final class RawServer: @unchecked Sendable {
     let port: Int
     private let fd: Int32
@@ -108,7 +109,13 @@ private final class RawServer: @unchecked Sendable {
             while true {
                 let client = accept(listener, nil, nil)
                 if client < 0 { return }
-                Thread.detachNewThread { behave(client); close(client) }
+                Thread.detachNewThread {
+                    // Read the request head first, as a server would, so that the answer is never unsolicited.
+                    var seen: [UInt8] = [], byte: UInt8 = 0
+                    while !seen.suffix(4).elementsEqual([13, 10, 13, 10]), recv(client, &byte, 1, 0) == 1 { seen.append(byte) }
+                    behave(client)
+                    close(client)
+                }
             }
         }
     }
