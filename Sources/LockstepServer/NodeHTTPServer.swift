@@ -9,7 +9,8 @@ import LockstepTokenizer
 /// - `POST /v1/generate`: a `GenerationRequest` body; the answer is `GenerationResult.jsonObject`,
 ///   or with `"stream": true` one JSON line per token (`{"token": id, "text": piece}`) and the
 ///   result as the last line;
-/// - `GET /v1/traces/<id>`: a trace file this node wrote, for `lockstep-verify`.
+/// - `GET /v1/traces/<id>`: a trace file this node wrote, for `lockstep-verify` (`<id>-states`,
+///   the trace with every step's state, is recomputed on demand when the node has only `<id>`).
 ///
 /// Errors answer `{"error": message}` with the status of `NodeError.httpStatus`; a body over
 /// `Limits.maxBodyBytes` gets 413 without being read further.
@@ -56,7 +57,8 @@ public struct NodeHTTPServer: Sendable {
             return job.request.stream ? Self.streaming(job, on: service) : Self.json(try await Self.generate(job, on: service).jsonObject)
         }
         router.get("/v1/traces/:id") { _, context in
-            try Self.file(try service.tracePath(id: context.parameters.get("id") ?? ""))
+            let id = context.parameters.get("id") ?? ""
+            return try Self.file(try await Self.offThread { () throws(NodeError) in try service.tracePath(id: id) })
         }
         return router
     }
@@ -83,14 +85,16 @@ public struct NodeHTTPServer: Sendable {
         }
     }
 
-    /// Runs a job off the server's threads (generation blocks).
+    /// Runs blocking engine work (a generation, a replay) on a thread of its own, off the server's.
+    private static func offThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     private static func generate(_ job: NodeService.Job, on service: NodeService,
                                  onToken: @escaping @Sendable (TokenID, String) -> Void = { _, _ in }) async throws -> GenerationResult {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                do { continuation.resume(returning: try service.run(job, onToken: onToken)) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        try await offThread { try service.run(job, onToken: onToken) }
     }
 
     /// One JSON line per token as it is chosen, then the result (or `{"error": …}`) as the last line.

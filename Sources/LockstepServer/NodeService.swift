@@ -9,7 +9,7 @@ import LockstepTrace
 /// signed commitment and a trace file that it keeps for verifiers. One request runs at a time on
 /// the node's backend; up to `Limits.maxWaiting` more wait for it, and further ones are refused
 /// as busy. `NodeHTTPServer` is a thin HTTP layer over this type; an app can call it directly.
-public final class NodeService: @unchecked Sendable {   // mutable state behind `admission` and `engine`
+public final class NodeService: @unchecked Sendable {   // mutable state behind `admission`; the engine behind `engine`
     /// What a node accepts.
     public struct Limits: Sendable, Equatable {
         /// The largest `max_tokens` a request may ask for.
@@ -79,19 +79,40 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
 
     /// A checked request holding its place in the queue; run it with `run(_:onToken:)`. The
     /// place is given up when the job ends, whether it ran or not.
-    public final class Job: @unchecked Sendable {   // immutable after init
+    public final class Job: Sendable {
         /// The prompt as token ids.
         public let promptTokens: [TokenID]
         public let request: GenerationRequest
-        private let release: @Sendable () -> Void
+        private let place: Place
 
-        fileprivate init(promptTokens: [TokenID], request: GenerationRequest, release: @escaping @Sendable () -> Void) {
+        fileprivate init(promptTokens: [TokenID], request: GenerationRequest, place: Place) {
             self.promptTokens = promptTokens
             self.request = request
-            self.release = release
+            self.place = place
         }
+    }
 
+    /// A place in the queue (running or waiting), given up when released from memory.
+    fileprivate final class Place: Sendable {
+        private let release: @Sendable () -> Void
+        init(release: @escaping @Sendable () -> Void) { self.release = release }
         deinit { release() }
+    }
+
+    /// Takes a place in the queue.
+    /// - Throws: `NodeError.busy` when `Limits.maxWaiting` requests already wait.
+    private func takePlace() throws(NodeError) -> Place {
+        admission.lock()
+        defer { admission.unlock() }
+        guard admitted <= limits.maxWaiting else {
+            throw NodeError(.busy, "the node is busy: one request is running and \(limits.maxWaiting) are waiting; retry later")
+        }
+        admitted += 1
+        return Place { [self] in
+            admission.lock()
+            admitted -= 1
+            admission.unlock()
+        }
     }
 
     /// Checks a request against the model and the node's limits and takes a place in the queue.
@@ -103,17 +124,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         guard request.maxTokens <= limits.maxTokens else {
             throw NodeError(.badRequest, "field 'max_tokens': this node allows at most \(limits.maxTokens), got \(request.maxTokens)")
         }
-        admission.lock()
-        defer { admission.unlock() }
-        guard admitted <= limits.maxWaiting else {
-            throw NodeError(.busy, "the node is busy: one request is running and \(limits.maxWaiting) are waiting; retry later")
-        }
-        admitted += 1
-        return Job(promptTokens: prompt, request: request) { [self] in
-            admission.lock()
-            admitted -= 1
-            admission.unlock()
-        }
+        return Job(promptTokens: prompt, request: request, place: try takePlace())
     }
 
     /// Runs an admitted request (blocking: waits for the requests ahead of it, then generates).
@@ -162,14 +173,30 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         try run(try admit(request), onToken: onToken)
     }
 
-    /// The file of a trace this node wrote.
-    /// - Throws: `NodeError.notFound` for an id that is not a trace id or names no trace here.
+    /// The file of a trace this node gave. The trace with states (`<id>-states`) of a result given
+    /// without them is written on demand, by replaying the request (`TracedGeneration.writeStatesTrace`:
+    /// a node need not keep states, DESIGN §4); that blocks like a generation and waits in the same
+    /// queue.
+    /// - Throws: `NodeError.notFound` for an id that is not a trace id or names no trace here,
+    ///   `NodeError.busy`, `NodeError.failed` when the states cannot be recomputed.
     public func tracePath(id: String) throws(NodeError) -> String {
         guard Self.isTraceID(id) else {
             throw NodeError(.notFound, "'\(id.prefix(80))' is not a trace id (64 hex digits, then -states for a trace with states)")
         }
-        let path = tracePath(forID: id)
-        guard FileManager.default.fileExists(atPath: path) else { throw NodeError(.notFound, "no trace \(id) on this node") }
+        let path = tracePath(forID: id), files = FileManager.default
+        if files.fileExists(atPath: path) { return path }
+        let base = tracePath(forID: String(id.dropLast(7)))
+        guard id.hasSuffix("-states"), files.fileExists(atPath: base) else { throw NodeError(.notFound, "no trace \(id) on this node") }
+        let place = try takePlace()
+        defer { withExtendedLifetime(place) {} }
+        engine.lock()
+        defer { engine.unlock() }
+        if files.fileExists(atPath: path) { return path }   // written while this request waited
+        let signed: SignedCommitment
+        do { signed = try TraceReader.read(path: base).signed } catch { throw NodeError(.failed, "trace \(id.dropLast(7)) cannot be read: \(error)") }
+        do { try TracedGeneration.writeStatesTrace(of: signed, model: model, backend: backend, to: path) } catch {
+            throw NodeError(.failed, "the states of trace \(id.dropLast(7)) cannot be recomputed: \(error)")
+        }
         return path
     }
 

@@ -237,6 +237,30 @@ public enum TracedGeneration {
         return (try recorder.commitment(outputTokens: sampled), recorder.leaves)
     }
 
+    /// Writes the trace with every step's state (`storeStates`) of a request already committed to,
+    /// by replaying it: a node need not keep states, since it can recompute them on demand (DESIGN
+    /// §4). The file ends with `signed`, the original signature, once the replay has reproduced its
+    /// commitment exactly.
+    /// - Throws: `TraceError.commitmentMismatch` when the replay gives another commitment (the
+    ///   model, the backend or the claim is not what `signed` says; the file is removed),
+    ///   `TraceError.io` when the file cannot be written.
+    public static func writeStatesTrace(of signed: SignedCommitment, model: LlamaModel, backend: any Backend,
+                                        to path: String) throws(TraceError) {
+        let c = signed.commitment
+        let writer = try TraceWriter(path: path, header: TraceHeader(request: c.request, storesStates: true))
+        do throws(TraceError) {
+            let replayed = try replay(model: model, backend: backend, request: c.request, outputTokens: c.outputTokens,
+                                      storeStates: true, writer: writer)
+            guard replayed.commitment == c else {
+                throw TraceError.commitmentMismatch("the replay gives root \(replayed.commitment.root.hex), the commitment says \(c.root.hex)")
+            }
+            try writer.finish(signed)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
     static func makeHeader(model: LlamaModel, modelDigest: Digest?, prompt: [TokenID], sampler: SamplerSettings,
                            maxTokens: Int, storeStates: Bool) throws(TraceError) -> TraceHeader {
         let request: TraceRequest

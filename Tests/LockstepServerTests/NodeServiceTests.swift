@@ -25,10 +25,20 @@ final class NodeServiceTests: XCTestCase {
         let again = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6))
         XCTAssertEqual(again.traceID, r.traceID)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: node.traceDirectory), [r.traceID + ".trace"])
-        // With states: another id, a file that spot-checks can open.
+        XCTAssertThrowsError(try node.tracePath(id: String(repeating: "0", count: 64) + "-states")) {
+            XCTAssertEqual(($0 as? NodeError)?.kind, .notFound)
+        }
+        // With states: another id, a file that spot-checks can open — asked for by its id when the
+        // result was given without states, it is recomputed, and is the file a generation with
+        // states writes.
+        let recomputed = try Data(contentsOf: URL(fileURLWithPath: try node.tracePath(id: r.traceID + "-states")))
+        let states = try TraceIndex(path: try node.tracePath(id: r.traceID + "-states"))
+        let spot = try SpotCheck.verify(trace: states, model: Fixture.model, modelDigest: node.modelDigest, backend: ReferenceBackend(), samples: 8, seed: nil)
+        XCTAssertTrue(spot.verdict.holds, spot.verdict.reason)
+        try FileManager.default.removeItem(atPath: node.tracePath(id: r.traceID + "-states"))
         let full = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6, traceActivations: true))
         XCTAssertEqual(full.traceID, r.traceID + "-states")
-        XCTAssertTrue(try TraceReader.read(path: node.tracePath(id: full.traceID), keepStates: true).header.storesStates)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: node.tracePath(id: full.traceID))), recomputed)
     }
 
     func testRefusals() throws {

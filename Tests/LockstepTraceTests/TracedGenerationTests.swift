@@ -67,6 +67,28 @@ final class TracedGenerationTests: XCTestCase {
         }
     }
 
+    /// The states trace written by replaying a commitment is, byte for byte, the one the generation
+    /// writes with `storeStates` (sampled, so the sampler's counter is replayed too); for another
+    /// model the replay cannot reproduce the commitment, and no file is left.
+    func testStatesTraceByReplayIsTheGenerationsFile() throws {
+        let model = try TraceFixtures.tiny(TinyModelSpec(seed: 5))
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let direct = dir.appendingPathComponent("direct.trace").path, replayed = dir.appendingPathComponent("replayed.trace").path
+        let sampler = SamplerSettings(temperature: 0.8, seed: 11)
+        let plain = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: [3, 1, 4], maxTokens: 9, sampler: sampler, key: key)
+        _ = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: [3, 1, 4], maxTokens: 9, sampler: sampler, key: key,
+                                     tracePath: direct, options: TraceOptions(storeStates: true))
+        try TracedGeneration.writeStatesTrace(of: plain.signed, model: model, backend: BackendRegistry.make("cpu", threads: 2), to: replayed)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: replayed)), try Data(contentsOf: URL(fileURLWithPath: direct)))
+        let other = dir.appendingPathComponent("other.trace").path
+        XCTAssertThrowsError(try TracedGeneration.writeStatesTrace(of: plain.signed, model: try TraceFixtures.tiny(TinyModelSpec(seed: 6)),
+                                                                   backend: ReferenceBackend(), to: other)) {
+            guard case .commitmentMismatch = $0 as? TraceError else { return XCTFail("\($0)") }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["direct.trace", "replayed.trace"])
+    }
+
     func testReplayOfAWrongClaimDiverges() throws {
         let model = try TraceFixtures.tiny()
         let prompt = model.tokenizer.encode("Hello world", addSpecial: false)
