@@ -93,28 +93,47 @@ public struct NodeHTTPServer: Sendable {
     }
 
     private static func generate(_ job: NodeService.Job, on service: NodeService,
-                                 onToken: @escaping @Sendable (TokenID, String) -> Void = { _, _ in }) async throws -> GenerationResult {
+                                 onToken: @escaping @Sendable (TokenID, String) -> Bool = { _, _ in true }) async throws -> GenerationResult {
         try await offThread { try service.run(job, onToken: onToken) }
     }
 
     /// One JSON line per token as it is chosen, then the result (or `{"error": …}`) as the last line.
+    /// When the client goes away, the generation stops after the token being chosen (stop reason
+    /// `caller`; its trace is kept, complete and signed).
     private static func streaming(_ job: NodeService.Job, on service: NodeService) -> Response {
         let (lines, sink) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .unbounded)
+        let gone = ClientGone()
         let body = ResponseBody { writer in
             let generation = Task {
                 defer { sink.finish() }
                 do {
-                    let result = try await generate(job, on: service) { id, text in sink.yield(jsonLine(["token": Int(id), "text": text])) }
+                    let result = try await generate(job, on: service) { id, text in
+                        sink.yield(jsonLine(["token": Int(id), "text": text]))
+                        return !gone.isSet
+                    }
                     sink.yield(jsonLine(result.jsonObject))
                 } catch {
                     sink.yield(jsonLine(["error": "\(error)"]))
                 }
             }
-            for await line in lines { try await writer.write(ByteBuffer(bytes: line)) }
+            do {
+                for await line in lines { try await writer.write(ByteBuffer(bytes: line)) }
+            } catch {
+                gone.set()
+                throw error
+            }
             await generation.value
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+
+    /// Set when a streamed answer can no longer be written.
+    private final class ClientGone: @unchecked Sendable {   // `gone` only under `lock`
+        private let lock = NSLock()
+        private var gone = false
+        func set() { lock.withLock { gone = true } }
+        var isSet: Bool { lock.withLock { gone } }
     }
 
     private static func jsonLine(_ object: [String: Any]) -> [UInt8] {

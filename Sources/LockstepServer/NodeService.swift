@@ -129,10 +129,11 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
 
     /// Runs an admitted request (blocking: waits for the requests ahead of it, then generates).
     /// - Parameter onToken: called with each token id as soon as it is chosen and the text it
-    ///   completes (possibly empty, while a multi-byte character is incomplete).
+    ///   completes (possibly empty, while a multi-byte character is incomplete); return false to
+    ///   stop after this token (stop reason `caller`; the trace ends there, complete and signed).
     /// - Throws: `NodeError.badRequest` for a request the engine refuses, `NodeError.failed` when
     ///   the trace cannot be written.
-    public func run(_ job: Job, onToken: (_ id: TokenID, _ text: String) -> Void = { _, _ in }) throws(NodeError) -> GenerationResult {
+    public func run(_ job: Job, onToken: (_ id: TokenID, _ text: String) -> Bool = { _, _ in true }) throws(NodeError) -> GenerationResult {
         engine.lock()
         defer { engine.unlock() }
         let request = job.request
@@ -145,7 +146,6 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
                                               sampler: request.sampler, key: key.privateKey, modelDigest: modelDigest, tracePath: pending,
                                               options: TraceOptions(storeStates: request.traceActivations)) { id in
                 onToken(id, detokenizer.append(id))
-                return true
             }
         } catch {
             try? FileManager.default.removeItem(atPath: pending)
@@ -169,7 +169,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
     }
 
     /// `admit` then `run`.
-    public func generate(_ request: GenerationRequest, onToken: (_ id: TokenID, _ text: String) -> Void = { _, _ in }) throws(NodeError) -> GenerationResult {
+    public func generate(_ request: GenerationRequest, onToken: (_ id: TokenID, _ text: String) -> Bool = { _, _ in true }) throws(NodeError) -> GenerationResult {
         try run(try admit(request), onToken: onToken)
     }
 

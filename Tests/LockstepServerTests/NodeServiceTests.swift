@@ -7,7 +7,7 @@ final class NodeServiceTests: XCTestCase {
     func testAnswerMatchesTheEngineAndItsTraceReplays() throws {
         let node = try Fixture.node()
         var streamed: [TokenID] = []
-        let r = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6)) { id, _ in streamed.append(id) }
+        let r = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6)) { id, _ in streamed.append(id); return true }
         let session = InferenceSession(model: Fixture.model, backend: ReferenceBackend())
         let expected = try session.generate(prompt: [1, 5, 9], maxTokens: 6, sampler: .greedy)
         XCTAssertEqual(r.tokens, expected.tokens)
@@ -39,6 +39,17 @@ final class NodeServiceTests: XCTestCase {
         let full = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 6, traceActivations: true))
         XCTAssertEqual(full.traceID, r.traceID + "-states")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: node.tracePath(id: full.traceID))), recomputed)
+    }
+
+    func testTheCallerStopsAGeneration() throws {
+        let node = try Fixture.node()
+        var seen = 0
+        let r = try node.generate(GenerationRequest(prompt: .tokens([1, 5, 9]), maxTokens: 50)) { _, _ in seen += 1; return seen < 3 }
+        XCTAssertEqual(r.tokens.count, 3)
+        XCTAssertEqual(r.stop, .caller)
+        let trace = try TraceReader.read(path: node.tracePath(id: r.traceID))
+        XCTAssertEqual(trace.signed.commitment.outputTokens, r.tokens)
+        XCTAssertTrue(try Replay.verify(trace: trace, model: Fixture.model, modelDigest: node.modelDigest, backend: ReferenceBackend()).verdict.holds)
     }
 
     func testRefusals() throws {
