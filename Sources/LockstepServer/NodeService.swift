@@ -18,12 +18,16 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         public var maxWaiting: Int
         /// The largest request body, in bytes.
         public var maxBodyBytes: Int
+        /// The most bytes of traces kept; after a new trace is written, the oldest others are
+        /// removed until the rest fit (the new one is always kept). Nil: no limit.
+        public var maxTraceBytes: Int?
 
-        public init(maxTokens: Int = 1024, maxWaiting: Int = 8, maxBodyBytes: Int = 1 << 20) {
-            precondition(maxTokens >= 0 && maxWaiting >= 0 && maxBodyBytes >= 1, "NodeService.Limits: bad limits")
+        public init(maxTokens: Int = 1024, maxWaiting: Int = 8, maxBodyBytes: Int = 1 << 20, maxTraceBytes: Int? = nil) {
+            precondition(maxTokens >= 0 && maxWaiting >= 0 && maxBodyBytes >= 1 && (maxTraceBytes ?? 0) >= 0, "NodeService.Limits: bad limits")
             self.maxTokens = maxTokens
             self.maxWaiting = maxWaiting
             self.maxBodyBytes = maxBodyBytes
+            self.maxTraceBytes = maxTraceBytes
         }
     }
 
@@ -74,6 +78,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
             "model_digest": modelDigest.hex, "contract_version": ContractVersion.current, "public_key": publicKey.hex,
             "backend": backend.name, "layers": c.layers, "dim": c.dim, "vocabulary_size": c.vocabularySize,
             "context_limit": c.contextLimit, "max_tokens_limit": limits.maxTokens, "max_body_bytes": limits.maxBodyBytes,
+            "max_trace_bytes": limits.maxTraceBytes.map { $0 as Any } ?? NSNull(),
         ]
     }
 
@@ -163,6 +168,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
             throw NodeError(.failed, "trace \(id) cannot be kept: \(why)")
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        pruneTraces(keeping: path)
         return GenerationResult(promptTokens: job.promptTokens, tokens: result.tokens, text: model.tokenizer.decode(result.tokens),
                                 stop: result.stop, signed: result.signed, backend: backend.name, traceID: id, traceBytes: bytes,
                                 seconds: seconds)
@@ -197,7 +203,28 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         do { try TracedGeneration.writeStatesTrace(of: signed, model: model, backend: backend, to: path) } catch {
             throw NodeError(.failed, "the states of trace \(id.dropLast(7)) cannot be recomputed: \(error)")
         }
+        pruneTraces(keeping: path)
         return path
+    }
+
+    /// Removes the oldest traces (by modification time) but `keeping` until the directory's
+    /// traces fit `Limits.maxTraceBytes`. Called with the engine held, so prunes never overlap;
+    /// a trace being served when it is removed is still read to its end.
+    private func pruneTraces(keeping: String) {
+        guard let limit = limits.maxTraceBytes else { return }
+        let files = FileManager.default
+        let traces = ((try? files.contentsOfDirectory(atPath: traceDirectory)) ?? [])
+            .filter { $0.hasSuffix(".trace") && Self.isTraceID(String($0.dropLast(6))) }
+            .compactMap { name -> (path: String, bytes: Int, modified: Date)? in
+                let path = traceDirectory + "/" + name
+                guard let a = try? files.attributesOfItem(atPath: path), let bytes = a[.size] as? Int, let modified = a[.modificationDate] as? Date else { return nil }
+                return (path, bytes, modified)
+            }
+            .sorted { ($0.modified, $0.path) < ($1.modified, $1.path) }
+        var total = traces.reduce(0) { $0 + $1.bytes }
+        for t in traces where total > limit && t.path != keeping {
+            if (try? files.removeItem(atPath: t.path)) != nil { total -= t.bytes }
+        }
     }
 
     /// A trace's id: the SHA-256 of its signed commitment's canonical encoding, in hex, then

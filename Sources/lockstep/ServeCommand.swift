@@ -30,12 +30,15 @@ struct ServeCommand: ParsableCommand {
     var maxWaiting = 8
     @Option(name: .long, help: "The largest request body, in bytes; larger ones are answered 413.")
     var maxBodyBytes = 1 << 20
+    @Option(name: .long, help: "Keep at most this many bytes of traces, removing the oldest (default: no limit).")
+    var maxTraceBytes: Int?
 
     func validate() throws {
         if !(0 ... 65535).contains(port) { throw ValidationError("--port must be in 0 … 65535, got \(port)") }
         if maxTokensLimit < 0 { throw ValidationError("--max-tokens-limit must be ≥ 0, got \(maxTokensLimit)") }
         if maxWaiting < 0 { throw ValidationError("--max-waiting must be ≥ 0, got \(maxWaiting)") }
         if maxBodyBytes < 1 { throw ValidationError("--max-body-bytes must be ≥ 1, got \(maxBodyBytes)") }
+        if let maxTraceBytes, maxTraceBytes < 0 { throw ValidationError("--max-trace-bytes must be ≥ 0, got \(maxTraceBytes)") }
     }
 
     func run() throws {
@@ -45,7 +48,8 @@ struct ServeCommand: ParsableCommand {
         let service: NodeService
         do {
             service = try NodeService(model: model, backend: backend, key: nodeKey, traceDirectory: traceDir,
-                                      limits: NodeService.Limits(maxTokens: maxTokensLimit, maxWaiting: maxWaiting, maxBodyBytes: maxBodyBytes))
+                                      limits: NodeService.Limits(maxTokens: maxTokensLimit, maxWaiting: maxWaiting, maxBodyBytes: maxBodyBytes,
+                                                                 maxTraceBytes: maxTraceBytes))
         } catch { throw CLIError(error.description) }
         let server = NodeHTTPServer(service: service, host: host, port: port) { line in Terminal.note(line) }
         let host = self.host, traceDir = self.traceDir

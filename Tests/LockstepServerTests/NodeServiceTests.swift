@@ -87,6 +87,22 @@ final class NodeServiceTests: XCTestCase {
         XCTAssertNoThrow(try restarted.tracePath(id: r.traceID))
     }
 
+    func testOldestTracesGoBeyondTheByteLimit() throws {
+        let probe = try Fixture.node()
+        let size = try probe.generate(GenerationRequest(prompt: .tokens([7]), maxTokens: 3)).traceBytes
+        let node = try Fixture.node(NodeService.Limits(maxTraceBytes: 2 * size + size / 2))   // room for two such traces
+        let ids = try (1 ... 3).map { try node.generate(GenerationRequest(prompt: .tokens([TokenID($0)]), maxTokens: 3)).traceID }
+        XCTAssertThrowsError(try node.tracePath(id: ids[0])) { XCTAssertEqual(($0 as? NodeError)?.kind, .notFound) }
+        XCTAssertNoThrow(try node.tracePath(id: ids[1]))
+        XCTAssertNoThrow(try node.tracePath(id: ids[2]))
+        // A trace larger than the whole limit is still kept (alone).
+        let tiny = try Fixture.node(NodeService.Limits(maxTraceBytes: 0))
+        let a = try tiny.generate(GenerationRequest(prompt: .tokens([1]), maxTokens: 2)).traceID
+        let b = try tiny.generate(GenerationRequest(prompt: .tokens([2]), maxTokens: 2)).traceID
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tiny.traceDirectory), [b + ".trace"])
+        XCTAssertNotEqual(a, b)
+    }
+
     func testBusyBeyondTheWaitingLimit() throws {
         let node = try Fixture.node(NodeService.Limits(maxWaiting: 1))
         let request = GenerationRequest(prompt: .tokens([1, 2]), maxTokens: 1)
