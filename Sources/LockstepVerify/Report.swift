@@ -71,16 +71,19 @@ public enum TraceLoading {
     /// Reads and verifies the whole file, keeping the states when asked (`TraceReader`); else it
     /// indexes the file and hashes the states on several threads (`TraceIndex.verifyAll`): the
     /// same checks, in a fraction of the time.
-    public static func load(path: String, keepStates: Bool = false) throws(VerifyError) -> Outcome<TraceContents> {
+    /// - Parameter signer: when given, a trace signed by any other key is a false claim.
+    public static func load(path: String, keepStates: Bool = false, signer: Ed25519PublicKey? = nil) throws(VerifyError) -> Outcome<TraceContents> {
         try sorting(path) { () throws(TraceError) in
-            keepStates ? try TraceReader.read(path: path, keepStates: true) : try TraceIndex(path: path).verifyAll()
+            keepStates ? try TraceReader.read(path: path, keepStates: true, expectedPublicKey: signer)
+                       : try TraceIndex(path: path, expectedPublicKey: signer).verifyAll()
         }
     }
 
     /// Indexes the file for opening a few states (`TraceIndex`): every record's leaf and the
     /// footer are verified, the states only when opened.
-    public static func index(path: String) throws(VerifyError) -> Outcome<TraceIndex> {
-        try sorting(path) { () throws(TraceError) in try TraceIndex(path: path) }
+    /// - Parameter signer: when given, a trace signed by any other key is a false claim.
+    public static func index(path: String, signer: Ed25519PublicKey? = nil) throws(VerifyError) -> Outcome<TraceIndex> {
+        try sorting(path) { () throws(TraceError) in try TraceIndex(path: path, expectedPublicKey: signer) }
     }
 
     /// Verifies an indexed file whole (`TraceIndex.verifyAll`: every stored state against its

@@ -12,6 +12,7 @@ struct AuditCommand: ParsableCommand {
         2: unusable input.
         """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Matrix products to audit: a count K ≥ 1 (uniform among the replay's matmul calls) or 'all'.")
     var products: String = "8"
@@ -41,7 +42,7 @@ struct AuditCommand: ParsableCommand {
         let file = try common.localTrace(trace)
         let (model, digest, loaded, _) = try common.load()
         let backend: any Backend = fault.map { FaultyProductBackend(wrapping: loaded, fault: $0) } ?? loaded
-        let t = try loadTrace(file, keepStates: false, command: "audit", json: common.json)
+        let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "audit", json: common.json)
         let options = AuditOptions(products: count, rounds: rounds, seed: seed, arithmetic: arithmetic, threads: common.threads)
         let r = try ProgressLine.showing("audit: replay steps recomputed", json: common.json) {
             try Audit.verify(trace: t, model: model, modelDigest: digest, backend: backend, options: options, progress: $0)

@@ -99,6 +99,21 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// `--public-key`: the node whose signature a single trace must carry.
+struct SignerOption: ParsableArguments {
+    @Option(name: .long, help: "The node's public key (64 hex digits): a trace signed by any other key is a false claim (exit 1).")
+    var publicKey: String?
+
+    /// `--public-key`, parsed; nil when not given.
+    func signer() throws(VerifyError) -> Ed25519PublicKey? {
+        guard let publicKey else { return nil }
+        guard let bytes = Hex.decode(publicKey), bytes.count == 32, let key = try? Ed25519PublicKey(rawRepresentation: bytes) else {
+            throw VerifyError("--public-key: '\(publicKey.prefix(80))' is not an Ed25519 public key (64 hex digits)")
+        }
+        return key
+    }
+}
+
 /// Prints a verdict (text or JSON) and sets the exit status.
 func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any] = [:]) throws {
     if json {
@@ -133,8 +148,8 @@ func humanValue(_ v: Any, key: String) -> String {
 }
 
 /// Reads and verifies a whole trace; a structurally valid but false trace prints its verdict and exits 1.
-func loadTrace(_ path: String, keepStates: Bool, command: String, json: Bool) throws -> TraceContents {
-    try validTrace(try TraceLoading.load(path: path, keepStates: keepStates), command: command, json: json)
+func loadTrace(_ path: String, keepStates: Bool, signer: Ed25519PublicKey?, command: String, json: Bool) throws -> TraceContents {
+    try validTrace(try TraceLoading.load(path: path, keepStates: keepStates, signer: signer), command: command, json: json)
 }
 
 /// The trace of a loading outcome; a structurally valid but false trace prints its verdict and exits 1.
@@ -156,13 +171,14 @@ struct ReplayCommand: ParsableCommand {
             model's weights and preparing the backend for them, once per model) is outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
 
     func run() throws {
         let file = try common.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try loadTrace(file, keepStates: false, command: "replay", json: common.json)
+        let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "replay", json: common.json)
         let read = monotonicNow() - started
         let r = try ProgressLine.showing("replay: steps recomputed", json: common.json) {
             try Replay.verify(trace: t, model: model, modelDigest: digest, backend: backend, progress: $0)
@@ -190,6 +206,7 @@ struct SpotCheckCommand: ParsableCommand {
             outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file (written with --trace-activations), or its URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Number of sampled steps K (1 to 2^20).") var samples: Int = 16
     @Option(name: .long, help: "Verifier seed; default: Fiat–Shamir from the root.") var seed: UInt64?
@@ -199,7 +216,7 @@ struct SpotCheckCommand: ParsableCommand {
         let file = try common.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try validTrace(try TraceLoading.index(path: file), command: "spot-check", json: common.json)
+        let t = try validTrace(try TraceLoading.index(path: file, signer: try signerOption.signer()), command: "spot-check", json: common.json)
         let read = monotonicNow() - started
         let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
             try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed, progress: $0)

@@ -45,8 +45,19 @@ final class ServeCommandTests: XCTestCase {
         let url = "http://127.0.0.1:\(p)" + (try XCTUnwrap(answer.json["trace_url"] as? String))
         let replay = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--json"])
         XCTAssertEqual(replay.status, 0, replay.stdout + replay.stderr)
+        // Pinned to the node's key: holds; pinned to another key: a false claim; not a key: unusable.
+        let key = try XCTUnwrap(try HTTPTestClient.request(port: p, "GET", "/v1/info").json["public_key"] as? String)
+        let pinned = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--public-key", key])
+        XCTAssertEqual(pinned.status, 0, pinned.stdout + pinned.stderr)
+        let otherKey = NodeKey.generate().publicKey.hex
+        let wrong = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--public-key", otherKey])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stdout.contains("the commitment is signed by \(key), expected \(otherKey)"), wrong.stdout)
+        let notKey = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", url, "--public-key", "abc"])
+        XCTAssertEqual(notKey.status, 2)
+        XCTAssertTrue(notKey.stderr.contains("--public-key: 'abc' is not an Ed25519 public key"), notKey.stderr)
         // The trace with states of the same answer, which the node recomputes on demand.
-        let spot = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url + "-states", "--samples", "8"])
+        let spot = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url + "-states", "--samples", "8", "--public-key", key])
         XCTAssertEqual(spot.status, 0, spot.stdout + spot.stderr)
         // Unusable: no such trace, a trace longer than the verifier accepts, no node there (2, with the URL).
         let missing = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", "http://127.0.0.1:\(p)/v1/traces/" + String(repeating: "0", count: 64)])
