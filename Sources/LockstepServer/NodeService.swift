@@ -57,9 +57,11 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         } catch {
             throw NodeError(.failed, "trace directory \(traceDirectory): \(error.localizedDescription)")
         }
-        // A node stopped in the middle of a request leaves its `.pending-*` file behind; no client
-        // was given it. (So one directory serves one node.)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: traceDirectory)) ?? [] where name.hasPrefix(".pending-") {
+        // A node stopped in the middle of a request leaves its unfinished files behind (`.pending-*`,
+        // and the trace writer's `.NAME.partial-*`); no client was given them. (So one directory
+        // serves one node.)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: traceDirectory)) ?? []
+        where name.hasPrefix(".pending-") || (name.hasPrefix(".") && name.contains(".trace.partial-")) {
             try? FileManager.default.removeItem(atPath: traceDirectory + "/" + name)
         }
         self.model = model

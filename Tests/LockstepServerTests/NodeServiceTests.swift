@@ -80,10 +80,10 @@ final class NodeServiceTests: XCTestCase {
     func testRestartRemovesUnfinishedFilesAndKeepsTraces() throws {
         let node = try Fixture.node()
         let r = try node.generate(GenerationRequest(prompt: .tokens([3, 4]), maxTokens: 2))
-        let stale = node.traceDirectory + "/.pending-0.trace"
-        XCTAssertTrue(FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3])))
+        let stale = [node.traceDirectory + "/.pending-0.trace", node.traceDirectory + "/.\(r.traceID)-states.trace.partial-Ab12Cd"]
+        for path in stale { XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))) }
         let restarted = try Fixture.node(directory: node.traceDirectory)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+        for path in stale { XCTAssertFalse(FileManager.default.fileExists(atPath: path)) }
         XCTAssertNoThrow(try restarted.tracePath(id: r.traceID))
     }
 
