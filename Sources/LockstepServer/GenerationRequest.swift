@@ -13,14 +13,19 @@ import LockstepTokenizer
 public struct GenerationRequest: Sendable, Equatable {
     /// What the prompt is given as.
     public enum Prompt: Sendable, Equatable {
+        /// Raw text, tokenized with the model's special tokens added as its GGUF asks.
         case text(String)
+        /// One user message, wrapped in the model's chat template.
         case chat(String)
+        /// Token ids, used as they are.
         case tokens([TokenID])
     }
 
+    /// The prompt.
     public var prompt: Prompt
     /// Tokens to generate at most (≥ 0).
     public var maxTokens: Int
+    /// Temperature (binary32; 0 is greedy) and seed of the contract's sampler (SPEC §4.3).
     public var sampler: SamplerSettings
     /// Store every step's state in the trace file (opens any step without recomputation).
     public var traceActivations: Bool

@@ -10,7 +10,9 @@ import NIOPosix
 /// written to a file as it arrives, never held whole), every exchange in time, and a malformed
 /// answer is an error, not a crash.
 public struct NodeClient: Sendable {
+    /// The node's host name or address.
     public let host: String
+    /// The node's TCP port.
     public let port: Int
     /// The longest one exchange may take, connecting included.
     public var timeout: TimeAmount

@@ -14,6 +14,7 @@ public struct NodeError: Error, Sendable, Equatable, CustomStringConvertible {
         case failed
     }
 
+    /// The class of failure, which fixes the HTTP status.
     public let kind: Kind
     /// One line naming the field and value at fault, or what failed.
     public let description: String

@@ -15,7 +15,9 @@ import LockstepTokenizer
 /// Errors answer `{"error": message}` with the status of `NodeError.httpStatus`; a body over
 /// `Limits.maxBodyBytes` gets 413 without being read further.
 public struct NodeHTTPServer: Sendable {
+    /// The node it serves.
     public let service: NodeService
+    /// The address it listens on.
     public let host: String
     /// The TCP port; 0 asks the system for a free one (`run` reports which).
     public let port: Int

@@ -31,14 +31,17 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         }
     }
 
+    /// The model every request runs on.
     public let model: LlamaModel
     /// `model.digest()`, computed once when the node starts.
     public let modelDigest: Digest
+    /// The backend every request runs on (one request at a time).
     public let backend: any Backend
     /// The key that signs every commitment.
     public var publicKey: Ed25519PublicKey { key.publicKey }
     /// Where the traces are kept: `<trace id>.trace`.
     public let traceDirectory: String
+    /// What the node accepts.
     public let limits: Limits
 
     private let key: NodeKey
@@ -272,11 +275,15 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
 
 /// What a node answers a generation request with.
 public struct GenerationResult: Sendable {
+    /// The prompt as token ids.
     public let promptTokens: [TokenID]
+    /// The generated token ids.
     public let tokens: [TokenID]
     /// The generated tokens as text.
     public let text: String
+    /// Why the generation stopped (SPEC §4.4).
     public let stop: StopReason
+    /// The signed commitment (SPEC §7.6).
     public let signed: SignedCommitment
     /// The backend that ran the request.
     public let backend: String
