@@ -41,6 +41,17 @@ public struct NodeClient: Sendable {
     /// `http://HOST:PORT`.
     public var url: String { "http://\(host):\(port)" }
 
+    /// A resource's URL (`http://HOST[:PORT]/PATH`, such as a trace's `trace_url` on its node)
+    /// split into a client of its node and the path to ask it for.
+    /// - Throws: `NodeError.badRequest` for a URL of any other form.
+    public static func resource(_ url: String, timeout: TimeAmount = .seconds(120)) throws(NodeError) -> (client: NodeClient, target: String) {
+        let rest = url.hasPrefix("http://") ? url.dropFirst(7) : Substring("")
+        guard let slash = rest.firstIndex(of: "/") else {
+            throw NodeError(.badRequest, "'\(url.prefix(200))': a resource's address is http://HOST[:PORT]/PATH")
+        }
+        return (try NodeClient(url: "http://" + rest[..<slash], timeout: timeout), String(rest[slash...]))
+    }
+
     /// `GET /v1/info`.
     public func info() async throws -> [String: Any] {
         try await jsonExchange(.GET, "/v1/info", body: nil)

@@ -12,6 +12,7 @@ struct AuditCommand: ParsableCommand {
         2: unusable input.
         """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var source: TraceSourceOption
     @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Matrix products to audit: a count K ≥ 1 (uniform among the replay's matmul calls) or 'all'.")
@@ -39,7 +40,7 @@ struct AuditCommand: ParsableCommand {
             guard let f = ProductFault(s) else { throw VerifyError("--inject-product-fault expects CALL:TOKEN:OUTPUT[:KIND], got '\(s)'") }
             return f
         }
-        let file = try common.localTrace(trace)
+        let file = try source.localTrace(trace)
         let (model, digest, loaded, _) = try common.load()
         let backend: any Backend = fault.map { FaultyProductBackend(wrapping: loaded, fault: $0) } ?? loaded
         let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "audit", json: common.json)

@@ -7,6 +7,7 @@ struct DisputeCommand: ParsableCommand {
         abstract: "Bisect two traces of the same request to the first divergent step, recompute it, write a fraud proof.",
         discussion: "Exit 0: trace A is right where the traces first differ (or they agree); 1: A is wrong there; 2: unusable input.")
     @OptionGroup var common: CommonOptions
+    @OptionGroup var source: TraceSourceOption
     @Argument(help: "Trace A (the claim examined): a file, or its URL on a node (http://HOST:PORT/v1/traces/ID).") var traceA: String
     @Argument(help: "Trace B: a file or a URL.") var traceB: String
     @Option(name: .long, help: "Write the fraud proof to this file.") var proofOut: String?
@@ -15,7 +16,7 @@ struct DisputeCommand: ParsableCommand {
         if let proofOut, let input = [traceA, traceB, common.model].first(where: { isSameFile($0, proofOut) }) {
             throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
         }
-        let files = [try common.localTrace(traceA), try common.localTrace(traceB)]
+        let files = [try source.localTrace(traceA), try source.localTrace(traceB)]
         let (model, digest, backend, _) = try common.load()
         // Each file is indexed and verified whole; the referee then reads only the states it opens.
         func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {

@@ -62,28 +62,6 @@ struct CommonOptions: ParsableArguments {
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 8)
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
-    @Option(name: .long, help: "The largest trace fetched from a node (a trace given as http://HOST:PORT/v1/traces/ID), in bytes.")
-    var maxDownloadBytes = 1 << 32
-
-    /// A trace argument as a local file: a path as given, or the URL of a trace on a live node
-    /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
-    /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
-    func localTrace(_ argument: String) throws(VerifyError) -> String {
-        guard argument.hasPrefix("http://") else { return argument }
-        let rest = argument.dropFirst(7)
-        guard let slash = rest.firstIndex(of: "/") else { throw VerifyError("\(argument): a trace URL is http://HOST:PORT/v1/traces/ID") }
-        let client: NodeClient, target = String(rest[slash...]), limit = maxDownloadBytes
-        do { client = try NodeClient(url: "http://" + rest[..<slash]) } catch { throw VerifyError(error.description) }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
-        Downloads.add(path)
-        do { _ = try runBlocking { try await client.download(target, to: path, maxBytes: limit) } } catch let error as NodeError {
-            throw VerifyError(error.description)   // it names the URL
-        } catch {
-            throw VerifyError("\(argument): \(error)")
-        }
-        return path
-    }
-
     /// The model, its digest, the backend (prepared for the model's matrices) and the seconds
     /// this once-per-model work took (hashing the weights, preparing the backend): outside every
     /// verification's own cost fields, reported as `model_setup_seconds`.
@@ -96,6 +74,29 @@ struct CommonOptions: ParsableArguments {
         let digest = model.digest()
         backend.prepare(model.weights.matrices)
         return (model, digest, backend, monotonicNow() - started)
+    }
+}
+
+/// `--max-download-bytes`, and the traces it bounds: those given as a URL on a live node.
+struct TraceSourceOption: ParsableArguments {
+    @Option(name: .long, help: "The largest trace fetched from a node (a trace given as http://HOST:PORT/v1/traces/ID), in bytes.")
+    var maxDownloadBytes = 1 << 32
+
+    /// A trace argument as a local file: a path as given, or the URL of a trace on a live node
+    /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
+    /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
+    func localTrace(_ argument: String) throws(VerifyError) -> String {
+        guard argument.hasPrefix("http://") else { return argument }
+        let node: (client: NodeClient, target: String), limit = maxDownloadBytes
+        do { node = try NodeClient.resource(argument) } catch { throw VerifyError(error.description) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
+        Downloads.add(path)
+        do { _ = try runBlocking { try await node.client.download(node.target, to: path, maxBytes: limit) } } catch let error as NodeError {
+            throw VerifyError(error.description)   // it names the URL
+        } catch {
+            throw VerifyError("\(argument): \(error)")
+        }
+        return path
     }
 }
 
@@ -171,11 +172,12 @@ struct ReplayCommand: ParsableCommand {
             model's weights and preparing the backend for them, once per model) is outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var source: TraceSourceOption
     @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
 
     func run() throws {
-        let file = try common.localTrace(trace)
+        let file = try source.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "replay", json: common.json)
@@ -206,6 +208,7 @@ struct SpotCheckCommand: ParsableCommand {
             outside verify_seconds.
             """)
     @OptionGroup var common: CommonOptions
+    @OptionGroup var source: TraceSourceOption
     @OptionGroup var signerOption: SignerOption
     @Option(name: .long, help: "Trace file (written with --trace-activations), or its URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
     @Option(name: .long, help: "Number of sampled steps K (1 to 2^20).") var samples: Int = 16
@@ -213,7 +216,7 @@ struct SpotCheckCommand: ParsableCommand {
 
     func run() throws {
         try SpotCheck.checkSampleCount(samples)
-        let file = try common.localTrace(trace)
+        let file = try source.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let t = try validTrace(try TraceLoading.index(path: file, signer: try signerOption.signer()), command: "spot-check", json: common.json)

@@ -15,6 +15,12 @@ final class NodeClientTests: XCTestCase {
         for bad in ["https://a:1", "http://", "http://a:0", "http://a:70000", "http://a:b", "http://a/v1", "ftp://a"] {
             XCTAssertThrowsError(try NodeClient(url: bad), bad) { XCTAssertEqual(($0 as? NodeError)?.kind, .badRequest) }
         }
+        let (client, target) = try NodeClient.resource("http://127.0.0.1:9/v1/traces/ab")
+        XCTAssertEqual(client.url, "http://127.0.0.1:9")
+        XCTAssertEqual(target, "/v1/traces/ab")
+        for bad in ["http://a:1", "https://a:1/x", "/v1/traces/ab", "http://a:0/x", "http:///x"] {
+            XCTAssertThrowsError(try NodeClient.resource(bad), bad) { XCTAssertEqual(($0 as? NodeError)?.kind, .badRequest) }
+        }
     }
 
     func testAgainstARealNode() async throws {
