@@ -86,8 +86,7 @@ final class KernelHarnessTests: XCTestCase {
     }
 
     private func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-harness-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try freshTemporaryDirectory("harness")
         if ProcessInfo.processInfo.environment["LOCKSTEP_KEEP_VECTORS"] == nil {
             addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         }

@@ -1,14 +1,11 @@
 import Foundation
+import LockstepTestSupport
 import Lockstep
 import LockstepServer
 
 /// A tiny model on disk and a node over it with its own trace directory.
 enum Fixture {
-    static let dir: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-server-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }()
+    static let dir: URL = try! freshTemporaryDirectory("server")
     static let model: LlamaModel = {
         let path = dir.appendingPathComponent("tiny.gguf").path
         try! TinyModel.write(TinyModelSpec(seed: 7), to: path)

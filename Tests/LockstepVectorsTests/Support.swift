@@ -1,4 +1,5 @@
 import Foundation
+import LockstepTestSupport
 import XCTest
 import Lockstep
 @testable import LockstepVectors
@@ -27,9 +28,7 @@ enum VectorsFixture {
 
     /// A fresh temporary directory.
     static func temporaryDirectory() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-vectors-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url.path
+        try freshTemporaryDirectory("vectors").path
     }
 
     /// Copies the committed files `paths` (under `Vectors/`) into a new temporary directory.

@@ -6,11 +6,7 @@ import LockstepTestSupport
 /// Shared fixtures: a tiny model written to disk (the CLI needs a path), honest and faulted traces.
 enum Fixture {
     static let spec = TinyModelSpec(seed: 7)
-    static let dir: URL = {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }()
+    static let dir: URL = try! freshTemporaryDirectory("verify")
     static let modelPath: String = {
         let p = dir.appendingPathComponent("tiny.gguf").path
         try! TinyModel.write(spec, to: p)
