@@ -87,14 +87,39 @@ public struct NodeClient: Sendable {
         }
     }
 
+    /// `POST <trace>/states` (`trace`: a trace's path on the node, such as a result's `trace_url`)
+    /// with `{"steps": steps}`: the stored states of those steps, one after another (SPEC §9.5).
+    /// They are the node's word, not yet checked against any leaf.
+    /// - Parameter expectedBytes: the answer's length, known from the trace's header; an answer of
+    ///   any other length is an error (one over `max(expectedBytes, 64 KiB)` is cut off there).
+    public func states(ofTrace trace: String, steps: [Int], expectedBytes: Int) async throws -> [UInt8] {
+        let target = trace + "/states"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(expectedBytes)
+        let status = try await exchange(.POST, target, body: try JSONSerialization.data(withJSONObject: ["steps": steps]),
+                                        maxBytes: answerBound(expectedBytes)) { bytes += $0.readableBytesView }
+        guard status == 200 else { throw NodeError(.failed, "\(url)\(target): status \(status): \(Self.errorMessage(bytes))") }
+        guard bytes.count == expectedBytes else {
+            throw NodeError(.failed, "\(url)\(target): the node answered \(bytes.count) bytes for \(steps.count) states of \(expectedBytes) bytes")
+        }
+        return bytes
+    }
+
+    /// The most bytes read of an answer that should have `expected`: at least room for an error object.
+    private func answerBound(_ expected: Int) -> Int { max(expected, 1 << 16) }
+
+    /// The message of an `{"error": …}` answer, or a description of bytes that are not one.
+    private static func errorMessage(_ bytes: [UInt8]) -> String {
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        return (object?["error"] as? String).map { String($0.prefix(500)) } ?? "\(bytes.count) bytes that are not a JSON object"
+    }
+
     /// A JSON exchange: the answer object, or the node's `{"error": …}` as a `NodeError.failed`.
     private func jsonExchange(_ method: HTTPMethod, _ target: String, body: Data?) async throws -> [String: Any] {
         var bytes: [UInt8] = []
         let status = try await exchange(method, target, body: body, maxBytes: 1 << 24) { bytes += $0.readableBytesView }
-        let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
-        guard status == 200, let object else {
-            let why = (object?["error"] as? String).map { String($0.prefix(500)) } ?? "\(bytes.count) bytes that are not a JSON object"
-            throw NodeError(.failed, "\(url)\(target): status \(status): \(why)")
+        guard status == 200, let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw NodeError(.failed, "\(url)\(target): status \(status): \(Self.errorMessage(bytes))")
         }
         return object
     }

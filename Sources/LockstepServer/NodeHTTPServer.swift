@@ -10,7 +10,9 @@ import LockstepTokenizer
 ///   or with `"stream": true` one JSON line per token (`{"token": id, "text": piece}`) and the
 ///   result as the last line;
 /// - `GET /v1/traces/<id>`: a trace file this node wrote, for `lockstep-verify` (`<id>-states`,
-///   the trace with every step's state, is recomputed on demand when the node has only `<id>`).
+///   the trace with every step's state, is recomputed on demand when the node has only `<id>`);
+/// - `POST /v1/traces/<id>/states`: `{"steps": [i, …]}`; the stored states of those steps, one
+///   after another (`StateOpenings`), for a spot-check that fetches only what it opens.
 ///
 /// Errors answer `{"error": message}` with the status of `NodeError.httpStatus`; a body over
 /// `Limits.maxBodyBytes` gets 413 without being read further.
@@ -51,16 +53,18 @@ public struct NodeHTTPServer: Sendable {
         let service = self.service
         router.get("/v1/info") { _, _ in Self.json(service.info) }
         router.post("/v1/generate") { request, _ in
-            let body: ByteBuffer
-            do { body = try await request.body.collect(upTo: service.limits.maxBodyBytes) } catch is NIOTooManyBytesError {
-                throw NodeError(.tooLarge, "the request body is larger than this node's \(service.limits.maxBodyBytes) bytes")
-            }
+            let body = try await Self.body(of: request, limit: service.limits.maxBodyBytes)
             let job = try service.admit(try GenerationRequest(json: Array(buffer: body)))
             return job.request.stream ? Self.streaming(job, on: service) : Self.json(try await Self.generate(job, on: service).jsonObject)
         }
         router.get("/v1/traces/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
             return try Self.file(try await Self.offThread { () throws(NodeError) in try service.tracePath(id: id) })
+        }
+        router.post("/v1/traces/:id/states") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            let steps = try StateOpenings.steps(json: Array(buffer: try await Self.body(of: request, limit: service.limits.maxBodyBytes)))
+            return Self.states(try await Self.offThread { () throws(NodeError) in try service.stateOpenings(id: id, steps: steps) })
         }
         return router
     }
@@ -84,6 +88,14 @@ public struct NodeHTTPServer: Sendable {
             log?(String(format: "%@ %@ %d %.3f s", request.method.rawValue, String(request.uri.path.prefix(200)),
                         response.status.code, Date().timeIntervalSince(started)))
             return response
+        }
+    }
+
+    /// A request's whole body.
+    /// - Throws: `NodeError.tooLarge` for a body over `limit` bytes, without reading the rest.
+    private static func body(of request: Request, limit: Int) async throws -> ByteBuffer {
+        do { return try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+            throw NodeError(.tooLarge, "the request body is larger than this node's \(limit) bytes")
         }
     }
 
@@ -145,6 +157,15 @@ public struct NodeHTTPServer: Sendable {
 
     fileprivate static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: jsonLine(object))))
+    }
+
+    /// The opened states one after another, read from the trace file as they are written.
+    private static func states(_ openings: StateOpenings) -> Response {
+        let body = ResponseBody(contentLength: openings.byteCount) { writer in
+            for k in openings.steps.indices { try await writer.write(ByteBuffer(bytes: try openings.state(k))) }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: body)
     }
 
     /// A trace file in 1 MiB pieces.

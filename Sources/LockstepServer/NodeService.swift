@@ -191,9 +191,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
     /// - Throws: `NodeError.notFound` for an id that is not a trace id or names no trace here,
     ///   `NodeError.busy`, `NodeError.failed` when the states cannot be recomputed.
     public func tracePath(id: String) throws(NodeError) -> String {
-        guard Self.isTraceID(id) else {
-            throw NodeError(.notFound, "'\(id.prefix(80))' is not a trace id (64 hex digits, then -states for a trace with states)")
-        }
+        try Self.checkTraceID(id)
         let path = tracePath(forID: id), files = FileManager.default
         if files.fileExists(atPath: path) { return path }
         let base = tracePath(forID: String(id.dropLast(7)))
@@ -242,6 +240,13 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
     public static func isTraceID(_ id: String) -> Bool {
         let hex = id.hasSuffix("-states") ? id.dropLast(7) : Substring(id)
         return hex.utf8.count == 64 && hex.utf8.allSatisfy { (0x30 ... 0x39).contains($0) || (0x61 ... 0x66).contains($0) }
+    }
+
+    /// - Throws: `NodeError.notFound` unless `isTraceID(id)`.
+    static func checkTraceID(_ id: String) throws(NodeError) {
+        guard isTraceID(id) else {
+            throw NodeError(.notFound, "'\(id.prefix(80))' is not a trace id (64 hex digits, then -states for a trace with states)")
+        }
     }
 
     private func tracePath(forID id: String) -> String { traceDirectory + "/" + id + ".trace" }

@@ -76,19 +76,8 @@ public enum SpotCheck {
             return CheckReport(verdict: .ok("the trace has no steps (no output tokens): nothing to sample"), computeSeconds: 0, openSeconds: 0,
                                stepsRecomputed: 0, samples: [], lanes: 1)
         }
-        let picks = sampleIndices(root: c.root, leafCount: trace.leaves.count, count: samples, seed: seed)
-        // The sampled layer steps of one layer are one group, checked when the first of them comes
-        // up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the rows
-        // below the highest position are opened and rebuilt once, not once per step.
-        var layerGroups: [UInt32: [Int]] = [:]
-        for i in Set(picks) where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
-        var groups: [[Int]] = [], grouped = Set<Int>()
-        for first in picks where !grouped.contains(first) {
-            let step = schedule.step(at: first)
-            let group = step.kind == .layer ? layerGroups[step.layer]!.sorted() : [first]   // by position
-            grouped.formUnion(group)
-            groups.append(group)
-        }
+        let plan = Plan(schedule: schedule, root: c.root, leafCount: trace.leaves.count, samples: samples, seed: seed)
+        let groups = plan.groups
         let lanes = try backend.concurrentLanes(groups.count).map { lane throws(VerifyError) in
             try StepRecomputer(model: model, backend: lane, request: request)
         }
@@ -101,16 +90,58 @@ public enum SpotCheck {
             openSeconds += check.openSeconds; computeSeconds += check.computeSeconds
             switch check.outcome {
             case .success(nil):
-                for _ in groups[g] { checked += 1; progress?(checked, grouped.count) }
+                for _ in groups[g] { checked += 1; progress?(checked, plan.distinctSteps) }
                 return true
             case let .success(failure?): outcome = .success(failure)
             case let .failure(error): outcome = .failure(error)
             }
             return false
         }
-        let verdict = try outcome?.get() ?? .ok("\(samples) samples (\(grouped.count) distinct steps of \(trace.leaves.count)) recompute bit for bit")
-        return CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: stepsDone, samples: picks,
+        let verdict = try outcome?.get() ?? .ok("\(samples) samples (\(plan.distinctSteps) distinct steps of \(trace.leaves.count)) recompute bit for bit")
+        return CheckReport(verdict: verdict, computeSeconds: computeSeconds, openSeconds: openSeconds, stepsRecomputed: stepsDone, samples: plan.picks,
                            lanes: lanes.count)
+    }
+}
+
+extension SpotCheck {
+    /// What a spot-check samples and opens, known from the signed root and the schedule alone —
+    /// so a verifier can fetch the states it will open before checking (from a live node that
+    /// keeps no states, SPEC §9.5) and `verify` then opens exactly those.
+    public struct Plan: Sendable, Equatable {
+        /// The sampled leaf indices in the order drawn (`sampleIndices`), repeats included.
+        public let picks: [Int]
+        /// The steps in the order they are checked: a layer's sampled steps form one group (by
+        /// position), checked when the first of them comes up in `picks`; any other step is a
+        /// group of its own.
+        public let groups: [[Int]]
+        /// Every leaf index whose state the check opens — the groups' steps and the states they
+        /// read (`StepSchedule.inputIndices` of each group's last step) — ascending, once each.
+        public let openedIndices: [Int]
+
+        /// The distinct sampled steps.
+        public var distinctSteps: Int { groups.reduce(0) { $0 + $1.count } }
+
+        /// - Precondition: `leafCount ≥ 1` (the trace's leaves, `schedule`'s first steps).
+        public init(schedule: StepSchedule, root: Digest, leafCount: Int, samples: Int, seed: UInt64?) {
+            precondition(leafCount >= 1, "SpotCheck.Plan needs a trace with steps")
+            picks = sampleIndices(root: root, leafCount: leafCount, count: samples, seed: seed)
+            // The sampled layer steps of one layer are one group, checked when the first of them
+            // comes up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the
+            // rows below the highest position are opened and rebuilt once, not once per step.
+            var layerGroups: [UInt32: [Int]] = [:]
+            for i in Set(picks) where schedule.step(at: i).kind == .layer { layerGroups[schedule.step(at: i).layer, default: []].append(i) }
+            var groups: [[Int]] = [], grouped = Set<Int>(), opened = Set<Int>()
+            for first in picks where !grouped.contains(first) {
+                let step = schedule.step(at: first)
+                let group = step.kind == .layer ? layerGroups[step.layer]!.sorted() : [first]   // by position
+                grouped.formUnion(group)
+                groups.append(group)
+                opened.formUnion(group)
+                opened.formUnion(schedule.inputIndices(of: group.last!))
+            }
+            self.groups = groups
+            openedIndices = opened.sorted()
+        }
     }
 }
 

@@ -86,3 +86,45 @@ extension TraceIndex: OpenableTrace {
         do { return try storedState(at: index) } catch { throw VerifyError("\(error)") }
     }
 }
+
+/// A trace indexed without its states (its leaves verified against the signed root), with the
+/// states of some of its steps fetched from elsewhere — from the node that gave it, which opens
+/// them on request (SPEC §9.5) — so that a spot-check can open them (`SpotCheck.Plan` says which
+/// it needs). The fetched states are the prover's until `StepOpening.checkState` accepts them
+/// against the leaves, as with a file's states.
+public struct FetchedStatesTrace: OpenableTrace {
+    public let header: TraceHeader
+    public let signed: SignedCommitment
+    public let leaves: [TraceLeaf]
+    private let states: [Int: [UInt8]]
+
+    /// - Parameters:
+    ///   - trace: the trace without states, indexed.
+    ///   - indices: the leaf indices whose states `bytes` holds, in that order.
+    ///   - bytes: their states one after another, each `header.stateByteCount` of its step's kind.
+    /// - Throws: `VerifyError` when an index is not a step of the trace or `bytes` is not exactly
+    ///   as long as those states.
+    public init(_ trace: TraceIndex, indices: [Int], bytes: [UInt8]) throws(VerifyError) {
+        let header = trace.header, n = trace.leaves.count
+        if let bad = indices.first(where: { $0 < 0 || $0 >= n }) { throw VerifyError("step \(bad) is outside the trace's \(n) steps") }
+        let sizes = indices.map { header.stateByteCount(header.schedule.step(at: $0).kind) }
+        let expected = sizes.reduce(0, +)
+        guard bytes.count == expected else { throw VerifyError("\(bytes.count) bytes of fetched states, expected \(expected) for \(indices.count) states") }
+        var states: [Int: [UInt8]] = [:], offset = 0
+        for (i, size) in zip(indices, sizes) {
+            states[i] = Array(bytes[offset ..< offset + size])
+            offset += size
+        }
+        self.header = header
+        signed = trace.signed
+        leaves = trace.leaves
+        self.states = states
+    }
+
+    public var opensStates: Bool { true }
+
+    public func state(at index: Int) throws(VerifyError) -> [UInt8] {
+        guard let state = states[index] else { throw VerifyError("the state of step \(index) was not fetched") }
+        return state
+    }
+}

@@ -26,15 +26,8 @@ public struct StepRecomputer {
         schedule = StepSchedule(promptCount: request.promptTokens.count, layers: request.shape.layers)
     }
 
-    /// The leaf indices whose states step `index` reads, in order.
-    public func inputIndices(of index: Int) -> [Int] {
-        let step = schedule.step(at: index), p = Int(step.position)
-        switch step.kind {
-        case .embedding: return p < schedule.promptCount ? [] : [schedule.firstIndex(ofPosition: p) - 1]
-        case .layer: return (0 ... p).map { schedule.firstIndex(ofPosition: $0) + Int(step.layer) }
-        case .sample: return [schedule.firstIndex(ofPosition: p) + schedule.layers]
-        }
-    }
+    /// The leaf indices whose states step `index` reads, in order (`StepSchedule.inputIndices`).
+    public func inputIndices(of index: Int) -> [Int] { schedule.inputIndices(of: index) }
 
     /// The step digest of step `index` computed from `inputs` (the states of `inputIndices(of:)`,
     /// already checked against their leaves).
@@ -120,4 +113,18 @@ func copyFloats(_ bytes: [UInt8], into out: UnsafeMutableBufferPointer<Float>) {
         out[i] = Float(bitPattern: UInt32(bytes[b]) | UInt32(bytes[b + 1]) << 8 | UInt32(bytes[b + 2]) << 16 | UInt32(bytes[b + 3]) << 24)
     }
     #endif
+}
+
+extension StepSchedule {
+    /// The leaf indices whose states step `index` reads, in order (§8.1): none for the embedding
+    /// of a prompt token, the previous sample step for a generated token's embedding, `L(q, l − 1)`
+    /// (`E(q)` for l = 0) at q = 0 … p for `L(p, l)`, and `L(p, layers − 1)` for `S(p)`.
+    public func inputIndices(of index: Int) -> [Int] {
+        let step = step(at: index), p = Int(step.position)
+        switch step.kind {
+        case .embedding: return p < promptCount ? [] : [firstIndex(ofPosition: p) - 1]
+        case .layer: return (0 ... p).map { firstIndex(ofPosition: $0) + Int(step.layer) }
+        case .sample: return [firstIndex(ofPosition: p) + layers]
+        }
+    }
 }

@@ -100,6 +100,26 @@ struct TraceSourceOption: ParsableArguments {
     }
 }
 
+extension TraceSourceOption {
+    /// The stored states of `steps` of the trace at `url` (a node's `http://HOST:PORT/v1/traces/ID`),
+    /// asked of the node (`POST …/states`, SPEC §9.5): exactly as many bytes as `index`'s header
+    /// gives those states, at most `--max-download-bytes`; not yet checked against the leaves.
+    func fetchStates(_ steps: [Int], of index: TraceIndex, from url: String) throws(VerifyError) -> [UInt8] {
+        let header = index.header
+        let expected = steps.reduce(0) { $0 + header.stateByteCount(header.schedule.step(at: $1).kind) }
+        guard expected <= maxDownloadBytes else {
+            throw VerifyError("\(url): the \(steps.count) states to open are \(expected) bytes, more than --max-download-bytes \(maxDownloadBytes)")
+        }
+        let node: (client: NodeClient, target: String)
+        do { node = try NodeClient.resource(url) } catch { throw VerifyError(error.description) }
+        do { return try runBlocking { try await node.client.states(ofTrace: node.target, steps: steps, expectedBytes: expected) } } catch let error as NodeError {
+            throw VerifyError(error.description)   // it names the URL
+        } catch {
+            throw VerifyError("\(url)/states: \(error)")
+        }
+    }
+}
+
 /// `--public-key`: the node whose signature a single trace must carry.
 struct SignerOption: ParsableArguments {
     @Option(name: .long, help: "The node's public key (64 hex digits): a trace signed by any other key is a false claim (exit 1).")
@@ -196,10 +216,13 @@ struct ReplayCommand: ParsableCommand {
 
 struct SpotCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "spot-check",
-        abstract: "Sample K steps, open them and their inputs and recompute only those steps (needs --trace-activations).",
+        abstract: "Sample K steps, open them and their inputs and recompute only those steps (needs --trace-activations, or a node).",
         discussion: """
             The file is indexed (every record's leaf, the chain, the Merkle root against the signed commitment, the \
             signature) without reading the states; only the opened states are read, each checked against its leaf. \
+            A trace without states given by its URL on a node is fetched without them, and the node is asked for \
+            the states to open (states_from: node; states_fetched, states_fetched_bytes, and states_fetch_seconds, \
+            which is outside verify_seconds: the node may first have to recompute them). \
             The sampled steps are checked in groups (a layer's steps together), one group per thread at a time: \
             lanes says how many threads did so. JSON costs: trace_read_seconds (indexing), open_seconds (reading and \
             checking the opened states) and recompute_seconds (recomputing the sampled steps), both summed over the lanes, \
@@ -219,18 +242,34 @@ struct SpotCheckCommand: ParsableCommand {
         let file = try source.localTrace(trace)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
-        let t = try validTrace(try TraceLoading.index(path: file, signer: try signerOption.signer()), command: "spot-check", json: common.json)
+        let index = try validTrace(try TraceLoading.index(path: file, signer: try signerOption.signer()), command: "spot-check", json: common.json)
         let read = monotonicNow() - started
+        // A trace without states from a node: the node opens the states this check needs.
+        var t: any OpenableTrace = index, fetched: (states: Int, bytes: Int, seconds: Double)?
+        if !index.opensStates && trace.hasPrefix("http://") && !index.leaves.isEmpty {
+            let fetchStarted = monotonicNow()
+            let plan = SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
+                                      samples: samples, seed: seed)
+            let states = try source.fetchStates(plan.openedIndices, of: index, from: trace)
+            t = try FetchedStatesTrace(index, indices: plan.openedIndices, bytes: states)
+            fetched = (plan.openedIndices.count, states.count, monotonicNow() - fetchStarted)
+        }
         let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
             try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed, progress: $0)
         }
-        let total = monotonicNow() - started
-        try finish(r.verdict, command: "spot-check", json: common.json, extra: [
+        let total = monotonicNow() - started - (fetched?.seconds ?? 0)
+        var extra: [String: Any] = [
             "steps": t.leaves.count, "samples": r.samples, "distinct_steps_recomputed": r.stepsRecomputed,
             "randomness": seed.map { "seed \($0)" } ?? "fiat-shamir", "backend": backend.name,
             "detection_probability_per_bad_fraction": "1 - (1 - f)^\(samples)", "model_setup_seconds": setupSeconds,
             "trace_read_seconds": read, "open_seconds": r.openSeconds, "recompute_seconds": r.computeSeconds, "verify_seconds": total,
-            "lanes": r.lanes,
-        ])
+            "lanes": r.lanes, "states_from": fetched == nil ? "trace" : "node",
+        ]
+        if let fetched {
+            extra["states_fetched"] = fetched.states
+            extra["states_fetched_bytes"] = fetched.bytes
+            extra["states_fetch_seconds"] = fetched.seconds
+        }
+        try finish(r.verdict, command: "spot-check", json: common.json, extra: extra)
     }
 }

@@ -59,6 +59,31 @@ final class ServeCommandTests: XCTestCase {
         // The trace with states of the same answer, which the node recomputes on demand.
         let spot = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url + "-states", "--samples", "8", "--public-key", key])
         XCTAssertEqual(spot.status, 0, spot.stdout + spot.stderr)
+        // Without states: the trace comes without them and the node opens only what the check needs.
+        let fetched = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url, "--samples", "8", "--json"])
+        XCTAssertEqual(fetched.status, 0, fetched.stdout + fetched.stderr)
+        let report = (try JSONSerialization.jsonObject(with: Data(fetched.stdout.utf8))) as? [String: Any] ?? [:]
+        XCTAssertEqual(report["states_from"] as? String, "node", fetched.stdout)
+        let statesPath = traces + "/" + id + "-states.trace"
+        let statesFile = try Data(contentsOf: URL(fileURLWithPath: statesPath))
+        XCTAssertGreaterThan(report["states_fetched_bytes"] as? Int ?? 0, 0, fetched.stdout)
+        XCTAssertLessThan(report["states_fetched_bytes"] as? Int ?? .max, statesFile.count, fetched.stdout)
+        // More states than --max-download-bytes allows: unusable (2) before anything is asked.
+        let traceBytes = try XCTUnwrap(answer.json["trace_bytes"] as? Int)
+        let small = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url, "--samples", "1000",
+                                                             "--max-download-bytes", "\(traceBytes)"])
+        XCTAssertEqual(small.status, 2, small.stdout + small.stderr)
+        XCTAssertTrue(small.stderr.contains("more than --max-download-bytes \(traceBytes)"), small.stderr)
+        // A node that opens a state its leaf does not commit to (one bit of E(0), which every
+        // layer-0 step reads, flipped in its file): a false claim.
+        let e0 = try TraceIndex(path: statesPath).storedState(at: 0)
+        var lying = statesFile
+        let at = try XCTUnwrap(lying.range(of: Data(e0))).lowerBound
+        lying[at] ^= 1
+        try lying.write(to: URL(fileURLWithPath: statesPath))
+        let lied = try BuiltProduct.run("lockstep-verify", ["spot-check", "--model", model, "--trace", url, "--samples", "1000"])
+        XCTAssertEqual(lied.status, 1, lied.stdout + lied.stderr)
+        XCTAssertTrue(lied.stdout.contains("FAILED: step 0: the opened state does not hash to the leaf's step digest"), lied.stdout)
         // Unusable: no such trace, a trace longer than the verifier accepts, no node there (2, with the URL).
         let missing = try BuiltProduct.run("lockstep-verify", ["replay", "--model", model, "--trace", "http://127.0.0.1:\(p)/v1/traces/" + String(repeating: "0", count: 64)])
         XCTAssertEqual(missing.status, 2)

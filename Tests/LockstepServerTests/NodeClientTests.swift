@@ -44,6 +44,25 @@ final class NodeClientTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("longer than 10 bytes"), "\(error)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".small"))
         }
+        // Opened states: exactly the expected length, else an error naming both lengths.
+        let states = try TraceIndex(path: node.tracePath(id: id + "-states"))
+        let expected = try states.storedState(at: 2) + states.storedState(at: 0)
+        let opened = try await client.states(ofTrace: "/v1/traces/\(id)", steps: [2, 0], expectedBytes: expected.count)
+        XCTAssertTrue(opened == expected)
+        for wrong in [expected.count - 1, expected.count + 1] {
+            do {
+                _ = try await client.states(ofTrace: "/v1/traces/\(id)", steps: [2, 0], expectedBytes: wrong)
+                XCTFail("an answer of another length was accepted")
+            } catch {
+                XCTAssertTrue("\(error)".contains("the node answered \(expected.count) bytes for 2 states of \(wrong) bytes"), "\(error)")
+            }
+        }
+        do {
+            _ = try await client.states(ofTrace: "/v1/traces/\(id)", steps: [1 << 40], expectedBytes: 10)
+            XCTFail("a refused request gave states")
+        } catch {
+            XCTAssertTrue("\(error)".contains("status 400: field 'steps': entry 0"), "\(error)")
+        }
         do {
             _ = try await client.generate(["prompt": "a", "max_tokens": -1])
             XCTFail("a refused request gave a result")
@@ -73,6 +92,13 @@ final class NodeClientTests: XCTestCase {
             }
             XCTAssertLessThan(Date().timeIntervalSince(started), 4)
             XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+            // Asked for states, the same: an answer is read no further than 64 KiB (or the expected length, if longer).
+            do {
+                _ = try await client.states(ofTrace: "/v1/traces/x", steps: [0], expectedBytes: 100)
+                XCTFail("port \(server.port): states accepted")
+            } catch {
+                XCTAssertTrue("\(error)".contains(expected.replacingOccurrences(of: "100000", with: "65536")), "\(error)")
+            }
         }
     }
 }

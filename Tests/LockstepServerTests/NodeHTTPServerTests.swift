@@ -4,7 +4,7 @@ import LockstepServer
 import LockstepTestSupport
 
 /// The node over real HTTP on a loopback port: info, generation (whole and streamed), trace
-/// download, and the refusals (a malformed or oversized body, an unknown trace).
+/// download, opened states, and the refusals (a malformed or oversized body, an unknown trace).
 final class NodeHTTPServerTests: XCTestCase {
     /// A flag set once by the server's listening callback.
     private final class Port: @unchecked Sendable {
@@ -62,6 +62,13 @@ final class NodeHTTPServerTests: XCTestCase {
                                       modelDigest: node.modelDigest, backend: ReferenceBackend())
         XCTAssertTrue(check.verdict.holds, check.verdict.reason)
 
+        // The states of chosen steps, opened from the trace with states (recomputed on demand).
+        let opened = try HTTPTestClient.request(port: port, "POST", url + "/states", body: Array(#"{"steps": [4, 0]}"#.utf8))
+        XCTAssertEqual(opened.status, 200, String(decoding: opened.body, as: UTF8.self))
+        XCTAssertEqual(opened.headers["content-type"], "application/octet-stream")
+        let states = try TraceIndex(path: node.tracePath(id: expected.traceID + "-states"))
+        XCTAssertTrue(opened.body == (try states.storedState(at: 4)) + (try states.storedState(at: 0)))
+
         // Streamed: a line per token as it is chosen, then the same result.
         let streamed = try HTTPTestClient.request(port: port, "POST", "/v1/generate",
                                                   body: Array(#"{"prompt_tokens": [1, 5, 9], "max_tokens": 5, "stream": true}"#.utf8))
@@ -81,6 +88,11 @@ final class NodeHTTPServerTests: XCTestCase {
              "larger than this node's 4096 bytes"),
             ("GET", "/v1/traces/" + String(repeating: "0", count: 64), [], 404, "no trace"),
             ("GET", "/v1/traces/..%2Ftiny.gguf", [], 404, "is not a trace id"),
+            ("POST", url + "/states", Array(#"{"steps": [100000]}"#.utf8), 400, "entry 0 (100000) is not a step"),
+            ("POST", url + "/states", Array(#"{"step": [1]}"#.utf8), 400, "unknown field 'step'"),
+            ("POST", url + "/states", Array(#"{"steps": ["#.utf8) + [UInt8](repeating: 0x30, count: 5000) + Array("]}".utf8), 413,
+             "larger than this node's 4096 bytes"),
+            ("POST", "/v1/traces/" + String(repeating: "0", count: 64) + "/states", Array(#"{"steps": [1]}"#.utf8), 404, "no trace"),
         ]
         for (method, target, body, status, message) in refusals {
             let answer = try HTTPTestClient.request(port: port, method, target, body: body)
@@ -92,7 +104,7 @@ final class NodeHTTPServerTests: XCTestCase {
         XCTAssertEqual(unknown.json["error"] as? String, "404 Not Found")
         // One log line per answer, in order: method, path, status, seconds.
         let log = logged.all
-        XCTAssertEqual(log.count, 5 + refusals.count, "\(log)")
+        XCTAssertEqual(log.count, 6 + refusals.count, "\(log)")
         XCTAssertTrue(log.first?.hasPrefix("GET /v1/info 200 ") == true, "\(log)")
         XCTAssertTrue(log.last?.hasPrefix("GET /v1/nothing 404 ") == true, "\(log)")
     }
