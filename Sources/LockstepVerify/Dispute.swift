@@ -204,41 +204,31 @@ public enum Dispute {
         try checkModel(request, model: model, modelDigest: modelDigest)
         let n = min(a.leaves.count, b.leaves.count)
         let bound = n <= 1 ? 0 : Int.bitWidth - (n - 1).leadingZeroBitCount
-        // Invariant: the chains agree at lo (−1: the chain start, fixed by the common request)
-        // and differ at hi.
-        var lo = -1, hi = n - 1, rounds = 0
-        var transcript: [(lo: Int, hi: Int)] = []
-        if n == 0 || a.leaves[hi].chain == b.leaves[hi].chain {
+        let i: Int, rounds: Int, transcript: [(lo: Int, hi: Int)]
+        switch parting(a, b) {
+        case .nowhere:
+            let same = a.leaves.count == b.leaves.count
+            return DisputeReport(verdict: .ok(same ? "the traces agree on every step" : "no divergent step: one trace is a prefix of the other (an early stop, §7.9 T1)"),
+                                 rounds: 0, roundBound: bound, transcript: [], winner: nil, proof: nil)
+        case let .outputToken(j, sampleStep):
             // The steps agree; the commitments' output tokens must then agree too, since each
             // token is part of its (agreed) sample step. A mismatch means one commitment's
             // tokens contradict its own sample steps: the stored sample state says which.
             let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
-            if let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) {
-                let schedule = a.header.schedule
-                let p = schedule.promptCount - 1 + j, s = schedule.firstIndex(ofPosition: p) + schedule.layers + 1
-                guard s < a.leaves.count, let st = try open(s) else {
-                    throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
-                }
-                let k = st.count
-                let b0 = UInt32(st[k - 4]), b1 = UInt32(st[k - 3]) << 8, b2 = UInt32(st[k - 2]) << 16, b3 = UInt32(st[k - 1]) << 24
-                let token = Int32(bitPattern: b0 | b1 | b2 | b3)
-                let div = Divergence(index: s, step: .sample(p), claimed: nil, computed: nil)
-                let winner: DisputeWinner = token == ta[j] ? .first : token == tb[j] ? .second : .neither
-                let reason = "the traces agree on every step but commit to different output token \(j); the agreed sample step chose \(token): \(FraudProof.describe(winner))"
-                return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: div) : .fail(reason, at: div),
-                                     rounds: 0, roundBound: bound, transcript: [], winner: winner, proof: nil)
+            guard let s = sampleStep, let st = try open(s) else {
+                throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
             }
-            let same = a.leaves.count == b.leaves.count
-            return DisputeReport(verdict: .ok(same ? "the traces agree on every step" : "no divergent step: one trace is a prefix of the other (an early stop, §7.9 T1)"),
-                                 rounds: 0, roundBound: bound, transcript: [], winner: nil, proof: nil)
+            let k = st.count
+            let b0 = UInt32(st[k - 4]), b1 = UInt32(st[k - 3]) << 8, b2 = UInt32(st[k - 2]) << 16, b3 = UInt32(st[k - 1]) << 24
+            let token = Int32(bitPattern: b0 | b1 | b2 | b3)
+            let div = Divergence(index: s, step: a.header.schedule.step(at: s), claimed: nil, computed: nil)
+            let winner: DisputeWinner = token == ta[j] ? .first : token == tb[j] ? .second : .neither
+            let reason = "the traces agree on every step but commit to different output token \(j); the agreed sample step chose \(token): \(FraudProof.describe(winner))"
+            return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: div) : .fail(reason, at: div),
+                                 rounds: 0, roundBound: bound, transcript: [], winner: winner, proof: nil)
+        case let .step(index, r, t):
+            (i, rounds, transcript) = (index, r, t)
         }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2
-            rounds += 1
-            if a.leaves[mid].chain == b.leaves[mid].chain { lo = mid } else { hi = mid }
-            transcript.append((lo, hi))
-        }
-        let i = hi
         guard source != nil else {
             throw VerifyError("the referee opens the agreed inputs from stored states: neither trace was written with --trace-activations")
         }
@@ -264,6 +254,57 @@ public enum Dispute {
         let reason = "first divergent step \(i) (\(step)) after \(rounds) rounds: \(FraudProof.describe(winner))"
         return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: divergence) : .fail(reason, at: divergence),
                              rounds: rounds, roundBound: bound, transcript: transcript, winner: winner, proof: proof)
+    }
+}
+
+extension Dispute {
+    /// Where two traces of one request part, found from their leaves and commitments alone.
+    enum Parting {
+        /// They agree on every step and every output token (or one is a prefix of the other).
+        case nowhere
+        /// They agree on every step but commit to different output token `j`; `sampleStep`, when
+        /// the traces have it, is the (agreed) sample step that chose it.
+        case outputToken(j: Int, sampleStep: Int?)
+        /// The first divergent step, found by bisection over the chain values in `rounds`
+        /// rounds; each round's interval (the chains agree at `lo`, −1 for the chain start, and
+        /// differ at `hi`).
+        case step(Int, rounds: Int, transcript: [(lo: Int, hi: Int)])
+    }
+
+    static func parting(_ a: TraceContents, _ b: TraceContents) -> Parting {
+        let n = min(a.leaves.count, b.leaves.count)
+        // Invariant: the chains agree at lo (−1: the chain start, fixed by the common request)
+        // and differ at hi.
+        var lo = -1, hi = n - 1, rounds = 0
+        var transcript: [(lo: Int, hi: Int)] = []
+        if n == 0 || a.leaves[hi].chain == b.leaves[hi].chain {
+            let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
+            guard let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) else { return .nowhere }
+            let schedule = a.header.schedule
+            let s = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
+            return .outputToken(j: j, sampleStep: s < a.leaves.count ? s : nil)
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2
+            rounds += 1
+            if a.leaves[mid].chain == b.leaves[mid].chain { lo = mid } else { hi = mid }
+            transcript.append((lo, hi))
+        }
+        return .step(hi, rounds: rounds, transcript: transcript)
+    }
+
+    /// The leaf indices whose stored states `run` opens for traces `a` and `b` (known from their
+    /// leaves alone, so that a verifier can fetch just those states from a node that keeps
+    /// none, SPEC §9.5): the agreed inputs of the first divergent step, or the sample step of
+    /// the first differing output token; none when the traces agree or are for different
+    /// requests.
+    public static func statesOpened(a: TraceContents, b: TraceContents) -> [Int] {
+        guard a.signed.commitment.request == b.signed.commitment.request else { return [] }
+        switch parting(a, b) {
+        case .nowhere: return []
+        case let .outputToken(_, sampleStep): return sampleStep.map { [$0] } ?? []
+        case let .step(i, _, _): return a.header.schedule.inputIndices(of: i)
+        }
     }
 }
 

@@ -5,7 +5,11 @@ import Lockstep
 struct DisputeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dispute",
         abstract: "Bisect two traces of the same request to the first divergent step, recompute it, write a fraud proof.",
-        discussion: "Exit 0: trace A is right where the traces first differ (or they agree); 1: A is wrong there; 2: unusable input.")
+        discussion: """
+            Exit 0: trace A is right where the traces first differ (or they agree); 1: A is wrong there; 2: unusable input. \
+            The referee opens the agreed inputs of that step from a trace with states, or, when both traces lack them, \
+            asks the node a trace came from (A's, then B's) for just those states.
+            """)
     @OptionGroup var common: CommonOptions
     @OptionGroup var source: TraceSourceOption
     @Argument(help: "Trace A (the claim examined): a file, or its URL on a node (http://HOST:PORT/v1/traces/ID).") var traceA: String
@@ -31,8 +35,8 @@ struct DisputeCommand: ParsableCommand {
             traces.append(try valid(try TraceLoading.verifyAll(index, path: path)))
             indices.append(index)
         }
-        let r = try Dispute.run(a: traces[0], b: traces[1], states: indices.first { $0.opensStates }, model: model, modelDigest: digest,
-                                backend: backend)
+        let states = try indices.first { $0.opensStates } ?? agreedStatesFromNodes(traces, indices)
+        let r = try Dispute.run(a: traces[0], b: traces[1], states: states, model: model, modelDigest: digest, backend: backend)
         if let proof = r.proof, let proofOut {
             do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
                 throw VerifyError("\(proofOut): cannot write the fraud proof (\(error.localizedDescription))")
@@ -43,6 +47,27 @@ struct DisputeCommand: ParsableCommand {
         if let w = r.winner { extra["right"] = w == .first ? "A" : w == .second ? "B" : "neither"; extra["right_trace"] = w == .first ? traceA : w == .second ? traceB : "neither" }
         if let proofOut, r.proof != nil { extra["proof"] = proofOut; extra["proof_bytes"] = r.proof!.bytes.count }
         try finish(r.verdict, command: "dispute", json: common.json, extra: extra)
+    }
+
+    /// For two traces without states of which one or both came from a node: the states the
+    /// referee opens (`Dispute.statesOpened`), asked of A's node, else B's (SPEC §9.5), taken
+    /// from the first node whose every state hashes to its agreed leaf. Nil when no trace came
+    /// from a node or nothing is opened.
+    /// - Throws: `VerifyError` when no node opened them all (each node's failure named).
+    private func agreedStatesFromNodes(_ traces: [TraceContents], _ indices: [TraceIndex]) throws -> (any OpenableTrace)? {
+        let steps = Dispute.statesOpened(a: traces[0], b: traces[1])
+        var failures: [String] = []
+        for (k, url) in [traceA, traceB].enumerated() where url.hasPrefix("http://") && !steps.isEmpty {
+            do {
+                let fetched = try FetchedStatesTrace(indices[k], indices: steps, bytes: try source.fetchStates(steps, of: indices[k], from: url))
+                for j in steps { _ = try fetched.checkedState(at: j, against: traces[0].leaves[j]).get() }
+                return fetched
+            } catch {
+                failures.append("\(k == 0 ? "A" : "B"): \(error)")
+            }
+        }
+        guard failures.isEmpty else { throw VerifyError("no node opened the agreed states the referee needs (\(failures.joined(separator: "; ")))") }
+        return nil
     }
 }
 

@@ -11,31 +11,10 @@ final class ServeCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = dir.appendingPathComponent("tiny.gguf").path
         XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
-        let binary = BuiltProduct.directory.appendingPathComponent("lockstep")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("lockstep not built") }
-        let errURL = dir.appendingPathComponent("stderr")
-        XCTAssertTrue(FileManager.default.createFile(atPath: errURL.path, contents: nil))
-        let err = try FileHandle(forWritingTo: errURL)
-        defer { try? err.close() }
         let traces = dir.appendingPathComponent("traces").path
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--model", model, "--port", "0", "--trace-dir", traces]
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let errURL = dir.appendingPathComponent("stderr")
+        let (process, p) = try Self.startNode(model: model, traces: traces, log: errURL)
         defer { if process.isRunning { process.terminate() } }
-
-        // The listening line names the port (0 asked for any free one).
-        var port: Int?
-        for _ in 0 ..< 1000 where port == nil {
-            let text = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-            if let range = text.range(of: #"on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                port = Int(text[range].split(separator: ":").last!)
-            }
-            if port == nil { usleep(10_000) }
-        }
-        let p = try XCTUnwrap(port, "no listening line: " + String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
         let answer = try HTTPTestClient.request(port: p, "POST", "/v1/generate", body: Array(#"{"prompt": "Hello", "max_tokens": 3}"#.utf8))
         XCTAssertEqual(answer.status, 200)
         let id = try XCTUnwrap(answer.json["trace_id"] as? String)
@@ -103,6 +82,50 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(log.contains("lockstep: POST /v1/generate 200 "), log)
     }
 
+    /// A dispute between two traces without states, given by their URLs: the referee asks the
+    /// nodes for the agreed inputs of the first divergent step. The node that kept a faulty trace
+    /// cannot open its states (its replay does not reproduce the commitment), so they come from
+    /// the honest one; either order names the honest trace.
+    func testDisputeBetweenNodesOpensTheAgreedStatesFromANode() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny.gguf").path
+        XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
+        let traces = dir.appendingPathComponent("traces").path
+        let (process, port) = try Self.startNode(model: model, traces: traces, log: dir.appendingPathComponent("stderr"))
+        defer { if process.isRunning { process.terminate() } }
+        let answer = try HTTPTestClient.request(port: port, "POST", "/v1/generate", body: Array(#"{"prompt": "Hello", "max_tokens": 4}"#.utf8))
+        XCTAssertEqual(answer.status, 200)
+        let honest = "http://127.0.0.1:\(port)" + (try XCTUnwrap(answer.json["trace_url"] as? String))
+        // A cheating node's answer to the same request, kept where the node serves traces.
+        let key = dir.appendingPathComponent("cheat.key").path, faultyFile = dir.appendingPathComponent("faulty.trace").path
+        XCTAssertEqual(try CLIRunner.run(["keygen", "--out", key]).status, 0)
+        let made = try CLIRunner.run(["generate", "--model", model, "--prompt", "Hello", "--max-tokens", "4", "--inject-fault", "1:1",
+                                      "--trace", faultyFile, "--key", key, "--json"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let faultyID = SHA256Hasher.hash(try TraceReader.read(path: faultyFile).signed.commitment.encoding).hex
+        try FileManager.default.copyItem(atPath: faultyFile, toPath: traces + "/" + faultyID + ".trace")
+        let faulty = "http://127.0.0.1:\(port)/v1/traces/" + faultyID
+
+        let aHonest = try BuiltProduct.run("lockstep-verify", ["dispute", "--model", model, honest, faulty, "--json"])
+        XCTAssertEqual(aHonest.status, 0, aHonest.stdout + aHonest.stderr)
+        XCTAssertTrue(aHonest.stdout.contains(#""right":"A""#), aHonest.stdout)
+        let aFaulty = try BuiltProduct.run("lockstep-verify", ["dispute", "--model", model, faulty, honest, "--json",
+                                                               "--proof-out", dir.appendingPathComponent("proof").path])
+        XCTAssertEqual(aFaulty.status, 1, aFaulty.stdout + aFaulty.stderr)
+        XCTAssertTrue(aFaulty.stdout.contains(#""right":"B""#), aFaulty.stdout)
+        let checked = try BuiltProduct.run("lockstep-verify", ["check-proof", "--model", model, dir.appendingPathComponent("proof").path])
+        XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
+        // B a local file without states: only the faulty node could open them, and it cannot (2, naming why).
+        let local = dir.appendingPathComponent("honest.trace").path
+        try Data(try HTTPTestClient.request(port: port, "GET", String(honest.dropFirst("http://127.0.0.1:\(port)".count))).body)
+            .write(to: URL(fileURLWithPath: local))
+        let stuck = try BuiltProduct.run("lockstep-verify", ["dispute", "--model", model, faulty, local])
+        XCTAssertEqual(stuck.status, 2, stuck.stdout + stuck.stderr)
+        XCTAssertTrue(stuck.stderr.contains("no node opened the agreed states the referee needs (A: "), stuck.stderr)
+        XCTAssertTrue(stuck.stderr.contains("status 500"), stuck.stderr)
+    }
+
     func testBadOptionsAndAnUnusableAddressFail() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -119,5 +142,35 @@ final class ServeCommandTests: XCTestCase {
         let badDir = try CLIRunner.run(["serve", "--model", model, "--port", "0", "--trace-dir", file])
         XCTAssertEqual(badDir.status, 1)
         XCTAssertTrue(badDir.stderr.contains("lockstep: error: trace directory \(file)"), badDir.stderr)
+    }
+
+    /// `lockstep serve` on a free loopback port with its stderr in `log`; the process and the port
+    /// its listening line names.
+    static func startNode(model: String, traces: String, log: URL) throws -> (Process, Int) {
+        let binary = BuiltProduct.directory.appendingPathComponent("lockstep")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("lockstep not built") }
+        XCTAssertTrue(FileManager.default.createFile(atPath: log.path, contents: nil))
+        let err = try FileHandle(forWritingTo: log)
+        defer { try? err.close() }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--model", model, "--port", "0", "--trace-dir", traces]
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // The listening line names the port (0 asked for any free one).
+        var port: Int?
+        for _ in 0 ..< 1000 where port == nil {
+            let text = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
+            if let range = text.range(of: #"on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                port = Int(text[range].split(separator: ":").last!)
+            }
+            if port == nil { usleep(10_000) }
+        }
+        guard let port else {
+            process.terminate()
+            throw XCTSkip("no listening line: " + String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self))
+        }
+        return (process, port)
     }
 }

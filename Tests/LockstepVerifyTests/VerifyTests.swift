@@ -136,8 +136,9 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(same.verdict.holds); XCTAssertNil(same.proof)
     }
 
-    /// A referee that opens states from an index (reading only the states it needs) reaches the
-    /// report and the proof, byte for byte, of one that holds every state; states that are not
+    /// A referee that opens states from an index (reading only the states it needs), or from just
+    /// the states `Dispute.statesOpened` names, reaches the report and the proof, byte for byte,
+    /// of one that holds every state; states that are not
     /// the ones the leaves commit to are refused.
     func testDisputeOverIndexedTracesMatchesDisputeOverKeptStates() throws {
         let (honestPath, honest) = try Fixture.trace("honest-i.trace")
@@ -149,7 +150,11 @@ final class ReplayTests: XCTestCase {
             let badIndex = try TraceIndex(path: badPath)
             let badVerified = try badIndex.verifyAll()
             let kept = try Dispute.run(a: bad, b: honest, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
-            for opener in [badIndex, honestIndex] {
+            // Only the states `statesOpened` names, fetched as from a node: the same report and proof.
+            let steps = Dispute.statesOpened(a: badVerified, b: honestVerified)
+            XCTAssertEqual(steps, honest.header.schedule.inputIndices(of: try XCTUnwrap(kept.verdict.divergence?.index)))
+            let fetched = try FetchedStatesTrace(honestIndex, indices: steps, bytes: try steps.flatMap { (j) throws(VerifyError) in try honest.state(at: j) })
+            for opener in [badIndex, honestIndex, fetched] as [any OpenableTrace] {
                 let indexed = try Dispute.run(a: badVerified, b: honestVerified, states: opener, model: Fixture.model, modelDigest: Fixture.digest,
                                               backend: ReferenceBackend())
                 XCTAssertEqual(indexed.winner, kept.winner)
@@ -158,6 +163,7 @@ final class ReplayTests: XCTestCase {
                 XCTAssertEqual(try XCTUnwrap(indexed.proof).bytes, try XCTUnwrap(kept.proof).bytes, "\(fault)")
             }
         }
+        XCTAssertEqual(Dispute.statesOpened(a: honestVerified, b: honestVerified), [])
         // States of another request do not hash to these leaves: refused, not used.
         let (otherPath, _) = try Fixture.trace("other-i.trace", prompt: [2, 4, 6])
         let (_, bad) = try Fixture.trace("fault-i-other.trace", fault: Self.faults[0])
