@@ -28,7 +28,7 @@ public struct StateOpenings: @unchecked Sendable {   // the index is only read (
         let header = index.header
         self.steps = steps
         self.index = index
-        byteCount = steps.reduce(0) { $0 + header.stateByteCount(header.schedule.step(at: $1).kind) }
+        byteCount = header.stateByteCount(of: steps)
     }
 
     /// The stored state of `steps[k]` (`4·dim` bytes for embedding and layer steps, `4·vocab + 4`

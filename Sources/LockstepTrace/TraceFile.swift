@@ -38,6 +38,12 @@ public struct TraceHeader: Hashable, Sendable {
         kind == .sample ? 4 * vocabularySize + 4 : 4 * dim
     }
 
+    /// Bytes of the state of step `index` (a leaf index) of this request's schedule.
+    public func stateByteCount(at index: Int) -> Int { stateByteCount(schedule.step(at: index).kind) }
+
+    /// Bytes of the states of `indices` (leaf indices, repeats counted), one after another.
+    public func stateByteCount(of indices: [Int]) -> Int { indices.reduce(0) { $0 + stateByteCount(at: $1) } }
+
     /// The token a sample step's state ends with (its last 4 bytes, little-endian).
     static func sampledToken(state: UnsafeRawBufferPointer) -> UInt32 {
         UInt32(littleEndian: state.loadUnaligned(fromByteOffset: state.count - 4, as: UInt32.self))

@@ -107,7 +107,7 @@ public struct FetchedStatesTrace: OpenableTrace {
     public init(_ trace: TraceIndex, indices: [Int], bytes: [UInt8]) throws(VerifyError) {
         let header = trace.header, n = trace.leaves.count
         if let bad = indices.first(where: { $0 < 0 || $0 >= n }) { throw VerifyError("step \(bad) is outside the trace's \(n) steps") }
-        let sizes = indices.map { header.stateByteCount(header.schedule.step(at: $0).kind) }
+        let sizes = indices.map(header.stateByteCount(at:))
         let expected = sizes.reduce(0, +)
         guard bytes.count == expected else { throw VerifyError("\(bytes.count) bytes of fetched states, expected \(expected) for \(indices.count) states") }
         var states: [Int: [UInt8]] = [:], offset = 0

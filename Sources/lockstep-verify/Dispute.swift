@@ -59,7 +59,7 @@ struct DisputeCommand: ParsableCommand {
         var failures: [String] = []
         for (k, url) in [traceA, traceB].enumerated() where url.hasPrefix("http://") && !steps.isEmpty {
             do {
-                let fetched = try FetchedStatesTrace(indices[k], indices: steps, bytes: try source.fetchStates(steps, of: indices[k], from: url))
+                let fetched = try source.fetchStates(steps, of: indices[k], from: url)
                 for j in steps { _ = try fetched.checkedState(at: j, against: traces[0].leaves[j]).get() }
                 return fetched
             } catch {

@@ -102,21 +102,22 @@ struct TraceSourceOption: ParsableArguments {
 
 extension TraceSourceOption {
     /// The stored states of `steps` of the trace at `url` (a node's `http://HOST:PORT/v1/traces/ID`),
-    /// asked of the node (`POST …/states`, SPEC §9.5): exactly as many bytes as `index`'s header
-    /// gives those states, at most `--max-download-bytes`; not yet checked against the leaves.
-    func fetchStates(_ steps: [Int], of index: TraceIndex, from url: String) throws(VerifyError) -> [UInt8] {
-        let header = index.header
-        let expected = steps.reduce(0) { $0 + header.stateByteCount(header.schedule.step(at: $1).kind) }
+    /// asked of the node (`NodeClient.states`, SPEC §9.5): exactly as many bytes as `index`'s header
+    /// gives those states, at most `--max-download-bytes`; each is checked against its leaf when opened.
+    func fetchStates(_ steps: [Int], of index: TraceIndex, from url: String) throws(VerifyError) -> FetchedStatesTrace {
+        let expected = index.header.stateByteCount(of: steps)
         guard expected <= maxDownloadBytes else {
             throw VerifyError("\(url): the \(steps.count) states to open are \(expected) bytes, more than --max-download-bytes \(maxDownloadBytes)")
         }
         let node: (client: NodeClient, target: String)
         do { node = try NodeClient.resource(url) } catch { throw VerifyError(error.description) }
-        do { return try runBlocking { try await node.client.states(ofTrace: node.target, steps: steps, expectedBytes: expected) } } catch let error as NodeError {
+        let bytes: [UInt8]
+        do { bytes = try runBlocking { try await node.client.states(ofTrace: node.target, steps: steps, expectedBytes: expected) } } catch let error as NodeError {
             throw VerifyError(error.description)   // it names the URL
         } catch {
             throw VerifyError("\(url)/states: \(error)")
         }
+        return try FetchedStatesTrace(index, indices: steps, bytes: bytes)
     }
 }
 
@@ -250,9 +251,8 @@ struct SpotCheckCommand: ParsableCommand {
             let fetchStarted = monotonicNow()
             let plan = SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
                                       samples: samples, seed: seed)
-            let states = try source.fetchStates(plan.openedIndices, of: index, from: trace)
-            t = try FetchedStatesTrace(index, indices: plan.openedIndices, bytes: states)
-            fetched = (plan.openedIndices.count, states.count, monotonicNow() - fetchStarted)
+            t = try source.fetchStates(plan.openedIndices, of: index, from: trace)
+            fetched = (plan.openedIndices.count, index.header.stateByteCount(of: plan.openedIndices), monotonicNow() - fetchStarted)
         }
         let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
             try SpotCheck.verify(trace: t, model: model, modelDigest: digest, backend: backend, samples: samples, seed: seed, progress: $0)
