@@ -18,17 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
-THREADS=${THREADS:-$(n=$(nproc); echo $((n < 8 ? n : 8)))}
-TOKENS=${TOKENS:-128}
-SAMPLES=${SAMPLES:-16}
-MODEL=${LOCKSTEP_MODEL:-${LOCKSTEP_CACHE:-$HOME/.cache/lockstep}/SmolLM2-135M-Instruct.Q4_1.gguf}
-[ -f "$MODEL" ] || { echo "node_spot_check: model not found at $MODEL (run scripts/setup.sh)" >&2; exit 1; }
-
-swift build -c release --product lockstep >&2
-swift build -c release --product lockstep-verify >&2
-BIN=.build/release/lockstep
-VERIFY=.build/release/lockstep-verify
-WORK=$(mktemp -d)
+NAME=node_spot_check
+source Benchmarks/verifier_setup.sh
 "$BIN" serve --model "$MODEL" --threads "$THREADS" --port 0 --trace-dir "$WORK/traces" 2>"$WORK/serve.log" &
 NODE=$!
 trap 'kill $NODE 2>/dev/null; wait $NODE 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -41,8 +32,7 @@ done
 [ -n "$PORT" ] || { cat "$WORK/serve.log" >&2; echo "node_spot_check: the node did not start" >&2; exit 1; }
 NODE_URL="http://127.0.0.1:$PORT"
 
-# The prompt of verify_cost.sh, which the model continues for well over 128 tokens.
-python3 -c 'import json,sys; print(json.dumps({"prompt": "The history of the city begins in the Roman era, when", "max_tokens": int(sys.argv[1])}))' "$TOKENS" \
+python3 -c 'import json,sys; print(json.dumps({"prompt": sys.argv[1], "max_tokens": int(sys.argv[2])}))' "$PROMPT" "$TOKENS" \
   | curl -sS --fail-with-body -X POST "$NODE_URL/v1/generate" --data-binary @- >"$WORK/answer.json"
 URL="$NODE_URL$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["trace_url"])' "$WORK/answer.json")"
 

@@ -35,21 +35,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 BACKEND=${BACKEND:-cpu}
-THREADS=${THREADS:-$(n=$(nproc); echo $((n < 8 ? n : 8)))}
-TOKENS=${TOKENS:-128}
-SAMPLES=${SAMPLES:-16}
-MODEL=${LOCKSTEP_MODEL:-${LOCKSTEP_CACHE:-$HOME/.cache/lockstep}/SmolLM2-135M-Instruct.Q4_1.gguf}
-[ -f "$MODEL" ] || { echo "verify_cost: model not found at $MODEL (run scripts/setup.sh)" >&2; exit 1; }
-
-swift build -c release --product lockstep >&2
-swift build -c release --product lockstep-verify >&2
-BIN=.build/release/lockstep
-VERIFY=.build/release/lockstep-verify
-WORK=$(mktemp -d)
+NAME=verify_cost
+source Benchmarks/verifier_setup.sh
 trap 'rm -rf "$WORK"' EXIT
 "$BIN" keygen --out "$WORK/node.key" >/dev/null
-# A raw (non-chat) prompt that the model continues for well over 128 tokens without an end token.
-PROMPT="The history of the city begins in the Roman era, when"
 
 now() { date +%s.%N; }
 

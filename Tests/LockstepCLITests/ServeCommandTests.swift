@@ -7,10 +7,7 @@ import LockstepTestSupport
 /// keeps the trace, and stops cleanly on Ctrl-C; bad options fail before it listens.
 final class ServeCommandTests: XCTestCase {
     func testServesLogsAndStopsOnInterrupt() throws {
-        let dir = try CLIRunner.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = dir.appendingPathComponent("tiny.gguf").path
-        XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
+        let (dir, model) = try tinyModelDirectory()
         let traces = dir.appendingPathComponent("traces").path
         let errURL = dir.appendingPathComponent("stderr")
         let (process, p) = try Self.startNode(model: model, traces: traces, log: errURL)
@@ -87,10 +84,7 @@ final class ServeCommandTests: XCTestCase {
     /// cannot open its states (its replay does not reproduce the commitment), so they come from
     /// the honest one; either order names the honest trace.
     func testDisputeBetweenNodesOpensTheAgreedStatesFromANode() throws {
-        let dir = try CLIRunner.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = dir.appendingPathComponent("tiny.gguf").path
-        XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
+        let (dir, model) = try tinyModelDirectory()
         let traces = dir.appendingPathComponent("traces").path
         let (process, port) = try Self.startNode(model: model, traces: traces, log: dir.appendingPathComponent("stderr"))
         defer { if process.isRunning { process.terminate() } }
@@ -127,10 +121,7 @@ final class ServeCommandTests: XCTestCase {
     }
 
     func testBadOptionsAndAnUnusableAddressFail() throws {
-        let dir = try CLIRunner.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = dir.appendingPathComponent("tiny.gguf").path
-        XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
+        let (dir, model) = try tinyModelDirectory()
         let badPort = try CLIRunner.run(["serve", "--model", model, "--port", "70000"])
         XCTAssertNotEqual(badPort.status, 0)
         XCTAssertTrue(badPort.stderr.contains("--port must be in 0 … 65535, got 70000"), badPort.stderr)
@@ -142,6 +133,15 @@ final class ServeCommandTests: XCTestCase {
         let badDir = try CLIRunner.run(["serve", "--model", model, "--port", "0", "--trace-dir", file])
         XCTAssertEqual(badDir.status, 1)
         XCTAssertTrue(badDir.stderr.contains("lockstep: error: trace directory \(file)"), badDir.stderr)
+    }
+
+    /// A fresh directory, removed after the test, holding the tiny model at `model`.
+    private func tinyModelDirectory() throws -> (dir: URL, model: String) {
+        let dir = try CLIRunner.temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("tiny.gguf").path
+        XCTAssertEqual(try CLIRunner.run(["tiny-model", "--out", model]).status, 0)
+        return (dir, model)
     }
 
     /// `lockstep serve` on a free loopback port with its stderr in `log`; the process and the port
