@@ -13,13 +13,10 @@ public struct StateOpenings: @unchecked Sendable {   // the index is only read (
     public let byteCount: Int
     private let index: TraceIndex
 
-    /// The largest number of steps one request may name: `leafCount` of the trace, so that an
-    /// answer is never longer than the trace with states itself.
-    public static func maxSteps(leafCount: Int) -> Int { leafCount }
-
     init(steps: [Int], index: TraceIndex) throws(NodeError) {
         let n = index.leaves.count
-        guard steps.count <= Self.maxSteps(leafCount: n) else {
+        // At most one state per step of the trace: an answer is never longer than the trace with states.
+        guard steps.count <= n else {
             throw NodeError(.badRequest, "field 'steps': \(steps.count) steps asked, the trace has \(n); ask for each step once")
         }
         if let bad = steps.firstIndex(where: { $0 < 0 || $0 >= n }) {

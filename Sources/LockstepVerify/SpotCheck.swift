@@ -76,7 +76,7 @@ public enum SpotCheck {
             return CheckReport(verdict: .ok("the trace has no steps (no output tokens): nothing to sample"), computeSeconds: 0, openSeconds: 0,
                                stepsRecomputed: 0, samples: [], lanes: 1)
         }
-        let plan = Plan(schedule: schedule, root: c.root, leafCount: trace.leaves.count, samples: samples, seed: seed)
+        let plan = try Plan(schedule: schedule, root: c.root, leafCount: trace.leaves.count, samples: samples, seed: seed)
         let groups = plan.groups
         let lanes = try backend.concurrentLanes(groups.count).map { lane throws(VerifyError) in
             try StepRecomputer(model: model, backend: lane, request: request)
@@ -121,9 +121,11 @@ extension SpotCheck {
         /// The distinct sampled steps.
         public var distinctSteps: Int { groups.reduce(0) { $0 + $1.count } }
 
-        /// - Precondition: `leafCount ≥ 1` (the trace's leaves, `schedule`'s first steps).
-        public init(schedule: StepSchedule, root: Digest, leafCount: Int, samples: Int, seed: UInt64?) {
-            precondition(leafCount >= 1, "SpotCheck.Plan needs a trace with steps")
+        /// - Parameter leafCount: the trace's steps (`schedule`'s first `leafCount`).
+        /// - Throws: `VerifyError` unless `1 ≤ samples ≤ maxSamples` and `leafCount ≥ 1`.
+        public init(schedule: StepSchedule, root: Digest, leafCount: Int, samples: Int, seed: UInt64?) throws(VerifyError) {
+            try checkSampleCount(samples)
+            guard leafCount >= 1 else { throw VerifyError("the trace has no steps (no output tokens): nothing to sample") }
             picks = sampleIndices(root: root, leafCount: leafCount, count: samples, seed: seed)
             // The sampled layer steps of one layer are one group, checked when the first of them
             // comes up: one key/value cache serves them all (`StepRecomputer.layerDigests`), so the

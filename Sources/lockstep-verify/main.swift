@@ -249,7 +249,7 @@ struct SpotCheckCommand: ParsableCommand {
         var t: any OpenableTrace = index, fetched: (states: Int, bytes: Int, seconds: Double)?
         if !index.opensStates && trace.hasPrefix("http://") && !index.leaves.isEmpty {
             let fetchStarted = monotonicNow()
-            let plan = SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
+            let plan = try SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
                                       samples: samples, seed: seed)
             t = try source.fetchStates(plan.openedIndices, of: index, from: trace)
             fetched = (plan.openedIndices.count, index.header.stateByteCount(of: plan.openedIndices), monotonicNow() - fetchStarted)

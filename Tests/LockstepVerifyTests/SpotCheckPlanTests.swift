@@ -31,11 +31,19 @@ final class SpotCheckPlanTests: XCTestCase {
             let trace = Recording(t)
             let r = try SpotCheck.verify(trace: trace, model: Fixture.model, modelDigest: Fixture.digest, backend: backend, samples: samples, seed: seed)
             XCTAssertTrue(r.verdict.holds, r.verdict.reason)
-            let plan = SpotCheck.Plan(schedule: t.header.schedule, root: t.signed.commitment.root, leafCount: t.leaves.count, samples: samples, seed: seed)
+            let plan = try SpotCheck.Plan(schedule: t.header.schedule, root: t.signed.commitment.root, leafCount: t.leaves.count, samples: samples, seed: seed)
             XCTAssertEqual(plan.picks, r.samples)
             XCTAssertEqual(plan.distinctSteps, Set(r.samples).count)
             XCTAssertEqual(plan.groups.flatMap { $0 }.count, r.stepsRecomputed)
             XCTAssertEqual(plan.openedIndices, trace.openedIndices, "K = \(samples), seed \(String(describing: seed))")
+        }
+        // Refused before any drawing: K outside 1 … 2^20, a trace without steps.
+        let schedule = t.header.schedule, root = t.signed.commitment.root
+        for (samples, leaves, message) in [(0, 4, "--samples must be between 1 and"), (SpotCheck.maxSamples + 1, 4, "--samples must be between 1 and"),
+                                            (16, 0, "the trace has no steps")] {
+            XCTAssertThrowsError(try SpotCheck.Plan(schedule: schedule, root: root, leafCount: leaves, samples: samples, seed: nil)) {
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
+            }
         }
     }
 
@@ -48,7 +56,7 @@ final class SpotCheckPlanTests: XCTestCase {
         let index = try TraceIndex(path: bare)
         XCTAssertFalse(index.opensStates)
         XCTAssertEqual(index.signed, t.signed)
-        let plan = SpotCheck.Plan(schedule: t.header.schedule, root: t.signed.commitment.root, leafCount: t.leaves.count, samples: 8, seed: 5)
+        let plan = try SpotCheck.Plan(schedule: t.header.schedule, root: t.signed.commitment.root, leafCount: t.leaves.count, samples: 8, seed: 5)
         let bytes = try plan.openedIndices.flatMap { (i) throws(VerifyError) in try t.state(at: i) }
         let fetched = try FetchedStatesTrace(index, indices: plan.openedIndices, bytes: bytes)
         let r = try SpotCheck.verify(trace: fetched, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 8, seed: 5)
