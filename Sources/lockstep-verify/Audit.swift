@@ -40,7 +40,7 @@ struct AuditCommand: ParsableCommand {
             guard let f = ProductFault(s) else { throw VerifyError("--inject-product-fault expects CALL:TOKEN:OUTPUT[:KIND], got '\(s)'") }
             return f
         }
-        let file = try source.localTrace(trace)
+        let file = try source.localTrace(trace, json: common.json)
         let (model, digest, loaded, _) = try common.load()
         let backend: any Backend = fault.map { FaultyProductBackend(wrapping: loaded, fault: $0) } ?? loaded
         let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "audit", json: common.json)

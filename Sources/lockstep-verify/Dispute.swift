@@ -20,7 +20,7 @@ struct DisputeCommand: ParsableCommand {
         if let proofOut, let input = [traceA, traceB, common.model].first(where: { isSameFile($0, proofOut) }) {
             throw VerifyError("--proof-out \(proofOut) is the input \(input); the proof would overwrite it")
         }
-        let files = [try source.localTrace(traceA), try source.localTrace(traceB)]
+        let files = [try source.localTrace(traceA, json: common.json), try source.localTrace(traceB, json: common.json)]
         let (model, digest, backend, _) = try common.load()
         // Each file is indexed and verified whole; the referee then reads only the states it opens.
         func valid<T>(_ outcome: TraceLoading.Outcome<T>) throws -> T {
@@ -59,7 +59,7 @@ struct DisputeCommand: ParsableCommand {
         var failures: [String] = []
         for (k, url) in [traceA, traceB].enumerated() where url.hasPrefix("http://") && !steps.isEmpty {
             do {
-                let fetched = try source.fetchStates(steps, of: indices[k], from: url)
+                let fetched = try source.fetchStates(steps, of: indices[k], from: url, json: common.json)
                 for j in steps { _ = try fetched.checkedState(at: j, against: traces[0].leaves[j]).get() }
                 return fetched
             } catch {

@@ -85,13 +85,18 @@ struct TraceSourceOption: ParsableArguments {
     /// A trace argument as a local file: a path as given, or the URL of a trace on a live node
     /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
     /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
-    func localTrace(_ argument: String) throws(VerifyError) -> String {
+    /// - Parameter json: whether the output is JSON (then no status line is shown while fetching).
+    func localTrace(_ argument: String, json: Bool) throws(VerifyError) -> String {
         guard argument.hasPrefix("http://") else { return argument }
         let node: (client: NodeClient, target: String), limit = maxDownloadBytes
         do { node = try NodeClient.resource(argument) } catch { throw VerifyError(error.description) }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
         Downloads.add(path)
-        do { _ = try runBlocking { try await node.client.download(node.target, to: path, maxBytes: limit) } } catch let error as NodeError {
+        do {
+            _ = try Self.fetching("fetching \(argument)", json: json) {
+                try runBlocking { try await node.client.download(node.target, to: path, maxBytes: limit) }
+            }
+        } catch let error as NodeError {
             throw VerifyError(error.description)   // it names the URL
         } catch {
             throw VerifyError("\(argument): \(error)")
@@ -104,7 +109,7 @@ extension TraceSourceOption {
     /// The stored states of `steps` of the trace at `url` (a node's `http://HOST:PORT/v1/traces/ID`),
     /// asked of the node (`NodeClient.states`, SPEC §9.5): exactly as many bytes as `index`'s header
     /// gives those states, at most `--max-download-bytes`; each is checked against its leaf when opened.
-    func fetchStates(_ steps: [Int], of index: TraceIndex, from url: String) throws(VerifyError) -> FetchedStatesTrace {
+    func fetchStates(_ steps: [Int], of index: TraceIndex, from url: String, json: Bool) throws(VerifyError) -> FetchedStatesTrace {
         let expected = index.header.stateByteCount(of: steps)
         guard expected <= maxDownloadBytes else {
             throw VerifyError("\(url): the \(steps.count) states to open are \(expected) bytes, more than --max-download-bytes \(maxDownloadBytes)")
@@ -112,12 +117,23 @@ extension TraceSourceOption {
         let node: (client: NodeClient, target: String)
         do { node = try NodeClient.resource(url) } catch { throw VerifyError(error.description) }
         let bytes: [UInt8]
-        do { bytes = try runBlocking { try await node.client.states(ofTrace: node.target, steps: steps, expectedBytes: expected) } } catch let error as NodeError {
+        do {
+            bytes = try Self.fetching("asking \(url) for \(steps.count) states (\(expected) bytes)", json: json) {
+                try runBlocking { try await node.client.states(ofTrace: node.target, steps: steps, expectedBytes: expected) }
+            }
+        } catch let error as NodeError {
             throw VerifyError(error.description)   // it names the URL
         } catch {
             throw VerifyError("\(url)/states: \(error)")
         }
         return try FetchedStatesTrace(index, indices: steps, bytes: bytes)
+    }
+
+    /// Runs `body` with `what` on the status line (a terminal only, never with `--json`), cleared after.
+    private static func fetching<T>(_ what: String, json: Bool, _ body: () throws -> T) rethrows -> T {
+        if !json { StatusLine.show(what + " …") }
+        defer { if !json { StatusLine.clear() } }
+        return try body()
     }
 }
 
@@ -198,7 +214,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Trace file, or a trace's URL on a node (http://HOST:PORT/v1/traces/ID).") var trace: String
 
     func run() throws {
-        let file = try source.localTrace(trace)
+        let file = try source.localTrace(trace, json: common.json)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let t = try loadTrace(file, keepStates: false, signer: try signerOption.signer(), command: "replay", json: common.json)
@@ -240,7 +256,7 @@ struct SpotCheckCommand: ParsableCommand {
 
     func run() throws {
         try SpotCheck.checkSampleCount(samples)
-        let file = try source.localTrace(trace)
+        let file = try source.localTrace(trace, json: common.json)
         let (model, digest, backend, setupSeconds) = try common.load()
         let started = monotonicNow()
         let index = try validTrace(try TraceLoading.index(path: file, signer: try signerOption.signer()), command: "spot-check", json: common.json)
@@ -251,7 +267,7 @@ struct SpotCheckCommand: ParsableCommand {
             let fetchStarted = monotonicNow()
             let plan = try SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
                                       samples: samples, seed: seed)
-            t = try source.fetchStates(plan.openedIndices, of: index, from: trace)
+            t = try source.fetchStates(plan.openedIndices, of: index, from: trace, json: common.json)
             fetched = (plan.openedIndices.count, index.header.stateByteCount(of: plan.openedIndices), monotonicNow() - fetchStarted)
         }
         let r = try ProgressLine.showing("spot-check: sampled steps checked", json: common.json) {
