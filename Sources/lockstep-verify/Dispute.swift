@@ -35,7 +35,9 @@ struct DisputeCommand: ParsableCommand {
             traces.append(try valid(try TraceLoading.verifyAll(index, path: path)))
             indices.append(index)
         }
-        let states = try indices.first { $0.opensStates } ?? agreedStatesFromNodes(traces, indices)
+        let stored = indices.firstIndex { $0.opensStates }
+        let fetched = stored == nil ? try agreedStatesFromNodes(traces, indices) : nil
+        let states: (any OpenableTrace)? = stored.map { indices[$0] } ?? fetched?.states
         let r = try Dispute.run(a: traces[0], b: traces[1], states: states, model: model, modelDigest: digest, backend: backend)
         if let proof = r.proof, let proofOut {
             do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
@@ -46,22 +48,31 @@ struct DisputeCommand: ParsableCommand {
                                     "bisection": r.transcript.map { [$0.lo, $0.hi] }, "backend": backend.name]
         if let w = r.winner { extra["right"] = w == .first ? "A" : w == .second ? "B" : "neither"; extra["right_trace"] = w == .first ? traceA : w == .second ? traceB : "neither" }
         if let proofOut, r.proof != nil { extra["proof"] = proofOut; extra["proof_bytes"] = r.proof!.bytes.count }
+        // Where the referee's states came from: a trace's stored states, or a node asked for them.
+        if let stored { extra["states_from"] = stored == 0 ? "trace A" : "trace B" }
+        if let fetched {
+            extra["states_from"] = fetched.from
+            extra["states_fetched"] = fetched.count
+            extra["states_fetched_bytes"] = fetched.bytes
+        }
         try finish(r.verdict, command: "dispute", json: common.json, extra: extra)
     }
 
     /// For two traces without states of which one or both came from a node: the states the
     /// referee opens (`Dispute.statesOpened`), asked of A's node, else B's (SPEC §9.5), taken
     /// from the first node whose every state hashes to its agreed leaf. Nil when no trace came
-    /// from a node or nothing is opened.
+    /// from a node or nothing is opened; else the states, which node gave them ("node A" or
+    /// "node B"), how many and their bytes.
     /// - Throws: `VerifyError` when no node opened them all (each node's failure named).
-    private func agreedStatesFromNodes(_ traces: [TraceContents], _ indices: [TraceIndex]) throws -> (any OpenableTrace)? {
+    private func agreedStatesFromNodes(_ traces: [TraceContents], _ indices: [TraceIndex]) throws
+        -> (states: FetchedStatesTrace, from: String, count: Int, bytes: Int)? {
         let steps = Dispute.statesOpened(a: traces[0], b: traces[1])
         var failures: [String] = []
         for (k, url) in [traceA, traceB].enumerated() where url.hasPrefix("http://") && !steps.isEmpty {
             do {
                 let fetched = try source.fetchStates(steps, of: indices[k], from: url, json: common.json)
                 for j in steps { _ = try fetched.checkedState(at: j, against: traces[0].leaves[j]).get() }
-                return fetched
+                return (fetched, k == 0 ? "node A" : "node B", steps.count, indices[k].header.stateByteCount(of: steps))
             } catch {
                 failures.append("\(k == 0 ? "A" : "B"): \(error)")
             }

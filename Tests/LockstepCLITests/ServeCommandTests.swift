@@ -104,10 +104,12 @@ final class ServeCommandTests: XCTestCase {
         let aHonest = try BuiltProduct.run("lockstep-verify", ["dispute", "--model", model, honest, faulty, "--json"])
         XCTAssertEqual(aHonest.status, 0, aHonest.stdout + aHonest.stderr)
         XCTAssertTrue(aHonest.stdout.contains(#""right":"A""#), aHonest.stdout)
+        XCTAssertTrue(aHonest.stdout.contains(#""states_from":"node A""#), aHonest.stdout)
         let aFaulty = try BuiltProduct.run("lockstep-verify", ["dispute", "--model", model, faulty, honest, "--json",
                                                                "--proof-out", dir.appendingPathComponent("proof").path])
         XCTAssertEqual(aFaulty.status, 1, aFaulty.stdout + aFaulty.stderr)
         XCTAssertTrue(aFaulty.stdout.contains(#""right":"B""#), aFaulty.stdout)
+        XCTAssertTrue(aFaulty.stdout.contains(#""states_from":"node B""#), aFaulty.stdout)
         let checked = try BuiltProduct.run("lockstep-verify", ["check-proof", "--model", model, dir.appendingPathComponent("proof").path])
         XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
         // B a local file without states: only the faulty node could open them, and it cannot (2, naming why).
