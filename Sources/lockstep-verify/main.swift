@@ -266,7 +266,7 @@ struct SpotCheckCommand: ParsableCommand {
         if !index.opensStates && trace.hasPrefix("http://") && !index.leaves.isEmpty {
             let fetchStarted = monotonicNow()
             let plan = try SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
-                                      samples: samples, seed: seed)
+                                          samples: samples, seed: seed)
             t = try source.fetchStates(plan.openedIndices, of: index, from: trace, json: common.json)
             fetched = (plan.openedIndices.count, index.header.stateByteCount(of: plan.openedIndices), monotonicNow() - fetchStarted)
         }
