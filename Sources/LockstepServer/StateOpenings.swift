@@ -60,11 +60,11 @@ extension NodeService {
     ///   cannot be recomputed or read.
     public func stateOpenings(id: String, steps: [Int]) throws(NodeError) -> StateOpenings {
         try Self.checkTraceID(id)
-        let base = id.hasSuffix("-states") ? String(id.dropLast(7)) : id
+        let statesID = id.hasSuffix("-states") ? id : id + "-states"
         let path: String
-        do { path = try tracePath(id: base + "-states") } catch where error.kind == .notFound { throw NodeError(.notFound, "no trace \(id) on this node") }
+        do { path = try tracePath(id: statesID) } catch where error.kind == .notFound { throw NodeError(.notFound, "no trace \(id) on this node") }
         let index: TraceIndex
-        do { index = try TraceIndex(path: path) } catch { throw NodeError(.failed, "trace \(base)-states cannot be read: \(error)") }
+        do { index = try TraceIndex(path: path) } catch { throw NodeError(.failed, "trace \(statesID) cannot be read: \(error)") }
         return try StateOpenings(steps: steps, index: index)
     }
 }

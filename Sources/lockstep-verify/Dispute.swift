@@ -68,7 +68,7 @@ struct DisputeCommand: ParsableCommand {
         -> (states: FetchedStatesTrace, from: String, count: Int, bytes: Int)? {
         let steps = Dispute.statesOpened(a: traces[0], b: traces[1])
         var failures: [String] = []
-        for (k, url) in [traceA, traceB].enumerated() where url.hasPrefix("http://") && !steps.isEmpty {
+        for (k, url) in [traceA, traceB].enumerated() where TraceSourceOption.isNodeURL(url) && !steps.isEmpty {
             do {
                 let fetched = try source.fetchStates(steps, of: indices[k], from: url, json: common.json)
                 for j in steps { _ = try fetched.checkedState(at: j, against: traces[0].leaves[j]).get() }

@@ -87,7 +87,7 @@ struct TraceSourceOption: ParsableArguments {
     /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
     /// - Parameter json: whether the output is JSON (then no status line is shown while fetching).
     func localTrace(_ argument: String, json: Bool) throws(VerifyError) -> String {
-        guard argument.hasPrefix("http://") else { return argument }
+        guard Self.isNodeURL(argument) else { return argument }
         let node: (client: NodeClient, target: String), limit = maxDownloadBytes
         do { node = try NodeClient.resource(argument) } catch { throw VerifyError(error.description) }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
@@ -128,6 +128,9 @@ extension TraceSourceOption {
         }
         return try FetchedStatesTrace(index, indices: steps, bytes: bytes)
     }
+
+    /// Whether a trace argument names a trace on a node (`http://…`) rather than a file.
+    static func isNodeURL(_ argument: String) -> Bool { argument.hasPrefix("http://") }
 
     /// Runs `body` with `what` on the status line (a terminal only, never with `--json`), cleared after.
     private static func fetching<T>(_ what: String, json: Bool, _ body: () throws -> T) rethrows -> T {
@@ -263,7 +266,7 @@ struct SpotCheckCommand: ParsableCommand {
         let read = monotonicNow() - started
         // A trace without states from a node: the node opens the states this check needs.
         var t: any OpenableTrace = index, fetched: (states: Int, bytes: Int, seconds: Double)?
-        if !index.opensStates && trace.hasPrefix("http://") && !index.leaves.isEmpty {
+        if !index.opensStates && TraceSourceOption.isNodeURL(trace) && !index.leaves.isEmpty {
             let fetchStarted = monotonicNow()
             let plan = try SpotCheck.Plan(schedule: index.header.schedule, root: index.signed.commitment.root, leafCount: index.leaves.count,
                                           samples: samples, seed: seed)

@@ -10,8 +10,9 @@ struct ServeCommand: ParsableCommand {
         abstract: "Run a generating node: an HTTP server that answers with text, a signed commitment and a trace (SPEC §9).",
         discussion: """
             GET /v1/info; POST /v1/generate with a JSON body (prompt, chat or prompt_tokens; max_tokens, temperature, \
-            seed, trace_activations, stream); GET /v1/traces/<id> serves the traces kept in --trace-dir for verifiers. \
-            Stops on SIGINT or SIGTERM.
+            seed, trace_activations, stream); GET /v1/traces/<id> serves the traces kept in --trace-dir for verifiers \
+            (<id>-states, with every step's state, recomputed on demand); POST /v1/traces/<id>/states with \
+            {"steps": [i, …]} answers just those steps' states. Stops on SIGINT or SIGTERM.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
