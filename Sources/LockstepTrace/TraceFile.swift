@@ -45,7 +45,9 @@ public struct TraceHeader: Hashable, Sendable {
     public func stateByteCount(of indices: [Int]) -> Int { indices.reduce(0) { $0 + stateByteCount(at: $1) } }
 
     /// The token a sample step's state ends with (its last 4 bytes, little-endian).
-    static func sampledToken(state: UnsafeRawBufferPointer) -> UInt32 {
+    ///
+    /// - Precondition: `state` holds at least 4 bytes (a sample state holds `4 · vocabulary + 4`).
+    public static func sampledToken(state: UnsafeRawBufferPointer) -> UInt32 {
         UInt32(littleEndian: state.loadUnaligned(fromByteOffset: state.count - 4, as: UInt32.self))
     }
 

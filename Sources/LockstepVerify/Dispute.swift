@@ -218,9 +218,7 @@ public enum Dispute {
             guard let s = sampleStep, let st = try open(s) else {
                 throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
             }
-            let k = st.count
-            let b0 = UInt32(st[k - 4]), b1 = UInt32(st[k - 3]) << 8, b2 = UInt32(st[k - 2]) << 16, b3 = UInt32(st[k - 1]) << 24
-            let token = Int32(bitPattern: b0 | b1 | b2 | b3)
+            let token = Int32(bitPattern: st.withUnsafeBytes { TraceHeader.sampledToken(state: $0) })
             let div = Divergence(index: s, step: a.header.schedule.step(at: s), claimed: nil, computed: nil)
             let winner: DisputeWinner = token == ta[j] ? .first : token == tb[j] ? .second : .neither
             let reason = "the traces agree on every step but commit to different output token \(j); the agreed sample step chose \(token): \(FraudProof.describe(winner))"

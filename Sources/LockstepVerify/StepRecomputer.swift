@@ -46,8 +46,7 @@ public struct StepRecomputer {
             } else {
                 let s = inputs[0]
                 guard s.count == 4 * c.vocabularySize + 4 else { return .failure(VerifyError("sample state of the wrong size")) }
-                let n = s.count
-                token = Int(UInt32(s[n - 4]) | UInt32(s[n - 3]) << 8 | UInt32(s[n - 2]) << 16 | UInt32(s[n - 1]) << 24)
+                token = Int(s.withUnsafeBytes { TraceHeader.sampledToken(state: $0) })
             }
             guard token >= 0 && token < c.vocabularySize else { return .failure(VerifyError("token \(token) at position \(p) is outside the vocabulary")) }
             let row = FloatBuffer(count: c.dim)

@@ -173,6 +173,34 @@ final class ReplayTests: XCTestCase {
         }
     }
 
+    /// A forger re-signs the honest steps (no states) with one output token changed: the traces agree
+    /// on every leaf, so the referee reads the token from the agreed sample state, which the
+    /// trace with states opens, and names the honest trace in either order; with no states to
+    /// open, it says so instead of guessing.
+    func testDisputeOverAgreedStepsWithDifferentTokensReadsTheAgreedSampleState() throws {
+        let (_, honest) = try Fixture.trace("honest-tok.trace")
+        var tokens = honest.signed.commitment.outputTokens
+        let j = tokens.count - 2
+        tokens[j] = (tokens[j] + 1) % TokenID(Fixture.model.config.vocabularySize)
+        let path = Fixture.dir.appendingPathComponent("forged-tok.trace").path
+        try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: honest.leaves.map(\.stepDigest),
+                       outputTokens: tokens, key: Fixture.key)
+        let forged = try TraceReader.read(path: path, keepStates: false)
+        let schedule = honest.header.schedule
+        let sampleStep = (0 ..< honest.leaves.count).filter { schedule.step(at: $0).kind == .sample }[j]
+        for (a, b, winner) in [(honest, forged, DisputeWinner.first), (forged, honest, DisputeWinner.second)] {
+            let r = try Dispute.run(a: a, b: b, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+            XCTAssertEqual(r.winner, winner)
+            XCTAssertEqual(r.verdict.holds, winner == .first)
+            XCTAssertEqual(r.verdict.divergence?.index, sampleStep)
+            XCTAssertTrue(r.verdict.reason.contains("the agreed sample step chose \(honest.signed.commitment.outputTokens[j])"), r.verdict.reason)
+        }
+        let (_, plain) = try Fixture.trace("honest-tok-plain.trace", states: false)
+        XCTAssertThrowsError(try Dispute.run(a: plain, b: forged, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())) {
+            XCTAssertTrue("\($0)".contains("without stored states use replay on each"), "\($0)")
+        }
+    }
+
     /// The largest proof of a context-filling trace (the last layer step of the last position
     /// reads a residual row of every position before it) fits `FraudProof.maxByteCount`; a file
     /// one byte longer than the bound is refused before it is read, and one within it reads back.
