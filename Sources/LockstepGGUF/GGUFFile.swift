@@ -18,7 +18,8 @@ struct GGUFRegion {
         func osError(_ what: String, _ code: Int32) -> GGUFError {
             GGUFError(path: path, offset: nil, field: nil, message: "\(what): \(String(cString: strerror(code))) (errno \(code))")
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw osError("cannot open the file", errno) }
         defer { close(fd) }
         var st = stat()

@@ -286,7 +286,8 @@ final class TraceInput {
         self.windowBytes = windowBytes
         memory = []
         window = [UInt8](repeating: 0, count: windowBytes)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw .io("\(path): cannot open (\(String(cString: strerror(errno))))") }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {

@@ -121,6 +121,9 @@ public struct FraudProof: Sendable, Equatable {
         for (name, c) in [("A", a.commitment), ("B", b.commitment)] where Int(c.leafCount) != schedule.leafCount(outputCount: c.outputTokens.count) {
             return .fail("commitment \(name): leaf count \(c.leafCount) does not fit \(c.outputTokens.count) output tokens")
         }
+        for (name, c) in [("A", a.commitment), ("B", b.commitment)] {
+            if let why = contextOverrun(c, config: model.config) { return .fail("commitment \(name): \(why)") }
+        }
         guard index < min(nA, nB) else { return .fail("step \(index) is outside the traces") }
         let step = schedule.step(at: index)
         guard leafA.index == UInt64(index), leafB.index == UInt64(index) else { return .fail("the divergent leaves are not leaf \(index)") }
@@ -204,6 +207,16 @@ public enum Dispute {
         try checkModel(request, model: model, modelDigest: modelDigest)
         let n = min(a.leaves.count, b.leaves.count)
         let bound = n <= 1 ? 0 : Int.bitWidth - (n - 1).leadingZeroBitCount
+        // A commitment past the model's context is wrong whatever its steps (an honest run stops
+        // when the context is full): no step needs recomputing, so there is no fraud proof.
+        let overA = contextOverrun(a.signed.commitment, config: model.config), overB = contextOverrun(b.signed.commitment, config: model.config)
+        if overA != nil || overB != nil {
+            let winner: DisputeWinner = overA == nil ? .first : overB == nil ? .second : .neither
+            let reason = [("A", overA), ("B", overB)].compactMap { name, why in why.map { "trace \(name): \($0)" } }.joined(separator: "; ")
+                + ": " + FraudProof.describe(winner)
+            return DisputeReport(verdict: winner == .first ? .ok(reason) : .fail(reason), rounds: 0, roundBound: bound, transcript: [],
+                                 winner: winner, proof: nil)
+        }
         let i: Int, rounds: Int, transcript: [(lo: Int, hi: Int)]
         switch parting(a, b) {
         case .nowhere:

@@ -37,7 +37,8 @@ extension FraudProof {
     /// - Throws: `VerifyError` naming the file when it cannot be opened or read, is not a
     ///   regular file, or is larger than the bound.
     public static func readFile(_ path: String, for config: LlamaConfig) throws(VerifyError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw VerifyError("\(path): cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var st = stat()

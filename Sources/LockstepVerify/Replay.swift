@@ -34,12 +34,36 @@ func checkModel(_ request: TraceRequest, model: LlamaModel, modelDigest: Digest)
     }
 }
 
-/// Checks that no output token before the last is an end-of-generation token (§7.9 T1).
-func checkStopping(_ c: Commitment, model: LlamaModel, schedule: StepSchedule) -> Verdict? {
+/// Why the positions a commitment evaluates cannot come from an honest run of this model, or
+/// nil: n_p + n_g − 1 positions (none without output) at most `LlamaConfig.contextLimit` — an
+/// honest run stops when the context is full, and no position past the limit has a RoPE angle.
+func contextOverrun(_ c: Commitment, config: LlamaConfig) -> String? {
+    let positions = c.outputTokens.isEmpty ? 0 : c.request.promptTokens.count + c.outputTokens.count - 1
+    guard positions > config.contextLimit else { return nil }
+    return "the trace evaluates \(positions) positions, more than the model's context of \(config.contextLimit)"
+}
+
+/// Checks, before any step is recomputed, what a commitment claims that no honest run of this
+/// model can produce: a prompt token outside the vocabulary, more positions than the context
+/// (`contextOverrun`), an end-of-generation output token before the last (§7.9 T1), an output
+/// token outside the vocabulary.
+/// - Returns: the failing verdict, at the first step concerned, or nil.
+func checkClaims(_ c: Commitment, leaves: [TraceLeaf], model: LlamaModel, schedule: StepSchedule) -> Verdict? {
+    let vocabulary = model.config.vocabularySize
+    func divergence(_ index: Int) -> Divergence? {
+        index < leaves.count ? Divergence(index: index, step: schedule.step(at: index), claimed: leaves[index].stepDigest, computed: nil) : nil
+    }
+    if let p = c.request.promptTokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabulary }) {
+        return .fail("prompt token \(p) (\(c.request.promptTokens[p])) is outside the vocabulary of \(vocabulary) tokens",
+                     at: divergence(schedule.firstIndex(ofPosition: p)))
+    }
+    if let why = contextOverrun(c, config: model.config) { return .fail(why, at: divergence(schedule.firstIndex(ofPosition: model.config.contextLimit))) }
+    let sampleIndex = { (j: Int) in schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1 }
     for (j, t) in c.outputTokens.dropLast().enumerated() where model.tokenizer.isEndOfGeneration(t) {
-        let p = schedule.promptCount - 1 + j
-        return .fail("output token \(j) is end-of-generation but the generation went on",
-                     at: Divergence(index: schedule.firstIndex(ofPosition: p) + schedule.layers + 1, step: .sample(p), claimed: nil, computed: nil))
+        return .fail("output token \(j) is end-of-generation but the generation went on", at: divergence(sampleIndex(j)))
+    }
+    if let j = c.outputTokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabulary }) {
+        return .fail("output token \(j) (\(c.outputTokens[j])) is outside the vocabulary", at: divergence(sampleIndex(j)))
     }
     return nil
 }
@@ -59,12 +83,7 @@ public enum Replay {
         func report(_ v: Verdict, _ seconds: Double = 0, _ steps: Int = 0) -> CheckReport {
             CheckReport(verdict: v, computeSeconds: seconds, openSeconds: 0, stepsRecomputed: steps, samples: [], lanes: 1)
         }
-        if let bad = checkStopping(c, model: model, schedule: schedule) { return report(bad) }
-        if let bad = c.outputTokens.firstIndex(where: { $0 < 0 || Int($0) >= model.config.vocabularySize }) {
-            let p = schedule.promptCount - 1 + bad
-            return report(.fail("output token \(bad) (\(c.outputTokens[bad])) is outside the vocabulary",
-                                at: Divergence(index: schedule.firstIndex(ofPosition: p) + schedule.layers + 1, step: .sample(p), claimed: trace.leaves[schedule.firstIndex(ofPosition: p) + schedule.layers + 1].stepDigest, computed: nil)))
-        }
+        if let bad = checkClaims(c, leaves: trace.leaves, model: model, schedule: schedule) { return report(bad) }
         let started = monotonicNow()
         let replayed: (commitment: Commitment, leaves: [TraceLeaf])
         do {

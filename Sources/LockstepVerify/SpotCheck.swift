@@ -51,7 +51,11 @@ public enum SpotCheck {
     /// its leaf; the leaves were checked against the signed root when the trace was read) and
     /// recomputes it (`StepRecomputer`); sampled layer steps of one layer are recomputed together,
     /// in one pass over their shared key/value rows. The first step that fails decides (steps in
-    /// sampling order, a layer's steps by position).
+    /// sampling order, a layer's steps by position). Every opened sample state's token must be
+    /// the commitment's output token of its position: the output tokens are checked where the
+    /// samples fall, as the steps are. Before any of this, what no honest run can claim fails
+    /// outright (`checkClaims`: a token outside the vocabulary, positions past the context, an
+    /// end-of-generation token before the last).
     ///
     /// The groups of steps (a layer's sampled steps, or one other step) are independent: they run
     /// on the backend's `concurrentLanes`, one group per lane at a time, and their outcomes are
@@ -66,12 +70,12 @@ public enum SpotCheck {
                               samples: Int, seed: UInt64?, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws(VerifyError) -> CheckReport {
         let c = trace.signed.commitment, request = c.request
         try checkModel(request, model: model, modelDigest: modelDigest)
-        guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
         try checkSampleCount(samples)
         let schedule = trace.header.schedule
-        if let bad = checkStopping(c, model: model, schedule: schedule) {
+        if let bad = checkClaims(c, leaves: trace.leaves, model: model, schedule: schedule) {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)
         }
+        guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
         if trace.leaves.isEmpty {
             return CheckReport(verdict: .ok("the trace has no steps (no output tokens): nothing to sample"), computeSeconds: 0, openSeconds: 0,
                                stepsRecomputed: 0, samples: [], lanes: 1)
@@ -170,8 +174,22 @@ private struct GroupCheck {
     private static func check(_ group: [Int], trace: some OpenableTrace, schedule: StepSchedule, recomputer: StepRecomputer,
                               computeStarted: inout Double?) throws(VerifyError) -> Verdict? {
         let hasher = SHA256Hasher()
-        // The state of step j, checked against its leaf, or the reason it fails.
-        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> { try trace.checkedState(at: j, hasher: hasher) }
+        let tokens = trace.signed.commitment.outputTokens
+        // The state of step j, checked against its leaf — and a sample state's token against the
+        // commitment's output token of its position (a trace indexed for a spot-check has had
+        // none of its states read) — or the reason it fails.
+        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
+            let opened = try trace.checkedState(at: j, hasher: hasher)
+            let step = schedule.step(at: j)
+            guard case let .success(state) = opened, step.kind == .sample else { return opened }
+            let k = Int(step.position) - (schedule.promptCount - 1)
+            let chosen = state.withUnsafeBytes { TraceHeader.sampledToken(state: $0) }
+            guard k < tokens.count else { return .failure(VerifyError("the commitment has no output token \(k) for its sample step at position \(step.position)")) }
+            guard chosen == UInt32(bitPattern: tokens[k]) else {
+                return .failure(VerifyError("the sample step at position \(step.position) chose token \(chosen), the commitment's output token \(k) is \(tokens[k])"))
+            }
+            return opened
+        }
         let first = group[0], step0 = schedule.step(at: first)
         for i in group {
             if case let .failure(why) = try open(i) {
@@ -182,7 +200,7 @@ private struct GroupCheck {
         for j in recomputer.inputIndices(of: group.last!) {
             switch try open(j) {
             case let .success(state): inputs.append(state)
-            case let .failure(why): return .fail(why.description)
+            case let .failure(why): return .fail(why.description, at: Divergence(index: j, step: schedule.step(at: j), claimed: trace.leaves[j].stepDigest, computed: nil))
             }
         }
         computeStarted = monotonicNow()

@@ -49,16 +49,20 @@ struct Binary {
     }
 }
 
-/// Writes a well-formed trace file (no states) with arbitrary step digests, chained, with its
-/// Merkle root, signed by `key`: a forger who controls the node's key.
-func forgeTrace(path: String, request: TraceRequest, stepDigests: [Digest], outputTokens: [TokenID], key: Ed25519PrivateKey) throws {
-    let header = TraceHeader(request: request, storesStates: false)
+/// Writes a well-formed trace file with arbitrary step digests (and `states`, one per step, when
+/// given), chained, with its Merkle root, signed by `key`: a forger who controls the node's key.
+func forgeTrace(path: String, request: TraceRequest, stepDigests: [Digest], outputTokens: [TokenID], key: Ed25519PrivateKey,
+                states: [[UInt8]]? = nil) throws {
+    let header = TraceHeader(request: request, storesStates: states != nil)
     let writer = try TraceWriter(path: path, header: header)
     var chain = request.chainStart
     var builder = MerkleTreeBuilder()
     for (i, o) in stepDigests.enumerated() {
         chain = TraceChain.next(chain, o)
-        try writer.append(header.schedule.step(at: i), stepDigest: o, chain: chain)
+        let state = states?[i] ?? []
+        try state.withUnsafeBytes { bytes in
+            try writer.append(header.schedule.step(at: i), stepDigest: o, chain: chain, state: states == nil ? [] : [bytes])
+        }
         builder.append(leafHash: TraceLeaf(index: UInt64(i), stepDigest: o, chain: chain).hash())
     }
     let c = try Commitment(request: request, outputTokens: outputTokens, leafCount: UInt64(stepDigests.count), root: builder.root, finalChain: chain)

@@ -201,6 +201,88 @@ final class ReplayTests: XCTestCase {
         }
     }
 
+    /// What no honest run of the model can claim fails before any step is recomputed, in replay
+    /// and spot-check alike and whatever the steps: a prompt token outside the vocabulary (at its
+    /// embedding step) and more positions than the model's context (at the first step past it,
+    /// where no RoPE angle may exist). A dispute decides a trace past the context against it with
+    /// no proof, and check-proof refuses a proof that holds such a commitment.
+    func testClaimsNoHonestRunCanMakeFailBeforeAnyStepIsRecomputed() throws {
+        let limit = Fixture.model.config.contextLimit, vocabulary = TokenID(Fixture.model.config.vocabularySize)
+        let shape = try ModelShape(Fixture.model)
+        func forged(_ name: String, prompt: [TokenID] = Fixture.prompt, outputs: Int, maxTokens: Int) throws -> TraceContents {
+            let request = try TraceRequest(modelDigest: Fixture.digest, shape: shape, promptTokens: prompt, sampler: .greedy, maxTokens: maxTokens)
+            let n = TraceHeader(request: request, storesStates: false).schedule.leafCount(outputCount: outputs)
+            let path = Fixture.dir.appendingPathComponent(name).path
+            try forgeTrace(path: path, request: request, stepDigests: (0 ..< n).map { SHA256Hasher.hash(Array("step \($0)".utf8)) },
+                           outputTokens: Array(repeating: 5, count: outputs), key: Fixture.key)
+            return try TraceReader.read(path: path, keepStates: false)
+        }
+        let p = Fixture.prompt.count
+        let badPrompt = try forged("claims-prompt.trace", prompt: [1, vocabulary, 2], outputs: 3, maxTokens: 3)
+        let over = try forged("claims-over.trace", outputs: limit - p + 2, maxTokens: limit)      // limit + 1 positions
+        let full = try forged("claims-full.trace", outputs: limit - p + 1, maxTokens: limit)      // limit positions
+        for (t, reason, position) in [(badPrompt, "prompt token 1 (\(vocabulary)) is outside the vocabulary", 1),
+                                      (over, "the trace evaluates \(limit + 1) positions, more than the model's context of \(limit)", limit)] {
+            let expected = t.header.schedule.firstIndex(ofPosition: position)
+            let replay = try Replay.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+            let spot = try SpotCheck.verify(trace: t, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 1, seed: 1)
+            for r in [replay, spot] {
+                XCTAssertFalse(r.verdict.holds)
+                XCTAssertTrue(r.verdict.reason.contains(reason), r.verdict.reason)
+                XCTAssertEqual(r.verdict.divergence?.index, expected)
+                XCTAssertEqual(r.stepsRecomputed, 0)
+            }
+        }
+        // A trace that fills the context exactly is not refused for it (its made-up steps fail later).
+        XCTAssertThrowsError(try SpotCheck.verify(trace: full, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(),
+                                                  samples: 1, seed: 1)) { XCTAssertTrue("\($0)".contains("--trace-activations"), "\($0)") }
+        for (a, b, winner) in [(full, over, DisputeWinner.first), (over, full, .second), (over, over, .neither)] {
+            let r = try Dispute.run(a: a, b: b, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+            XCTAssertEqual(r.winner, winner)
+            XCTAssertEqual(r.verdict.holds, winner == .first)
+            XCTAssertTrue(r.verdict.reason.contains("more than the model's context"), r.verdict.reason)
+            XCTAssertNil(r.proof)
+        }
+        let proof = FraudProof(winner: .first, index: 0, a: full.signed, b: over.signed, leafA: full.leaves[0], pathA: try full.tree.inclusionProof(index: 0).path,
+                               leafB: over.leaves[0], pathB: try over.tree.inclusionProof(index: 0).path, previous: nil, inputs: [])
+        let checked = try proof.check(model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+        XCTAssertFalse(checked.holds)
+        XCTAssertTrue(checked.reason.contains("commitment B: the trace evaluates \(limit + 1) positions"), checked.reason)
+    }
+
+    /// A forger re-signs an honest trace with states under other output tokens: every step and
+    /// state is the honest one, but a spot-check that opens a sample state whose token is not the
+    /// commitment's (the sample step itself, or the embedding step after it) fails there.
+    func testSpotCheckChecksTheOutputTokensOfTheSampleStatesItOpens() throws {
+        let (_, honest) = try Fixture.trace("honest-spot-tok.trace", maxTokens: 6)
+        let schedule = honest.header.schedule
+        let states = try (0 ..< honest.leaves.count).map { (i) throws(VerifyError) in try honest.state(at: i) }
+        var tokens = honest.signed.commitment.outputTokens
+        let j = 2
+        tokens[j] = (tokens[j] + 1) % TokenID(Fixture.model.config.vocabularySize)
+        let path = Fixture.dir.appendingPathComponent("forged-spot-tok.trace").path
+        try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: honest.leaves.map(\.stepDigest),
+                       outputTokens: tokens, key: Fixture.key, states: states)
+        let forged = try TraceIndex(path: path)
+        let sampleStep = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
+        var caught = 0, missed = 0
+        for seed in UInt64(0) ..< 40 {
+            let plan = try SpotCheck.Plan(schedule: schedule, root: forged.signed.commitment.root, leafCount: forged.leaves.count, samples: 2, seed: seed)
+            let r = try SpotCheck.verify(trace: forged, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 2, seed: seed)
+            if plan.openedIndices.contains(sampleStep) {
+                caught += 1
+                XCTAssertFalse(r.verdict.holds, "seed \(seed)")
+                XCTAssertEqual(r.verdict.divergence?.index, sampleStep, "seed \(seed)")
+                XCTAssertTrue(r.verdict.reason.contains("chose token \(honest.signed.commitment.outputTokens[j]), the commitment's output token \(j) is \(tokens[j])"),
+                              r.verdict.reason)
+            } else {
+                missed += 1
+                XCTAssertTrue(r.verdict.holds, "seed \(seed): \(r.verdict.reason)")
+            }
+        }
+        XCTAssertGreaterThan(caught, 0); XCTAssertGreaterThan(missed, 0)
+    }
+
     /// The largest proof of a context-filling trace (the last layer step of the last position
     /// reads a residual row of every position before it) fits `FraudProof.maxByteCount`; a file
     /// one byte longer than the bound is refused before it is read, and one within it reads back.
