@@ -29,14 +29,14 @@ struct VerifyMain: ParsableCommand {
         } catch let e as ClaimFalse {
             return e.code
         } catch let e as VerifyError {
-            FileHandle.standardError.write(Data("lockstep-verify: error: \(e.description)\n".utf8))
+            FileHandle.standardError.write(Data(terminalSafe("lockstep-verify: error: \(e.description)\n").utf8))
             return 2
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 exit(withError: error)
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            FileHandle.standardError.write(Data(terminalSafe(fullMessage(for: error) + "\n").utf8))
             return 2
         }
     }
@@ -174,7 +174,7 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
             text += "\n"
         }
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(humanValue(v, key: k))\n" }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        FileHandle.standardOutput.write(Data(terminalSafe(text).utf8))
     }
     if !verdict.holds { throw ClaimFalse(code: 1) }
 }

@@ -138,6 +138,25 @@ final class CLIVerifyTests: XCTestCase {
                 XCTAssertEqual(r.status, 2, r.stderr); XCTAssertFalse(r.crashed)
             }
         }
+        // A prover's text reaches the terminal with its control characters written out, so it
+        // cannot clear the screen or redraw the verdict.
+        let escaping = try TraceRequest(contractVersion: "0.1\u{1B}[2J\u{1B}[HOK", modelDigest: Fixture.digest, shape: request.shape,
+                                        promptTokens: request.promptTokens, sampler: .greedy, maxTokens: Int(request.maxTokens))
+        let escapingPath = d.appendingPathComponent("cli-escaping.trace").path
+        try forgeTrace(path: escapingPath, request: escaping, stepDigests: digests, outputTokens: c.outputTokens, key: attacker)
+        let escaped = try Binary.verify(["replay", "--model", m, "--trace", escapingPath])
+        XCTAssertEqual(escaped.status, 2)
+        XCTAssertTrue(escaped.stderr.contains("0.1\\u{1B}[2J\\u{1B}[HOK"), escaped.stderr)
+        XCTAssertFalse(escaped.stderr.unicodeScalars.contains("\u{1B}"), escaped.stderr)
+        // A FIFO in place of a trace, a proof or a model is refused at once, not waited on.
+        let fifo = d.appendingPathComponent("cli-fifo").path
+        unlink(fifo)
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for args in [["replay", "--model", m, "--trace", fifo], ["check-proof", "--model", m, fifo], ["replay", "--model", fifo, "--trace", hPath]] {
+            let r = try Binary.run("lockstep-verify", args, timeout: 60)
+            XCTAssertEqual(r.status, 2, "\(args)")
+            XCTAssertTrue(r.stderr.contains("not a regular file"), r.stderr)
+        }
         // Bad arguments are unusable input too.
         XCTAssertEqual(try Binary.verify(["replay", "--trace", hPath]).status, 2)
         XCTAssertEqual(try Binary.verify(["spot-check", "--model", m, "--trace", hPath, "--samples", "0"]).status, 2)
