@@ -1,9 +1,14 @@
 /// An exact-bytes index from token text to token id.
 ///
 /// All token texts are stored back to back in one byte array; an open-addressing hash table
-/// (FNV-1a, linear probing) maps text to id. Compared with a `Dictionary<String, TokenID>` this
+/// (linear probing) maps text to id. Compared with a `Dictionary<String, TokenID>` this
 /// compares UTF-8 bytes rather than canonical equivalence (so `"é"` and `"e\u{301}"` stay
 /// distinct tokens), and it is fast to build even in unoptimized builds.
+///
+/// The hash is Swift's `Hasher` (SipHash, seeded at random per process), so the vocabulary of a
+/// model file cannot be crafted to make its texts collide: with a fixed, public hash, texts chosen
+/// to share a slot would make building the index quadratic in the token count. Which slot a text
+/// lands in changes from run to run; which id a text maps to does not.
 struct TokenTextIndex: Sendable {
     private let storage: [UInt8]
     /// `starts[id] ..< starts[id + 1]`: the bytes of token `id` in `storage`.
@@ -30,7 +35,7 @@ struct TokenTextIndex: Sendable {
                 let a = Int(starts[id]), b = Int(starts[id + 1])
                 if a == b { continue }
                 let text = UnsafeBufferPointer(rebasing: s[a..<b])
-                var i = Int(truncatingIfNeeded: TokenTextIndex.hash(text)) & mask
+                var i = TokenTextIndex.hash(text) & mask
                 while slots[i] != 0 {
                     let other = Int(slots[i] - 1)
                     if TokenTextIndex.equal(text, s, Int(starts[other]), Int(starts[other + 1])) { break }
@@ -45,15 +50,12 @@ struct TokenTextIndex: Sendable {
         self.mask = mask
     }
 
-    /// FNV-1a, 64-bit.
+    /// The per-process seeded `Hasher` value of `bytes`.
     @inline(__always)
-    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        return h
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h = Hasher()
+        h.combine(bytes: UnsafeRawBufferPointer(bytes))
+        return h.finalize()
     }
 
     @inline(__always)
@@ -67,11 +69,27 @@ struct TokenTextIndex: Sendable {
         return true
     }
 
+    /// The probes beyond the first that finding every indexed text takes, summed: each text's
+    /// distance from its hash's slot. Building the index costs as many; a well-spread table at
+    /// this load (at most half full) averages under one per text, while texts whose hashes share
+    /// their low bits pile up in one run and cost quadratically many.
+    var totalDisplacement: Int {
+        storage.withUnsafeBufferPointer { s in
+            var total = 0
+            for (i, slot) in slots.enumerated() where slot != 0 {
+                let id = Int(slot - 1)
+                let home = TokenTextIndex.hash(UnsafeBufferPointer(rebasing: s[Int(starts[id]) ..< Int(starts[id + 1])])) & mask
+                total += (i - home) & mask
+            }
+            return total
+        }
+    }
+
     /// The id of the token whose text is exactly these bytes.
     func id(of text: UnsafeBufferPointer<UInt8>) -> TokenID? {
         if text.isEmpty { return nil }
         return storage.withUnsafeBufferPointer { s -> TokenID? in
-            var i = Int(truncatingIfNeeded: TokenTextIndex.hash(text)) & mask
+            var i = TokenTextIndex.hash(text) & mask
             while true {
                 let slot = slots[i]
                 if slot == 0 { return nil }
