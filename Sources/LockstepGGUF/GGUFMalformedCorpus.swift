@@ -208,6 +208,11 @@ public enum GGUFMalformedCorpus {
         add("invalid-bool", "test.bool = 2", "invalid bool value 2") { raw in
             setTypedValue(&raw, "test.bool") { $0.u32(GGUFValueType.bool.rawValue); $0.u8(2) }
         }
+        add("control-characters-in-key", "test.bool renamed to \"test.\\u{1B}[2Jbool\" (an escape sequence) and set to 2",
+            "invalid bool value 2") { raw in
+            raw.kvs[kv(raw, "test.bool")].key = Array("test.\u{1B}[2Jbool".utf8)
+            setTypedValue(&raw, "test.\u{1B}[2Jbool") { $0.u32(GGUFValueType.bool.rawValue); $0.u8(2) }
+        }
         add("invalid-bool-in-array", "test.bools = [1, 7]", "invalid bool value 7") { raw in
             setTypedValue(&raw, "test.bools") { $0.u32(typeArray); $0.u32(GGUFValueType.bool.rawValue); $0.u64(2); $0.u8(1); $0.u8(7) }
         }
@@ -272,6 +277,11 @@ public enum GGUFMalformedCorpus {
             $0.tensors[1].name = Array("t.f32".utf8)
         }
         add("misaligned-offset", "t.q8_0's offset = 33", "33 is not a multiple of the alignment 32") { $0.tensors[1].offset = 33 }
+        add("control-characters-in-tensor-name", "t.q8_0 renamed to \"t.\\u{1B}[2J\" (an escape sequence) and its offset = 33",
+            "33 is not a multiple of the alignment 32") {
+            $0.tensors[1].name = Array("t.\u{1B}[2J".utf8)
+            $0.tensors[1].offset = 33
+        }
         add("offset-past-end", "t.q4_1's offset = 2^40", "1099511627776 is past the end of the file") {
             $0.tensors[2].offset = 1 << 40
         }

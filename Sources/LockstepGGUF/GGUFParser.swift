@@ -261,10 +261,10 @@ struct GGUFParser {
             let keyPos = pos
             let key = try string("metadata key #\(i)")
             guard !key.isEmpty else { throw fail(keyPos, "metadata key #\(i)", "empty key") }
+            let field = "key '\(GGUFValue.clipped(key))'"
             guard metadata[key] == nil else {
-                throw fail(keyPos, "key '\(key)'", "duplicate key '\(key)' (metadata key #\(i) repeats an earlier key)")
+                throw fail(keyPos, field, "duplicate key '\(GGUFValue.clipped(key))' (metadata key #\(i) repeats an earlier key)")
             }
-            let field = "key '\(key)'"
             let typePos = pos
             let rawType = try u32(field + " type")
             guard let type = GGUFValueType(rawValue: rawType) else {

@@ -46,16 +46,15 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
     public init(file: GGUFFile) throws(ModelError) {
         let path = file.path
         func fail(_ key: String, _ what: String) -> ModelError { ModelError(path: path, "metadata '\(key)': \(what)") }
-        guard let arch = file.metadata["general.architecture"]?.stringValue else {
-            throw fail("general.architecture", "missing or not a string")
-        }
-        guard arch == "llama" else { throw fail("general.architecture", "'\(arch)' is not supported (only 'llama')") }
+        guard let archValue = file.metadata["general.architecture"] else { throw fail("general.architecture", "missing") }
+        guard let arch = archValue.stringValue else { throw fail("general.architecture", "expected a string, found \(archValue.summary)") }
+        guard arch == "llama" else { throw fail("general.architecture", "\(GGUFValue.quoted(arch)) is not supported (only \"llama\")") }
         func int(_ key: String, default def: Int? = nil, range: ClosedRange<Int>) throws(ModelError) -> Int {
             guard let v = file.metadata[key] else {
                 if let def { return def }
                 throw fail(key, "missing")
             }
-            guard let i = v.intValue else { throw fail(key, "expected an integer, found \(v)") }
+            guard let i = v.intValue else { throw fail(key, "expected an integer, found \(v.summary)") }
             guard range.contains(i) else { throw fail(key, "value \(i) outside \(range.lowerBound)...\(range.upperBound)") }
             return i
         }
@@ -64,7 +63,7 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
                 if let def { return def }
                 throw fail(key, "missing")
             }
-            guard let d = v.doubleValue, Float(d).isFinite else { throw fail(key, "expected a finite binary32 number, found \(v)") }
+            guard let d = v.doubleValue, Float(d).isFinite else { throw fail(key, "expected a finite binary32 number, found \(v.summary)") }
             return Float(d)
         }
         dim = try int("llama.embedding_length", range: 1...65536)
@@ -76,8 +75,9 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
             throw fail("llama.attention.head_count", "\(heads) does not divide embedding_length \(dim) and key_length is absent")
         }
         headDim = try int("llama.attention.key_length", default: dim / heads, range: 1...4096)
-        if let v = file.metadata["llama.attention.value_length"], v.intValue != headDim {
-            throw fail("llama.attention.value_length", "\(v) differs from key_length \(headDim) (unsupported)")
+        let valueLength = try int("llama.attention.value_length", default: headDim, range: 1...4096)
+        guard valueLength == headDim else {
+            throw fail("llama.attention.value_length", "\(valueLength) differs from key_length \(headDim) (unsupported)")
         }
         ffnDim = try int("llama.feed_forward_length", range: 1...1_048_576)
         rmsEpsilon = try float("llama.attention.layer_norm_rms_epsilon", default: nil)
@@ -88,8 +88,9 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
         guard ropeDimensions % 2 == 0 && ropeDimensions <= headDim else {
             throw fail("llama.rope.dimension_count", "\(ropeDimensions) must be even and at most the head dimension \(headDim)")
         }
-        if let scaling = file.metadata["llama.rope.scaling.type"]?.stringValue, scaling != "none" {
-            throw fail("llama.rope.scaling.type", "'\(scaling)' is not supported")
+        if let v = file.metadata["llama.rope.scaling.type"] {
+            guard let scaling = v.stringValue else { throw fail("llama.rope.scaling.type", "expected a string, found \(v.summary)") }
+            guard scaling == "none" else { throw fail("llama.rope.scaling.type", "\(GGUFValue.quoted(scaling)) is not supported (only \"none\")") }
         }
         contextLength = try int("llama.context_length", default: 2048, range: 1...RopeAngles.maxPosition + 1)
         guard let embd = file.tensor(named: "token_embd.weight") else {

@@ -1,3 +1,5 @@
+import LockstepGGUF
+
 /// One message of a chat: a role (`"system"`, `"user"`, `"assistant"`, …) and its text.
 public struct ChatMessage: Sendable, Equatable {
     /// The speaker: `"system"`, `"user"`, `"assistant"` or any other role the model knows.
@@ -33,8 +35,7 @@ extension Tokenizer {
         if let t = vocabulary.chatTemplate {
             if t.contains("<|im_start|>") { return .chatML }
             if t.contains("<|start_header_id|>") { return .llama3 }
-            let head = String(t.unicodeScalars.prefix(80).map(Character.init))
-            throw TokenizerError("unsupported chat template (tokenizer.chat_template starts \"\(head)\"): formatChat supports ChatML (<|im_start|>) and Llama 3 (<|start_header_id|>) templates")
+            throw TokenizerError("unsupported chat template (tokenizer.chat_template is \(GGUFValue.quoted(t))): formatChat supports ChatML (<|im_start|>) and Llama 3 (<|start_header_id|>) templates")
         }
         if id(forToken: "<|im_start|>") != nil && id(forToken: "<|im_end|>") != nil { return .chatML }
         throw TokenizerError("the vocabulary has no chat template (tokenizer.chat_template) and no <|im_start|>/<|im_end|> tokens, so formatChat cannot choose a format")

@@ -1,3 +1,5 @@
+import LockstepGGUF
+
 /// A tokenizer for a llama-family GGUF vocabulary: byte-level BPE (`tokenizer.ggml.model = "gpt2"`,
 /// with the `smollm`, `gpt2`/`default` or `llama3` pre-tokenizer) or SentencePiece-style BPE
 /// (`"llama"`).
@@ -54,12 +56,12 @@ public final class Tokenizer: Sendable {
                 preTokenizer = .llama3
             } else {
                 let known = Tokenizer.smollmPreNames.union(Tokenizer.gpt2PreNames).union(Tokenizer.llama3PreNames).sorted()
-                throw TokenizerError("unknown pre-tokenizer \"\(name)\" (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
+                throw TokenizerError("unknown pre-tokenizer \(GGUFValue.quoted(name)) (tokenizer.ggml.pre) for model gpt2; supported: \(known.joined(separator: ", "))")
             }
         case "llama":
             preTokenizer = nil  // SentencePiece models have no pre-tokenizer; `pre` is ignored
         default:
-            throw TokenizerError("unknown tokenizer model \"\(v.model)\" (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
+            throw TokenizerError("unknown tokenizer model \(GGUFValue.quoted(v.model)) (tokenizer.ggml.model); supported: gpt2 (byte-level BPE), llama (SentencePiece-style BPE)")
         }
 
         let n = v.tokens.count
@@ -116,13 +118,14 @@ public final class Tokenizer: Sendable {
                 m = idForText.id(of: both)
             }
             guard split >= 0 else {
-                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) is not of the form \"left right\"")
+                throw TokenizerError("merge #\(rank) \(GGUFValue.quoted(merge)) (tokenizer.ggml.merges) is not of the form \"left right\"")
             }
             guard let l, let r, let m else {
                 let u = Array(merge.utf8)
                 let left = String(decoding: u[..<split], as: UTF8.self), right = String(decoding: u[(split + 1)...], as: UTF8.self)
-                let what = l == nil ? "names \"\(left)\"" : r == nil ? "names \"\(right)\"" : "produces \"\(left + right)\""
-                throw TokenizerError("merge #\(rank) \"\(merge)\" (tokenizer.ggml.merges) \(what), which is not a token")
+                let what = l == nil ? "names \(GGUFValue.quoted(left))" : r == nil ? "names \(GGUFValue.quoted(right))"
+                    : "produces \(GGUFValue.quoted(left + right))"
+                throw TokenizerError("merge #\(rank) \(GGUFValue.quoted(merge)) (tokenizer.ggml.merges) \(what), which is not a token")
             }
             let key = BytePairEncoder.key(l, r)
             if rules[key] == nil {  // a repeated merge keeps its first (lowest) rank

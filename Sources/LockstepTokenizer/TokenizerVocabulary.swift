@@ -136,7 +136,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         /// The value of key `k` as `extract` reads it, nil when the key is absent.
         func value<T>(_ k: String, expected: String, _ extract: (GGUFValue) -> T?) throws(TokenizerError) -> T? {
             guard let v = metadata[k] else { return nil }
-            guard let x = extract(v) else { throw TokenizerError("GGUF metadata \(k) is \(describe(v)), expected \(expected)") }
+            guard let x = extract(v) else { throw TokenizerError("GGUF metadata \(k) is \(v.summary), expected \(expected)") }
             return x
         }
         func string(_ k: String, required: Bool) throws(TokenizerError) -> String? {
@@ -153,7 +153,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
             }
             guard let i else { return nil }
             guard let t = TokenID(exactly: i) else {
-                throw TokenizerError("GGUF metadata \(k) is \(describe(metadata[k]!)), which does not fit a 32-bit token id")
+                throw TokenizerError("GGUF metadata \(k) is \(metadata[k]!.summary), which does not fit a 32-bit token id")
             }
             return t
         }
@@ -165,7 +165,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
             throw TokenizerError("GGUF metadata has no \(key("tokens")) key")
         }
         guard let tokens = tokenArray.strings else {
-            throw TokenizerError("GGUF metadata \(key("tokens")) is \(describe(.array(tokenArray))), expected an array of strings")
+            throw TokenizerError("GGUF metadata \(key("tokens")) is \(GGUFValue.array(tokenArray).summary), expected an array of strings")
         }
 
         var scores: [Float]?
@@ -174,7 +174,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
             case .float32(let f): scores = f
             case .float64(let d): scores = d.map { Float($0) }
             default:
-                throw TokenizerError("GGUF metadata \(key("scores")) is \(describe(.array(a))), expected an array of floats")
+                throw TokenizerError("GGUF metadata \(key("scores")) is \(GGUFValue.array(a).summary), expected an array of floats")
             }
             guard a.count == tokens.count else {
                 throw TokenizerError("GGUF metadata \(key("scores")) has \(a.count) elements but \(key("tokens")) has \(tokens.count)")
@@ -184,7 +184,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         var types: [Int32]?
         if let a = try array(key("token_type")) {
             guard let ints = a.ints else {
-                throw TokenizerError("GGUF metadata \(key("token_type")) is \(describe(.array(a))), expected an array of integers")
+                throw TokenizerError("GGUF metadata \(key("token_type")) is \(GGUFValue.array(a).summary), expected an array of integers")
             }
             guard ints.count == tokens.count else {
                 throw TokenizerError("GGUF metadata \(key("token_type")) has \(ints.count) elements but \(key("tokens")) has \(tokens.count)")
@@ -203,7 +203,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         var merges: [String] = []
         if let a = try array(key("merges")) {
             guard let m = a.strings else {
-                throw TokenizerError("GGUF metadata \(key("merges")) is \(describe(.array(a))), expected an array of strings")
+                throw TokenizerError("GGUF metadata \(key("merges")) is \(GGUFValue.array(a).summary), expected an array of strings")
             }
             merges = m
         }
@@ -225,46 +225,5 @@ public struct TokenizerVocabulary: Sendable, Equatable {
             model: model, pre: pre, tokens: tokens, scores: scores, tokenTypes: types, merges: merges,
             bosID: bos, eosID: eos, unknownID: unk, paddingID: pad, eotID: eot,
             addBOS: addBOS, addEOS: addEOS, addSpacePrefix: addSpacePrefix, chatTemplate: template)
-    }
-}
-
-/// A short description of a metadata value for error messages: its type and (a prefix of) its value.
-func describe(_ value: GGUFValue) -> String {
-    func clip(_ s: String) -> String {
-        let scalars = s.unicodeScalars
-        if scalars.count <= 40 { return "\"\(s)\"" }
-        return "\"" + String(String.UnicodeScalarView(scalars.prefix(40))) + "…\""
-    }
-    switch value {
-    case .uint8(let v): return "uint8 \(v)"
-    case .int8(let v): return "int8 \(v)"
-    case .uint16(let v): return "uint16 \(v)"
-    case .int16(let v): return "int16 \(v)"
-    case .uint32(let v): return "uint32 \(v)"
-    case .int32(let v): return "int32 \(v)"
-    case .uint64(let v): return "uint64 \(v)"
-    case .int64(let v): return "int64 \(v)"
-    case .float32(let v): return "float32 \(v)"
-    case .float64(let v): return "float64 \(v)"
-    case .bool(let v): return "bool \(v)"
-    case .string(let v): return "string \(clip(v))"
-    case .array(let a):
-        let kind: String
-        switch a {
-        case .uint8: kind = "uint8"
-        case .int8: kind = "int8"
-        case .uint16: kind = "uint16"
-        case .int16: kind = "int16"
-        case .uint32: kind = "uint32"
-        case .int32: kind = "int32"
-        case .uint64: kind = "uint64"
-        case .int64: kind = "int64"
-        case .float32: kind = "float32"
-        case .float64: kind = "float64"
-        case .bool: kind = "bool"
-        case .string: kind = "string"
-        case .nested: kind = "array"
-        }
-        return "an array of \(a.count) \(kind) values"
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LockstepCommandLine
 
 @main
 struct LockstepCommand: ParsableCommand {
@@ -9,13 +10,14 @@ struct LockstepCommand: ParsableCommand {
         subcommands: [GenerateCommand.self, ScoreCommand.self, InfoCommand.self, BackendsCommand.self, BenchCommand.self,
                       KeygenCommand.self, TinyModelCommand.self, VectorsCommand.self, ServeCommand.self])
 
-    /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1.
+    /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1,
+    /// its control characters written as `\u{XX}` (the message may quote a model file).
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("lockstep: error: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data(terminalSafe("lockstep: error: \(error.description)\n").utf8))
             Foundation.exit(1)
         } catch {
             exit(withError: error)

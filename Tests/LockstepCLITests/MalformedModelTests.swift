@@ -3,7 +3,7 @@ import XCTest
 import Lockstep
 
 /// Every malformed GGUF makes `lockstep info` and `lockstep generate` exit non-zero with a
-/// message naming the problem — never a crash or a hang.
+/// message naming the problem, its control characters escaped — never a crash or a hang.
 final class MalformedModelTests: XCTestCase {
     func testMalformedCorpusIsRejectedByInfoAndGenerate() throws {
         let dir = try CLIRunner.temporaryDirectory()
@@ -19,6 +19,8 @@ final class MalformedModelTests: XCTestCase {
                 XCTAssertNotEqual(r.status, 0, "\(c.id): \(args[0]) exited 0")
                 XCTAssertTrue(r.stderr.contains(c.expectedMessageFragment), "\(c.id): \(args[0]) said \(r.stderr)")
                 XCTAssertTrue(r.stderr.contains(path), "\(c.id): the message does not name the file: \(r.stderr)")
+                XCTAssertFalse(r.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" },
+                               "\(c.id): the message has a control character: \(r.stderr.debugDescription)")
             }
         }
     }

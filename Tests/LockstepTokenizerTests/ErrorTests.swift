@@ -50,6 +50,21 @@ final class ErrorTests: XCTestCase {
         assertContains(message(TokenizerVocabulary(model: "t5", tokens: [], merges: ["x y"])), "\"t5\"")
     }
 
+    func testNamesFromTheFileAreClippedAndEscaped() {
+        let hostile = "\u{1B}[2J" + String(repeating: "x", count: 1_000_000)
+        let clipped = #""\u{1B}[2J"# + String(repeating: "x", count: 36) + "…\""
+        for m in [message(TokenizerVocabulary(model: hostile, tokens: ["a"])),
+                  message(TokenizerVocabulary(model: "gpt2", pre: hostile, tokens: ["a"])),
+                  message(TokenizerVocabulary(model: "gpt2", tokens: ["a"], merges: [hostile])),
+                  message(TokenizerVocabulary(model: "gpt2", tokens: ["a"], merges: ["a " + hostile]))] {
+            assertContains(m, clipped)
+            XCTAssertLessThan(m.count, 400, m)
+            XCTAssertFalse(m.contains("\u{1B}"), m)
+        }
+        let m = metadataMessage(["tokenizer.ggml.model": .array(.uint8([UInt8](repeating: 0, count: 1_000_000)))])
+        XCTAssertEqual(m, "GGUF metadata tokenizer.ggml.model is an array of 1000000 uint8 values, expected a string")
+    }
+
     func testUnknownPreTokenizer() {
         let m = message(TokenizerVocabulary(model: "gpt2", pre: "qwen2", tokens: ["a"]))
         assertContains(m, "unknown pre-tokenizer", "\"qwen2\"", "smollm", "llama3")
