@@ -205,6 +205,13 @@ public enum GGUFMalformedCorpus {
             b.typedValue(v)
             raw.kvs[kv(raw, "test.nested")].typedValue = b.bytes
         }
+        add("too-many-nested-arrays", "test.nested holds 65537 empty uint8 arrays, one more than the limit on nested arrays",
+            "array of 65537 arrays: with the 0 nested arrays before it, the file's metadata would hold more than 65536") { raw in
+            setTypedValue(&raw, "test.nested") {
+                $0.u32(typeArray); $0.u32(typeArray); $0.u64(UInt64(GGUFLimits.maxNestedArrays + 1))
+                for _ in 0 ... GGUFLimits.maxNestedArrays { $0.u32(GGUFValueType.uint8.rawValue); $0.u64(0) }
+            }
+        }
         add("invalid-bool", "test.bool = 2", "invalid bool value 2") { raw in
             setTypedValue(&raw, "test.bool") { $0.u32(GGUFValueType.bool.rawValue); $0.u8(2) }
         }

@@ -2,6 +2,11 @@
 public enum GGUFLimits {
     /// Deepest nesting of metadata arrays accepted (an array of arrays is 2 levels).
     public static let maxArrayDepth = 4
+    /// Most arrays accepted inside other arrays, in all metadata values of a file together.
+    /// Each costs tens of bytes of memory for its 12 bytes in the file, and models use none
+    /// (llama.cpp reads no nested arrays), so the limit keeps a file from multiplying its size in
+    /// memory through them.
+    public static let maxNestedArrays = 65536
     /// Longest tensor name accepted, in UTF-8 bytes (the GGUF specification's limit).
     public static let maxTensorNameBytes = 64
     /// Most tensor dimensions accepted (ggml's `GGML_MAX_DIMS`).
@@ -37,6 +42,8 @@ struct GGUFParser {
     let size: Int
     let path: String
     private(set) var pos = 0
+    /// Arrays read so far inside other arrays (at most `GGUFLimits.maxNestedArrays`).
+    private var nestedArrays = 0
 
     init(base: UnsafeRawPointer?, size: Int, path: String) {
         self.base = base
@@ -202,6 +209,10 @@ struct GGUFParser {
             }
             return .string(out)
         case .array:
+            guard count <= GGUFLimits.maxNestedArrays - nestedArrays else {
+                throw fail(countPos, field, "array of \(count) arrays: with the \(nestedArrays) nested arrays before it, the file's metadata would hold more than \(GGUFLimits.maxNestedArrays)")
+            }
+            nestedArrays += count
             var out: [GGUFValue] = []
             out.reserveCapacity(count)  // bounded above by remaining / 12
             for i in 0..<count {

@@ -29,13 +29,16 @@ public final class LlamaModel: Sendable {
         self.file = file
         config = try LlamaConfig(file: file)
         weights = try LlamaWeights(file: file, config: config)
-        do {
-            tokenizer = try Tokenizer(vocabulary: TokenizerVocabulary(metadata: file.metadata))
-        } catch {
+        // The token count is checked before the tokenizer's tables are built from the tokens.
+        let vocabulary: TokenizerVocabulary
+        do { vocabulary = try TokenizerVocabulary(metadata: file.metadata) } catch {
             throw ModelError(path: file.path, "tokenizer: \(error)")
         }
-        guard tokenizer.vocabularySize == config.vocabularySize else {
-            throw ModelError(path: file.path, "tokenizer has \(tokenizer.vocabularySize) tokens but token_embd.weight has \(config.vocabularySize) rows")
+        guard vocabulary.tokens.count == config.vocabularySize else {
+            throw ModelError(path: file.path, "tokenizer has \(vocabulary.tokens.count) tokens but token_embd.weight has \(config.vocabularySize) rows")
+        }
+        do { tokenizer = try Tokenizer(vocabulary: vocabulary) } catch {
+            throw ModelError(path: file.path, "tokenizer: \(error)")
         }
         ropeAngles = RopeAngles(rotatedDimensions: config.ropeDimensions, base: config.ropeBase)
     }

@@ -183,21 +183,34 @@ public struct TokenizerVocabulary: Sendable, Equatable {
 
         var types: [Int32]?
         if let a = try array(key("token_type")) {
-            guard let ints = a.ints else {
+            /// The elements as 32-bit types, once their count is known to match the tokens' (a
+            /// file's array is never widened before its count is checked).
+            func int32s<T: BinaryInteger>(_ elements: [T]) throws(TokenizerError) -> [Int32] {
+                guard elements.count == tokens.count else {
+                    throw TokenizerError("GGUF metadata \(key("token_type")) has \(elements.count) elements but \(key("tokens")) has \(tokens.count)")
+                }
+                var out: [Int32] = []
+                out.reserveCapacity(elements.count)
+                for (i, t) in elements.enumerated() {
+                    guard let v = Int32(exactly: t) else {
+                        throw TokenizerError("GGUF metadata \(key("token_type"))[\(i)] is \(t), which does not fit a 32-bit token type")
+                    }
+                    out.append(v)
+                }
+                return out
+            }
+            switch a {
+            case .uint8(let e): types = try int32s(e)
+            case .int8(let e): types = try int32s(e)
+            case .uint16(let e): types = try int32s(e)
+            case .int16(let e): types = try int32s(e)
+            case .uint32(let e): types = try int32s(e)
+            case .int32(let e): types = try int32s(e)
+            case .uint64(let e): types = try int32s(e)
+            case .int64(let e): types = try int32s(e)
+            default:
                 throw TokenizerError("GGUF metadata \(key("token_type")) is \(GGUFValue.array(a).summary), expected an array of integers")
             }
-            guard ints.count == tokens.count else {
-                throw TokenizerError("GGUF metadata \(key("token_type")) has \(ints.count) elements but \(key("tokens")) has \(tokens.count)")
-            }
-            var out: [Int32] = []
-            out.reserveCapacity(ints.count)
-            for (i, t) in ints.enumerated() {
-                guard let v = Int32(exactly: t) else {
-                    throw TokenizerError("GGUF metadata \(key("token_type"))[\(i)] is \(t), which does not fit a 32-bit token type")
-                }
-                out.append(v)
-            }
-            types = out
         }
 
         var merges: [String] = []

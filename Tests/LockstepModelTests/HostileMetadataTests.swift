@@ -61,4 +61,12 @@ final class HostileMetadataTests: XCTestCase {
                        "tiny.gguf: metadata 'llama.rope.scaling.type': \"yarn\" is not supported (only \"none\")")
         XCTAssertNoThrow(try LlamaModel(file: tinyModel(["llama.rope.scaling.type": .string("none")])))
     }
+
+    func testTokenCountIsCheckedBeforeTheTokenizerIsBuilt() throws {
+        // Two tokens (the tiny model has more rows) and a merge naming a third: the count is refused
+        // before building the tokenizer would find the merge.
+        XCTAssertEqual(try refusal(["tokenizer.ggml.tokens": .array(.string(["a", "b"])), "tokenizer.ggml.token_type": nil,
+                                    "tokenizer.ggml.merges": .array(.string(["a c"]))]),
+                       "tiny.gguf: tokenizer has 2 tokens but token_embd.weight has \(TinyModel.vocabularySize) rows")
+    }
 }

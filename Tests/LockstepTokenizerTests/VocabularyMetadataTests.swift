@@ -43,6 +43,34 @@ final class VocabularyMetadataTests: XCTestCase {
         XCTAssertEqual(try Tokenizer(vocabulary: v).encode("aa a"), [0, 0, 0])  // " a" has no Ġ token: dropped
     }
 
+    /// Token types of every integer type are read as 32-bit values, and their count is checked
+    /// against the tokens' before any element is converted.
+    func testTokenTypesAreCountedBeforeTheyAreConverted() throws {
+        func read(_ types: GGUFArray) throws -> [Int32]? {
+            try TokenizerVocabulary(metadata: [
+                "tokenizer.ggml.model": .string("gpt2"),
+                "tokenizer.ggml.tokens": .array(.string(["a", "b"])),
+                "tokenizer.ggml.token_type": .array(types),
+            ]).tokenTypes
+        }
+        func refusal(_ types: GGUFArray) -> String {
+            do { _ = try read(types); return "accepted" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(try read(.uint8([1, 3])), [1, 3])
+        XCTAssertEqual(try read(.int16([-1, 6])), [-1, 6])
+        XCTAssertEqual(try read(.uint64([4, 5])), [4, 5])
+        XCTAssertEqual(refusal(.uint64([1 << 63])),
+                       "GGUF metadata tokenizer.ggml.token_type has 1 elements but tokenizer.ggml.tokens has 2")
+        XCTAssertEqual(refusal(.uint8([UInt8](repeating: 1, count: 1_000_000))),
+                       "GGUF metadata tokenizer.ggml.token_type has 1000000 elements but tokenizer.ggml.tokens has 2")
+        XCTAssertEqual(refusal(.int64([1, 1 << 40])),
+                       "GGUF metadata tokenizer.ggml.token_type[1] is 1099511627776, which does not fit a 32-bit token type")
+        XCTAssertEqual(refusal(.uint64([1 << 63, 1])),
+                       "GGUF metadata tokenizer.ggml.token_type[0] is 9223372036854775808, which does not fit a 32-bit token type")
+        XCTAssertEqual(refusal(.float32([1, 1])),
+                       "GGUF metadata tokenizer.ggml.token_type is an array of 2 float32 values, expected an array of integers")
+    }
+
     /// The real model's metadata, read with the test GGUF reader.
     func testRealModelMetadata() throws {
         _ = try TestModel.tokenizer()  // skips when the model is absent
