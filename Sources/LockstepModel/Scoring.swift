@@ -16,8 +16,14 @@ public struct ScoreResult: Sendable, Codable, Equatable {
 extension LlamaModel {
     /// Scores `tokens` (at least 2, at most `RopeAngles.maxPosition + 2`: positions may go past
     /// the model's context length) teacher-forced, evaluating `chunk` tokens per forward pass.
-    /// The log-softmax is computed in binary64 with the contract's `exp` and `log`.
+    /// The log-softmax is computed in binary64 with the contract's `exp` and `log`; as every
+    /// logit is finite, so is every `nll` value (the largest logit is subtracted, so the sum of
+    /// exponentials is in `1 … vocab`).
     /// - Parameters: `progress` is called with the number of tokens evaluated so far.
+    /// - Throws: `GenerationError` for too few or too many tokens, for a residual value out of the
+    ///   binary32 range (as `forward` does), for a logit that is ±∞ or NaN, naming the position
+    ///   and token id (the contract refuses such a row rather than score it, SPEC §4.5), or when
+    ///   the perplexity is +∞ (a mean `nll` above 709 nats, where the contract's `exp` gives +∞).
     public func score(tokens: [TokenID], backend: any Backend, chunk: Int = 64,
                       progress: (Int) -> Void = { _ in }) throws(GenerationError) -> ScoreResult {
         guard tokens.count >= 2 else { throw GenerationError("scoring needs at least 2 tokens, got \(tokens.count)") }
@@ -34,8 +40,9 @@ extension LlamaModel {
             let end = min(start + max(chunk, 1), tokens.count - 1)
             let logits = try session.evaluate(Array(tokens[start..<end]), logits: .all)
             for r in 0 ..< end - start {
-                logits.withUnsafeBufferPointer { all in
+                let nonFinite = logits.withUnsafeBufferPointer { all -> (id: Int, value: Float)? in
                     let row = UnsafeBufferPointer(rebasing: all[r * vocab ..< (r + 1) * vocab])
+                    if let id = row.firstNonFiniteIndex() { return (id, row[id]) }
                     let best = Sampler.argmax(row)
                     top1.append(TokenID(best))
                     let m = Double(row[best])
@@ -43,12 +50,21 @@ extension LlamaModel {
                     for v in row { z += ContractMath.exp(Double(v) - m) }
                     let target = Double(row[Int(tokens[start + r + 1])])
                     nll.append(-(target - m - ContractMath.log(z)))
+                    return nil
+                }
+                if let (id, value) = nonFinite {
+                    throw GenerationError("position \(start + r), token id \(id): a logit is \(value); "
+                                          + "the computation left the binary32 range, which contract \(ContractVersion.current) does not define")
                 }
             }
             start = end
             progress(start)
         }
         let mean = nll.reduce(0, +) / Double(nll.count)
-        return ScoreResult(tokens: tokens, top1: top1, nll: nll, perplexity: ContractMath.exp(mean))
+        let perplexity = ContractMath.exp(mean)
+        guard perplexity.isFinite else {
+            throw GenerationError("the mean negative log-likelihood is \(mean) nats: the perplexity, its exponential, is beyond the binary64 range")
+        }
+        return ScoreResult(tokens: tokens, top1: top1, nll: nll, perplexity: perplexity)
     }
 }
