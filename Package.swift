@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
     ],
     targets: [
         // C libraries (Debian packages named in `providers`), wrapped by LockstepNative.
@@ -65,9 +66,9 @@ let package = Package(
         // A product of its own, so that an app linking `Lockstep` does not build an HTTP server.
         .target(name: "LockstepServer", dependencies: [
             "LockstepCore", "LockstepModel", "LockstepNative", "LockstepTokenizer", "LockstepTrace",
-            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         // What the two command-line tools share (their progress line); not part of the library.
         .target(name: "LockstepCommandLine"),

@@ -48,24 +48,11 @@ public struct GenerationRequest: Sendable, Equatable {
 
     /// Parses and checks a request body.
     /// - Throws: `NodeError.badRequest` naming the field and the value at fault: not a JSON
-    ///   object, an unknown field, a field of the wrong type, no prompt or more than one, a
-    ///   negative `max_tokens`, a `temperature` that is not a finite number ≥ 0, a negative
-    ///   token id.
+    ///   object, a field given twice, an unknown field, a field of the wrong type, no prompt or
+    ///   more than one, a negative `max_tokens`, a `temperature` that is not a finite number ≥ 0,
+    ///   a negative token id.
     public init(json body: [UInt8]) throws(NodeError) {
-        let object: [String: Any]
-        do {
-            guard let o = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-                throw NodeError(.badRequest, "the request body is not a JSON object")
-            }
-            object = o
-        } catch let e as NodeError {
-            throw e
-        } catch {
-            throw NodeError(.badRequest, "the request body is not JSON: \(error.localizedDescription)")
-        }
-        if let unknown = object.keys.filter({ !Self.fields.contains($0) }).sorted().first {
-            throw NodeError(.badRequest, "unknown field '\(unknown)'; a request may carry \(Self.fields.sorted().joined(separator: ", "))")
-        }
+        let object = try RequestJSON.object(body, fields: Self.fields, route: "a generation request")
         let fields: Fields
         do {
             fields = try JSONDecoder().decode(Fields.self, from: Data(body))

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import LockstepTokenizer
 
 /// The node's HTTP interface (SPEC §9) over a `NodeService`:
@@ -14,8 +16,12 @@ import LockstepTokenizer
 /// - `POST /v1/traces/<id>/states`: `{"steps": [i, …]}`; the stored states of those steps, one
 ///   after another (`StateOpenings`), for a spot-check that fetches only what it opens.
 ///
-/// Errors answer `{"error": message}` with the status of `NodeError.httpStatus`; a body over
-/// `Limits.maxBodyBytes` gets 413 without being read further.
+/// Errors answer `{"error": message}` with the status of `NodeError.httpStatus`. A body is read
+/// within `Limits.bodyTimeout` (else 408) and counted against `Limits.maxBodyBytesInFlight`
+/// over all connections (else 503); a body over `Limits.maxBodyBytes` gets 413 — before any of
+/// it is read when its Content-Length says so — and a body with malformed chunked framing 400.
+/// Each of these answers says `Connection: close`, and the node closes the connection after it,
+/// so the rest of the body is never read.
 public struct NodeHTTPServer: Sendable {
     /// The node it serves.
     public let service: NodeService
@@ -26,12 +32,15 @@ public struct NodeHTTPServer: Sendable {
     /// Called with one line per answered request: method, path, status and seconds taken until
     /// the answer began (a streamed answer goes on after it).
     public let log: (@Sendable (_ line: String) -> Void)?
+    /// The bytes the bodies being read hold now, against `Limits.maxBodyBytesInFlight`.
+    private let bodyBudget: BodyBudget
 
     public init(service: NodeService, host: String = "127.0.0.1", port: Int = 8080, log: (@Sendable (_ line: String) -> Void)? = nil) {
         self.service = service
         self.host = host
         self.port = port
         self.log = log
+        bodyBudget = BodyBudget(bytes: service.limits.maxBodyBytesInFlight)
     }
 
     /// Serves until the task is cancelled or the process gets SIGINT or SIGTERM.
@@ -41,7 +50,8 @@ public struct NodeHTTPServer: Sendable {
         var logger = Logger(label: "lockstep-node")
         logger.logLevel = .warning
         // A connection with no request in progress is closed after 30 s, so idle clients cannot hold sockets.
-        let app = Application(router: router(), server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterRefusal()], idleTimeout: .seconds(30))
+        let app = Application(router: router(), server: .http1(configuration: http1),
                               configuration: .init(address: .hostname(host, port: port), serverName: "lockstep"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
         try await app.runService()
@@ -50,10 +60,10 @@ public struct NodeHTTPServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: Answers(log: log))   // first, so that it also renders the router's own 404
-        let service = self.service
+        let service = self.service, budget = bodyBudget
         router.get("/v1/info") { _, _ in Self.json(service.info) }
         router.post("/v1/generate") { request, _ in
-            let body = try await Self.body(of: request, limit: service.limits.maxBodyBytes)
+            let body = try await Self.body(of: request, limits: service.limits, budget: budget)
             let job = try service.admit(try GenerationRequest(json: Array(buffer: body)))
             return job.request.stream ? Self.streaming(job, on: service) : Self.json(try await Self.generate(job, on: service).jsonObject)
         }
@@ -63,7 +73,7 @@ public struct NodeHTTPServer: Sendable {
         }
         router.post("/v1/traces/:id/states") { request, context in
             let id = context.parameters.get("id") ?? ""
-            let steps = try StateOpenings.steps(json: Array(buffer: try await Self.body(of: request, limit: service.limits.maxBodyBytes)))
+            let steps = try StateOpenings.steps(json: Array(buffer: try await Self.body(of: request, limits: service.limits, budget: budget)))
             return Self.states(try await Self.offThread { () throws(NodeError) in try service.stateOpenings(id: id, steps: steps) })
         }
         return router
@@ -79,7 +89,8 @@ public struct NodeHTTPServer: Sendable {
             let started = Date()
             let response: Response
             do { response = try await next(request, context) } catch let error as NodeError {
-                response = NodeHTTPServer.json(["error": error.description], status: .init(code: error.httpStatus))
+                response = NodeHTTPServer.json(["error": error.description], status: .init(code: error.httpStatus),
+                                               closing: error.closesConnection)
             } catch let error as HTTPError {
                 response = NodeHTTPServer.json(["error": error.body ?? "\(error.status.code) \(error.status.reasonPhrase)"], status: error.status)
             } catch {
@@ -91,12 +102,39 @@ public struct NodeHTTPServer: Sendable {
         }
     }
 
-    /// A request's whole body.
-    /// - Throws: `NodeError.tooLarge` for a body over `limit` bytes, without reading the rest.
-    private static func body(of request: Request, limit: Int) async throws -> ByteBuffer {
-        do { return try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
-            throw NodeError(.tooLarge, "the request body is larger than this node's \(limit) bytes")
+    /// A request's whole body, read within `limits.bodyTimeout` and counted against `budget`
+    /// while it is read.
+    /// - Throws: `NodeError`, each closing the connection: `.tooLarge` for a body over
+    ///   `limits.maxBodyBytes` (unread when its Content-Length says so), `.timeout` for one that
+    ///   has not arrived in time, `.busy` when it would pass `budget`, `.badRequest` for
+    ///   malformed chunked framing.
+    private static func body(of request: Request, limits: NodeService.Limits, budget: BodyBudget) async throws(NodeError) -> ByteBuffer {
+        let limit = limits.maxBodyBytes
+        let tooLarge = NodeError(.tooLarge, "the request body is larger than this node's \(limit) bytes", closesConnection: true)
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
+        let deadline = ContinuousClock.now + limits.bodyTimeout
+        var body = ByteBuffer(), held = 0
+        defer { budget.release(held) }
+        do {
+            for try await var part in request.body {
+                guard body.readableBytes + part.readableBytes <= limit else { throw tooLarge }
+                guard budget.take(part.readableBytes) else {
+                    throw NodeError(.busy, "the node is reading too many request bodies at once; try again", closesConnection: true)
+                }
+                held += part.readableBytes
+                body.writeBuffer(&part)
+                guard ContinuousClock.now < deadline else {
+                    throw NodeError(.timeout, "the request body did not arrive within \(limits.bodyTimeout)", closesConnection: true)
+                }
+            }
+        } catch let error as NodeError {
+            throw error
+        } catch let error as HTTPParserError {
+            throw NodeError(.badRequest, "the request body's framing is malformed (\(error))", closesConnection: true)
+        } catch {
+            throw NodeError(.badRequest, "the request body cannot be read (\(error))", closesConnection: true)
         }
+        return body
     }
 
     /// Runs blocking engine work (a generation, a replay) on a thread of its own, off the server's.
@@ -155,8 +193,10 @@ public struct NodeHTTPServer: Sendable {
         (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) + [0x0A] } ?? Array("{}\n".utf8)
     }
 
-    fileprivate static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: jsonLine(object))))
+    fileprivate static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok, closing: Bool = false) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if closing { headers[.connection] = "close" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonLine(object))))
     }
 
     /// The opened states one after another, read from the trace file as they are written.

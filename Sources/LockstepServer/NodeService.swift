@@ -21,13 +21,25 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         /// The most bytes of traces kept; after a new trace is written, the oldest others are
         /// removed until the rest fit (the new one is always kept). Nil: no limit.
         public var maxTraceBytes: Int?
+        /// The most bytes the bodies being read may hold at once, over all connections (at
+        /// least `maxBodyBytes`; by default 64 MiB or `maxBodyBytes` if larger); a body that
+        /// would pass it gets 503.
+        public var maxBodyBytesInFlight: Int
+        /// The longest a request body may take to arrive, from the first byte read; a slower
+        /// one gets 408.
+        public var bodyTimeout: Duration
 
-        public init(maxTokens: Int = 1024, maxWaiting: Int = 8, maxBodyBytes: Int = 1 << 20, maxTraceBytes: Int? = nil) {
-            precondition(maxTokens >= 0 && maxWaiting >= 0 && maxBodyBytes >= 1 && (maxTraceBytes ?? 0) >= 0, "NodeService.Limits: bad limits")
+        public init(maxTokens: Int = 1024, maxWaiting: Int = 8, maxBodyBytes: Int = 1 << 20, maxTraceBytes: Int? = nil,
+                    maxBodyBytesInFlight: Int? = nil, bodyTimeout: Duration = .seconds(10)) {
+            let maxBodyBytesInFlight = maxBodyBytesInFlight ?? max(64 << 20, maxBodyBytes)
+            precondition(maxTokens >= 0 && maxWaiting >= 0 && maxBodyBytes >= 1 && (maxTraceBytes ?? 0) >= 0
+                         && maxBodyBytesInFlight >= maxBodyBytes && bodyTimeout > .zero, "NodeService.Limits: bad limits")
             self.maxTokens = maxTokens
             self.maxWaiting = maxWaiting
             self.maxBodyBytes = maxBodyBytes
             self.maxTraceBytes = maxTraceBytes
+            self.maxBodyBytesInFlight = maxBodyBytesInFlight
+            self.bodyTimeout = bodyTimeout
         }
     }
 

@@ -38,12 +38,7 @@ public struct StateOpenings: @unchecked Sendable {   // the index is only read (
     /// Parses the body of `POST /v1/traces/<id>/states`: `{"steps": [i, …]}`, leaf indices.
     /// - Throws: `NodeError.badRequest` for any other body, naming the field at fault.
     public static func steps(json body: [UInt8]) throws(NodeError) -> [Int] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-            throw NodeError(.badRequest, "the request body is not a JSON object")
-        }
-        if let unknown = object.keys.filter({ $0 != "steps" }).sorted().first {
-            throw NodeError(.badRequest, "unknown field '\(unknown)'; a states request carries only 'steps'")
-        }
+        let object = try RequestJSON.object(body, fields: ["steps"], route: "a states request")
         guard object["steps"] != nil else { throw NodeError(.badRequest, "no field 'steps': give the leaf indices to open") }
         guard let fields = try? JSONDecoder().decode([String: [Int]].self, from: Data(body)), let steps = fields["steps"] else {
             throw NodeError(.badRequest, "field 'steps': expected an array of integers (leaf indices)")

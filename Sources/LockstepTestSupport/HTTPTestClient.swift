@@ -26,33 +26,71 @@ public enum HTTPTestClient {
 
     /// Sends `method path` with `body` (as JSON) and reads the answer.
     public static func request(port: Int, _ method: String, _ path: String, body: [UInt8] = []) throws -> HTTPAnswer {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure(description: "connect to port \(port): \(errno)") }
+        let connection = try Connection(port: port)
         let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        let bytes = Array(head.utf8) + body
-        var sent = 0
-        while sent < bytes.count {   // the server may answer (413) and close before reading everything
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            sent += n
+        connection.send(Array(head.utf8) + body)
+        return try parse(connection.readToEnd(timeout: nil).bytes)
+    }
+
+    /// One connection to 127.0.0.1 that sends bytes as they are — a request, or a part of one —
+    /// for tests of what the server does with slow, partial or malformed requests.
+    public final class Connection {
+        private let fd: Int32
+
+        public init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { close(fd); throw Failure(description: "connect to port \(port): \(errno)") }
         }
-        var answer: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            answer += buffer[0 ..< n]
+
+        deinit { close(fd) }
+
+        /// Closes this side: the server reads the end of the stream.
+        public func shutDown() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+        /// Sends `bytes`, stopping early if the server no longer reads (it may answer 413 and
+        /// close before reading everything).
+        public func send(_ bytes: [UInt8]) {
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { break }
+                sent += n
+            }
         }
-        return try parse(answer)
+
+        /// Reads until the server ends the stream, or until `timeout` seconds pass without it.
+        /// - Returns: the bytes read, and whether the stream ended (false: the time ran out).
+        public func readToEnd(timeout: Double?) -> (bytes: [UInt8], ended: Bool) {
+            let deadline = timeout.map { Date().addingTimeInterval($0) }
+            var answer: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                if let deadline {
+                    let left = deadline.timeIntervalSinceNow
+                    if left <= 0 { return (answer, false) }
+                    var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&poller, 1, Int32(left * 1000) + 1) == 0 { return (answer, false) }
+                }
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { return (answer, true) }
+                answer += buffer[0 ..< n]
+            }
+        }
+
+        /// The answer read to the end of the stream within `timeout` seconds; nil when the
+        /// stream did not end in time.
+        public func answer(timeout: Double) throws -> HTTPAnswer? {
+            let (bytes, ended) = readToEnd(timeout: timeout)
+            return ended ? try parse(bytes) : nil
+        }
     }
 
     private static func parse(_ answer: [UInt8]) throws -> HTTPAnswer {

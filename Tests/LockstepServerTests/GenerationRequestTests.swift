@@ -32,8 +32,13 @@ final class GenerationRequestTests: XCTestCase {
     func testMalformedBodiesNameTheFieldAtFault() {
         let cases: [(String, String)] = [
             ("", "not JSON"),
-            ("[1, 2]", "not a JSON object"),
+            ("[1, 2]", "JSON but not an object"),
+            (#"{"prompt": "a""#, "not JSON: Unexpected end of file"),
             (#"{"prompt": "a", "max_token": 3}"#, "unknown field 'max_token'"),
+            // Parsers differ on which copy of a repeated field counts: neither is taken.
+            (#"{"prompt": "a", "max_tokens": 1, "max_tokens": 5000}"#, "field 'max_tokens' is given twice"),
+            (#"{"prompt": 5, "prompt": "a"}"#, "field 'prompt' is given twice"),
+            (#"{"prompt": "a", "p\u0072ompt": "b"}"#, "field 'prompt' is given twice"),
             (#"{"prompt": 5}"#, "field 'prompt': expected a string, got 5"),
             (#"{"prompt": "a", "max_tokens": "3"}"#, "field 'max_tokens': expected an integer"),
             (#"{"prompt": "a", "max_tokens": 2.5}"#, "field 'max_tokens': expected an integer, got 2.5"),
@@ -52,5 +57,7 @@ final class GenerationRequestTests: XCTestCase {
             let message = refusal(body)
             XCTAssertTrue(message.contains(expected), "\(body): \(message)")
         }
+        // A field repeated inside a value is no repeat of the request's own fields.
+        XCTAssertEqual(try GenerationRequest(json: Array(#"{"prompt": "{\"prompt\": 1, \"prompt\": 2}", "max_tokens": 3}"#.utf8)).maxTokens, 3)
     }
 }

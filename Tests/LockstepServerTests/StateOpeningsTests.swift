@@ -43,8 +43,9 @@ final class StateOpeningsTests: XCTestCase {
         XCTAssertEqual(try StateOpenings.steps(json: Array(#"{"steps": [3, 0, 3]}"#.utf8)), [3, 0, 3])
         XCTAssertEqual(try StateOpenings.steps(json: Array(#"{"steps": []}"#.utf8)), [])
         let bad: [(String, String)] = [
-            ("[1, 2]", "not a JSON object"),
-            ("{\"steps\": [1", "not a JSON object"),
+            ("[1, 2]", "JSON but not an object"),
+            ("{\"steps\": [1", "not JSON: Unexpected end of file"),
+            (#"{"steps": [1], "steps": [2]}"#, "field 'steps' is given twice"),
             (#"{"steps": [1], "samples": 2}"#, "unknown field 'samples'"),
             ("{}", "no field 'steps'"),
             (#"{"steps": [1.5]}"#, "field 'steps': expected an array of integers"),
