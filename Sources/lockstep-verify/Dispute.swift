@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lockstep
+import LockstepCommandLine
 
 struct DisputeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dispute",
@@ -43,6 +44,9 @@ struct DisputeCommand: ParsableCommand {
             do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
                 throw VerifyError("\(proofOut): cannot write the fraud proof (\(error.localizedDescription))")
             }
+        } else if let proofOut {
+            let why = r.winner == nil ? "no step diverges" : "the verdict recomputes no step (a commitment alone decides it)"
+            FileHandle.standardError.write(Data(terminalSafe("lockstep-verify: no fraud proof written to \(proofOut): \(why)\n").utf8))
         }
         var extra: [String: Any] = ["rounds": r.rounds, "round_bound": r.roundBound,
                                     "bisection": r.transcript.map { [$0.lo, $0.hi] }, "backend": backend.name]
