@@ -166,9 +166,16 @@ public struct NodeClient: Sendable {
                 head.headers.add(name: "Connection", value: "close")
                 head.headers.add(name: "Content-Length", value: "\(body?.count ?? 0)")
                 if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                try await outbound.write(.end(nil))
+                // A node may answer and close before it has read the whole request (a refusal):
+                // what it said is read all the same.
+                var unsent: (any Error)?
+                do {
+                    try await outbound.write(.head(head))
+                    if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                    try await outbound.write(.end(nil))
+                } catch {
+                    unsent = error
+                }
                 var status: Int?, received = 0
                 for try await part in inbound {
                     switch part {
@@ -183,7 +190,8 @@ public struct NodeClient: Sendable {
                         return status
                     }
                 }
-                throw NodeError(.failed, "\(place): the connection closed before the answer ended")
+                throw NodeError(.failed, unsent.map { "\(place): the connection closed before the request was sent (\($0))" }
+                                    ?? "\(place): the connection closed before the answer ended")
             }
         } catch where expired.isSet {
             throw NodeError(.failed, "\(place): no complete answer within \(timeout.nanoseconds / 1_000_000_000) s")

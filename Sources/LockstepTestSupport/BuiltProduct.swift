@@ -22,11 +22,12 @@ public enum BuiltProduct {
 
     /// Runs product `name` with `arguments` (and `environment` added to this process's), output
     /// captured through files so that a chatty child never blocks on a full pipe. With
-    /// `interruptOnOutput`, the child gets one SIGINT (Ctrl-C) as soon as it has written to stdout.
+    /// `interruptOnOutput`, the child gets one SIGINT (Ctrl-C) as soon as it has written to stdout;
+    /// with `terminateAfter`, one SIGTERM after that many seconds.
     /// - Throws: `XCTSkip` when the product is not built; records a failure (and stops the child)
     ///   when it runs past `timeout` seconds.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: TimeInterval = 300, interruptOnOutput: Bool = false) throws -> Result {
+                           timeout: TimeInterval = 300, interruptOnOutput: Bool = false, terminateAfter: TimeInterval? = nil) throws -> Result {
         let binary = directory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("\(name) not built at \(binary.path)") }
         let process = Process()
@@ -45,9 +46,13 @@ public enum BuiltProduct {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        var interrupted = false
+        let started = Date(), deadline = started.addingTimeInterval(timeout)
+        var interrupted = false, terminated = false
         while process.isRunning && Date() < deadline {
+            if let terminateAfter, !terminated, Date().timeIntervalSince(started) >= terminateAfter {
+                process.terminate()
+                terminated = true
+            }
             if interruptOnOutput && !interrupted,
                let size = (try? FileManager.default.attributesOfItem(atPath: outURL.path))?[.size] as? Int, size > 0 {
                 process.interrupt()

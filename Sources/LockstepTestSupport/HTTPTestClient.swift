@@ -22,7 +22,10 @@ public struct HTTPAnswer {
 /// A minimal HTTP/1.1 client over a POSIX socket for the node's tests: one request per connection
 /// (`Connection: close`) to 127.0.0.1, the whole answer read to the end, chunked bodies decoded.
 public enum HTTPTestClient {
-    public struct Failure: Error, CustomStringConvertible { public let description: String }
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
 
     /// Sends `method path` with `body` (as JSON) and reads the answer.
     public static func request(port: Int, _ method: String, _ path: String, body: [UInt8] = []) throws -> HTTPAnswer {

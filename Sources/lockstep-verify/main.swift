@@ -42,11 +42,35 @@ struct VerifyMain: ParsableCommand {
     }
 }
 
-/// Traces fetched from nodes for this run, removed before the process exits.
+/// Traces fetched from nodes for this run, removed before the process exits — also when it is
+/// ended by SIGINT, SIGTERM or SIGHUP (then with status 128 + the signal, as a shell reports it),
+/// so a verifier run under a time limit leaves no download behind.
 enum Downloads {
-    nonisolated(unsafe) private static var paths: [String] = []   // the command's one thread only
-    static func add(_ path: String) { paths.append(path) }
-    static func removeAll() { for p in paths { try? FileManager.default.removeItem(atPath: p) } }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: [String] = []   // only under `lock`
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []   // only under `lock`
+
+    /// Records a download to remove; the first one arms the signal handlers.
+    static func add(_ path: String) {
+        lock.withLock {
+            paths.append(path)
+            guard sources.isEmpty else { return }
+            for number in [SIGINT, SIGTERM, SIGHUP] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    removeAll()
+                    _exit(128 + number)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
+    static func removeAll() {
+        lock.withLock { for p in paths { unlink(p) } }
+    }
 }
 
 /// Thrown after a report was printed, to set the exit status.

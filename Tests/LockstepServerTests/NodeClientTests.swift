@@ -1,6 +1,7 @@
 import XCTest
 import Lockstep
 import LockstepServer
+import LockstepTestSupport
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -72,15 +73,15 @@ final class NodeClientTests: XCTestCase {
     }
 
     func testHostileNodes() async throws {
-        let endless = try RawServer { fd in
+        let endless = try RawHTTPServer { fd in
             _ = "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             let chunk = [UInt8](repeating: 0x41, count: 1 << 16)
             while chunk.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
         }
-        let stalling = try RawServer { _ in sleep(5) }
-        let garbage = try RawServer { fd in _ = "SSH-2.0-OpenSSH\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+        let stalling = try RawHTTPServer { _ in sleep(5) }
+        let garbage = try RawHTTPServer { fd in _ = "SSH-2.0-OpenSSH\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
         let path = Fixture.dir.appendingPathComponent("hostile-\(UUID().uuidString)").path
-        let cases: [(RawServer, String)] = [(endless, "longer than 100000 bytes"), (stalling, "no complete answer within 1 s"), (garbage, "not an HTTP answer")]
+        let cases: [(RawHTTPServer, String)] = [(endless, "longer than 100000 bytes"), (stalling, "no complete answer within 1 s"), (garbage, "not an HTTP answer")]
         for (server, expected) in cases {
             let client = NodeClient(host: "127.0.0.1", port: server.port, timeout: .seconds(1))
             let started = Date()
@@ -115,44 +116,6 @@ private final class Listening: @unchecked Sendable {
         }
         throw NodeError(.failed, "the server did not start listening")
     }
-}
-
-/// A loopback TCP server that reads each request's head and then answers with `behave(fd)`, on a
-/// thread per connection.
-private final class RawServer: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-
-    init(_ behave: @escaping @Sendable (Int32) -> Void) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && listen(listener, 8) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard bound else { throw NodeError(.failed, "raw server: \(errno)") }
-        fd = listener
-        port = Int(UInt16(bigEndian: address.sin_port))
-        Thread.detachNewThread {
-            while true {
-                let client = accept(listener, nil, nil)
-                if client < 0 { return }
-                Thread.detachNewThread {
-                    // Read the request head first, as a server would, so that the answer is never unsolicited.
-                    var seen: [UInt8] = [], byte: UInt8 = 0
-                    while !seen.suffix(4).elementsEqual([13, 10, 13, 10]), recv(client, &byte, 1, 0) == 1 { seen.append(byte) }
-                    behave(client)
-                    close(client)
-                }
-            }
-        }
-    }
-
-    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
 
 private extension String {

@@ -70,6 +70,21 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("\(1 << 40) bytes, more than the \(FraudProof.maxByteCount(for: Fixture.model.config)) bytes"), refused.stderr)
     }
 
+    /// A verifier ended by SIGTERM while it fetches a trace from a node removes what it fetched
+    /// and exits with 128 + 15, as a shell reports a terminated command.
+    func testATerminatedVerifierLeavesNoDownloadBehind() throws {
+        let trickling = try RawHTTPServer { fd in
+            _ = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            for _ in 0 ..< 100 where "AAAA".withCString({ send(fd, $0, 4, Int32(MSG_NOSIGNAL)) }) > 0 { usleep(100_000) }
+        }
+        let tmp = try freshTemporaryDirectory("terminated")
+        let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", "http://127.0.0.1:\(trickling.port)/v1/traces/x"],
+                                     environment: ["TMPDIR": tmp.path], timeout: 60, terminateAfter: 1)
+        XCTAssertFalse(r.crashed, "ended by the signal itself")
+        XCTAssertEqual(r.status, 128 + SIGTERM, r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
+    }
+
     func testForgedAndCorruptedInputsNeverVerify() throws {
         let m = Fixture.modelPath, d = Fixture.dir
         let (hPath, h) = try Fixture.trace("cli-base.trace", maxTokens: 4, states: false)
