@@ -95,6 +95,7 @@ let package = Package(
         .testTarget(name: "LockstepVerifyTests", dependencies: ["LockstepVerify", "Lockstep", "LockstepTestSupport"]),
         .testTarget(name: "LockstepServerTests", dependencies: [
             "LockstepServer", "Lockstep", "LockstepTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         .testTarget(name: "LockstepVectorsTests", dependencies: ["LockstepVectors", "Lockstep", "LockstepTestSupport"]),
     ]

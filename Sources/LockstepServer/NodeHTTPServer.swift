@@ -49,8 +49,10 @@ public struct NodeHTTPServer: Sendable {
     public func run(onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }) async throws {
         var logger = Logger(label: "lockstep-node")
         logger.logLevel = .warning
-        // A connection with no request in progress is closed after 30 s, so idle clients cannot hold sockets.
-        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterRefusal()], idleTimeout: .seconds(30))
+        // A connection with no request in progress is closed after 30 s, so idle clients cannot hold
+        // sockets; one whose client stops reading its answer, after 30 s unwritable.
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [CloseAfterRefusal(), CloseStalledConnection()],
+                                               idleTimeout: .seconds(30))
         let app = Application(router: router(), server: .http1(configuration: http1),
                               configuration: .init(address: .hostname(host, port: port), serverName: "lockstep"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) }, logger: logger)
