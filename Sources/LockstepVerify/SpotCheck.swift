@@ -51,11 +51,10 @@ public enum SpotCheck {
     /// its leaf; the leaves were checked against the signed root when the trace was read) and
     /// recomputes it (`StepRecomputer`); sampled layer steps of one layer are recomputed together,
     /// in one pass over their shared key/value rows. The first step that fails decides (steps in
-    /// sampling order, a layer's steps by position). Every opened sample state's token must be
-    /// the commitment's output token of its position: the output tokens are checked where the
-    /// samples fall, as the steps are. Before any of this, what no honest run can claim fails
-    /// outright (`checkClaims`: a token outside the vocabulary, positions past the context, an
-    /// end-of-generation token before the last).
+    /// sampling order, a layer's steps by position). Before any of this, what no honest run can
+    /// claim fails outright (`checkClaims`: a token outside the vocabulary, positions past the
+    /// context, an end-of-generation token before the last), and every output token is bound to
+    /// the steps (`checkOutputTokens`): the committed text is the text the committed steps read.
     ///
     /// The groups of steps (a layer's sampled steps, or one other step) are independent: they run
     /// on the backend's `concurrentLanes`, one group per lane at a time, and their outcomes are
@@ -85,7 +84,12 @@ public enum SpotCheck {
         let lanes = try backend.concurrentLanes(groups.count).map { lane throws(VerifyError) in
             try StepRecomputer(model: model, backend: lane, request: request)
         }
-        var stepsDone = 0, checked = 0, openSeconds = 0.0, computeSeconds = 0.0
+        let tokensStarted = monotonicNow()
+        if let bad = try checkOutputTokens(trace, recomputer: lanes[0]) {
+            return CheckReport(verdict: bad, computeSeconds: monotonicNow() - tokensStarted, openSeconds: 0, stepsRecomputed: 0, samples: plan.picks,
+                               lanes: lanes.count)
+        }
+        var stepsDone = 0, checked = 0, openSeconds = 0.0, computeSeconds = monotonicNow() - tokensStarted
         var outcome: Result<Verdict, VerifyError>?
         InOrderLanes.run(count: groups.count, lanes: lanes.count) { g, lane in
             GroupCheck(groups[g], trace: trace, schedule: schedule, recomputer: lanes[lane])
@@ -108,6 +112,51 @@ public enum SpotCheck {
 }
 
 extension SpotCheck {
+    /// The state of step `index` of `trace`, checked against its leaf; for a sample step, also
+    /// the token it ends with against the commitment's output token of its position (a trace
+    /// indexed for a spot-check has had none of its states read).
+    /// - Returns: the state, or why it fails (a false claim).
+    /// - Throws: `VerifyError` when the state cannot be read.
+    static func openChecked(_ index: Int, of trace: some OpenableTrace, hasher: SHA256Hasher) throws(VerifyError) -> Result<[UInt8], VerifyError> {
+        let opened = try trace.checkedState(at: index, hasher: hasher)
+        let step = trace.header.schedule.step(at: index), tokens = trace.signed.commitment.outputTokens
+        guard case let .success(state) = opened, step.kind == .sample else { return opened }
+        let k = Int(step.position) - (trace.header.schedule.promptCount - 1)
+        guard k < tokens.count else {
+            return .failure(VerifyError("the commitment has no output token \(k) for its sample step at position \(step.position)"))
+        }
+        let chosen = state.withUnsafeBytes { TraceHeader.sampledToken(state: $0) }
+        guard chosen == UInt32(bitPattern: tokens[k]) else {
+            return .failure(VerifyError("the sample step at position \(step.position) chose token \(chosen), the commitment's output token \(k) is \(tokens[k])"))
+        }
+        return opened
+    }
+
+    /// Binds every output token of the commitment to the trace's steps, whatever is sampled:
+    /// token j < n_g − 1 is what `E(n_p + j)` reads, so that step's leaf must be the digest of
+    /// its embedding row; the last token ends the last sample state, which is opened for it
+    /// (`openChecked`). Whether each sample step chose its token is then checked where the
+    /// samples fall, as every other step is.
+    /// - Returns: the failing verdict, at the step whose leaf or state disagrees, or nil.
+    static func checkOutputTokens(_ trace: some OpenableTrace, recomputer: StepRecomputer) throws(VerifyError) -> Verdict? {
+        let schedule = trace.header.schedule, tokens = trace.signed.commitment.outputTokens, hasher = SHA256Hasher()
+        for (j, token) in tokens.dropLast().enumerated() {
+            let p = schedule.promptCount + j, index = schedule.firstIndex(ofPosition: p)
+            let expected = recomputer.embeddingDigest(position: p, token: Int(token), hasher: hasher)
+            guard expected == trace.leaves[index].stepDigest else {
+                return .fail("output token \(j) (\(token)) is not the token the embedding step at position \(p) reads",
+                             at: Divergence(index: index, step: schedule.step(at: index), claimed: trace.leaves[index].stepDigest, computed: expected))
+            }
+        }
+        let last = trace.leaves.count - 1
+        if case let .failure(why) = try openChecked(last, of: trace, hasher: hasher) {
+            return .fail(why.description, at: Divergence(index: last, step: schedule.step(at: last), claimed: trace.leaves[last].stepDigest, computed: nil))
+        }
+        return nil
+    }
+}
+
+extension SpotCheck {
     /// What a spot-check samples and opens, known from the signed root and the schedule alone —
     /// so a verifier can fetch the states it will open before checking (from a live node that
     /// keeps no states, SPEC §9.5) and `verify` then opens exactly those.
@@ -118,8 +167,9 @@ extension SpotCheck {
         /// position), checked when the first of them comes up in `picks`; any other step is a
         /// group of its own.
         public let groups: [[Int]]
-        /// Every leaf index whose state the check opens — the groups' steps and the states they
-        /// read (`StepSchedule.inputIndices` of each group's last step) — ascending, once each.
+        /// Every leaf index whose state the check opens — the groups' steps, the states they read
+        /// (`StepSchedule.inputIndices` of each group's last step), and the last step, whose
+        /// state holds the last output token (`checkOutputTokens`) — ascending, once each.
         public let openedIndices: [Int]
 
         /// The distinct sampled steps.
@@ -146,6 +196,7 @@ extension SpotCheck {
                 opened.formUnion(schedule.inputIndices(of: group.last!))
             }
             self.groups = groups
+            opened.insert(leafCount - 1)
             openedIndices = opened.sorted()
         }
     }
@@ -174,22 +225,9 @@ private struct GroupCheck {
     private static func check(_ group: [Int], trace: some OpenableTrace, schedule: StepSchedule, recomputer: StepRecomputer,
                               computeStarted: inout Double?) throws(VerifyError) -> Verdict? {
         let hasher = SHA256Hasher()
-        let tokens = trace.signed.commitment.outputTokens
-        // The state of step j, checked against its leaf — and a sample state's token against the
-        // commitment's output token of its position (a trace indexed for a spot-check has had
-        // none of its states read) — or the reason it fails.
-        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> {
-            let opened = try trace.checkedState(at: j, hasher: hasher)
-            let step = schedule.step(at: j)
-            guard case let .success(state) = opened, step.kind == .sample else { return opened }
-            let k = Int(step.position) - (schedule.promptCount - 1)
-            let chosen = state.withUnsafeBytes { TraceHeader.sampledToken(state: $0) }
-            guard k < tokens.count else { return .failure(VerifyError("the commitment has no output token \(k) for its sample step at position \(step.position)")) }
-            guard chosen == UInt32(bitPattern: tokens[k]) else {
-                return .failure(VerifyError("the sample step at position \(step.position) chose token \(chosen), the commitment's output token \(k) is \(tokens[k])"))
-            }
-            return opened
-        }
+        // The state of step j, checked against its leaf and, for a sample state, against the
+        // commitment's output token (`SpotCheck.openChecked`), or the reason it fails.
+        func open(_ j: Int) throws(VerifyError) -> Result<[UInt8], VerifyError> { try SpotCheck.openChecked(j, of: trace, hasher: hasher) }
         let first = group[0], step0 = schedule.step(at: first)
         for i in group {
             if case let .failure(why) = try open(i) {

@@ -48,10 +48,10 @@ public struct StepRecomputer {
                 guard s.count == 4 * c.vocabularySize + 4 else { return .failure(VerifyError("sample state of the wrong size")) }
                 token = Int(s.withUnsafeBytes { TraceHeader.sampledToken(state: $0) })
             }
-            guard token >= 0 && token < c.vocabularySize else { return .failure(VerifyError("token \(token) at position \(p) is outside the vocabulary")) }
-            let row = FloatBuffer(count: c.dim)
-            model.weights.embedding.row(token, into: row.mutable.baseAddress!)
-            return .success(StepDigest.state(step, row: row.readOnly, hasher: hasher))
+            guard let d = embeddingDigest(position: p, token: token, hasher: hasher) else {
+                return .failure(VerifyError("token \(token) at position \(p) is outside the vocabulary"))
+            }
+            return .success(d)
         case .layer:
             return layerDigests(layer: Int(step.layer), positions: [p], inputs: inputs).map { $0[0] }
         case .sample:
@@ -68,6 +68,15 @@ public struct StepRecomputer {
 }
 
 extension StepRecomputer {
+    /// The step digest of `E(p)` for `token`: the digest of its embedding row (`dim` floats), or
+    /// nil for a token outside the vocabulary.
+    public func embeddingDigest(position p: Int, token: Int, hasher: SHA256Hasher = SHA256Hasher()) -> Digest? {
+        guard token >= 0 && token < model.config.vocabularySize else { return nil }
+        let row = FloatBuffer(count: model.config.dim)   // [dim]: the token's embedding row
+        model.weights.embedding.row(token, into: row.mutable.baseAddress!)
+        return StepDigest.state(schedule.step(at: schedule.firstIndex(ofPosition: p)), row: row.readOnly, hasher: hasher)
+    }
+
     /// The step digests of layer `l`'s steps at `positions` (ascending, distinct), computed from
     /// `inputs`: the states its inputs hold at positions 0 … `positions.last` (`E(q)` for l = 0,
     /// else `L(q, l − 1)`; `inputIndices(of:)` of the last step), already checked against their

@@ -250,37 +250,59 @@ final class ReplayTests: XCTestCase {
         XCTAssertTrue(checked.reason.contains("commitment B: the trace evaluates \(limit + 1) positions"), checked.reason)
     }
 
-    /// A forger re-signs an honest trace with states under other output tokens: every step and
-    /// state is the honest one, but a spot-check that opens a sample state whose token is not the
-    /// commitment's (the sample step itself, or the embedding step after it) fails there.
-    func testSpotCheckChecksTheOutputTokensOfTheSampleStatesItOpens() throws {
+    /// A forger re-signs an honest trace with states under other output tokens. With the steps
+    /// and states left honest, every seed's spot-check fails before sampling: an output token
+    /// other than the last is checked against the leaf of the embedding step that reads it, the
+    /// last against the last sample state. When the forger also rewrites that embedding step
+    /// (its state and leaf made the forged token's), the binding holds and the lie is found where
+    /// the samples fall: at the latest, whenever the sample state that chose the token is opened.
+    func testSpotCheckBindsEveryOutputTokenToTheSteps() throws {
         let (_, honest) = try Fixture.trace("honest-spot-tok.trace", maxTokens: 6)
-        let schedule = honest.header.schedule
-        let states = try (0 ..< honest.leaves.count).map { (i) throws(VerifyError) in try honest.state(at: i) }
-        var tokens = honest.signed.commitment.outputTokens
-        let j = 2
-        tokens[j] = (tokens[j] + 1) % TokenID(Fixture.model.config.vocabularySize)
-        let path = Fixture.dir.appendingPathComponent("forged-spot-tok.trace").path
-        try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: honest.leaves.map(\.stepDigest),
-                       outputTokens: tokens, key: Fixture.key, states: states)
-        let forged = try TraceIndex(path: path)
-        let sampleStep = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
-        var caught = 0, missed = 0
-        for seed in UInt64(0) ..< 40 {
-            let plan = try SpotCheck.Plan(schedule: schedule, root: forged.signed.commitment.root, leafCount: forged.leaves.count, samples: 2, seed: seed)
-            let r = try SpotCheck.verify(trace: forged, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 2, seed: seed)
-            if plan.openedIndices.contains(sampleStep) {
-                caught += 1
+        let schedule = honest.header.schedule, n = honest.leaves.count
+        let states = try (0 ..< n).map { (i) throws(VerifyError) in try honest.state(at: i) }
+        let truth = honest.signed.commitment.outputTokens, vocabulary = TokenID(Fixture.model.config.vocabularySize)
+        let recomputer = try StepRecomputer(model: Fixture.model, backend: ReferenceBackend(), request: honest.signed.commitment.request)
+        func forged(_ name: String, token j: Int, rewriteEmbedding: Bool = false) throws -> TraceIndex {
+            var tokens = truth, digests = honest.leaves.map(\.stepDigest), forgedStates = states
+            tokens[j] = (tokens[j] + 1) % vocabulary
+            if rewriteEmbedding {
+                let p = schedule.promptCount + j, e = schedule.firstIndex(ofPosition: p)
+                let row = FloatBuffer(count: Fixture.model.config.dim)
+                Fixture.model.weights.embedding.row(Int(tokens[j]), into: row.mutable.baseAddress!)
+                forgedStates[e] = Array(UnsafeRawBufferPointer(row.readOnly))
+                digests[e] = try XCTUnwrap(recomputer.embeddingDigest(position: p, token: Int(tokens[j])))
+            }
+            let path = Fixture.dir.appendingPathComponent(name).path
+            try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: digests, outputTokens: tokens,
+                           key: Fixture.key, states: forgedStates)
+            return try TraceIndex(path: path)
+        }
+        let j = 2, last = truth.count - 1
+        let sampleOf = { (k: Int) in schedule.firstIndex(ofPosition: schedule.promptCount - 1 + k) + schedule.layers + 1 }
+        for (trace, index, reason) in [
+            (try forged("forged-tok-mid.trace", token: j), schedule.firstIndex(ofPosition: schedule.promptCount + j),
+             "output token \(j) (\((truth[j] + 1) % vocabulary)) is not the token the embedding step at position \(schedule.promptCount + j) reads"),
+            (try forged("forged-tok-last.trace", token: last), sampleOf(last),
+             "chose token \(truth[last]), the commitment's output token \(last) is \((truth[last] + 1) % vocabulary)"),
+        ] {
+            for seed in UInt64(0) ..< 8 {
+                let r = try SpotCheck.verify(trace: trace, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 2, seed: seed)
                 XCTAssertFalse(r.verdict.holds, "seed \(seed)")
-                XCTAssertEqual(r.verdict.divergence?.index, sampleStep, "seed \(seed)")
-                XCTAssertTrue(r.verdict.reason.contains("chose token \(honest.signed.commitment.outputTokens[j]), the commitment's output token \(j) is \(tokens[j])"),
-                              r.verdict.reason)
-            } else {
-                missed += 1
-                XCTAssertTrue(r.verdict.holds, "seed \(seed): \(r.verdict.reason)")
+                XCTAssertEqual(r.verdict.divergence?.index, index, "seed \(seed)")
+                XCTAssertTrue(r.verdict.reason.contains(reason), r.verdict.reason)
+                XCTAssertEqual(r.stepsRecomputed, 0)
             }
         }
-        XCTAssertGreaterThan(caught, 0); XCTAssertGreaterThan(missed, 0)
+        let rewritten = try forged("forged-tok-rewritten.trace", token: j, rewriteEmbedding: true)
+        var caught = 0
+        for seed in UInt64(0) ..< 40 {
+            let plan = try SpotCheck.Plan(schedule: schedule, root: rewritten.signed.commitment.root, leafCount: n, samples: 2, seed: seed)
+            let r = try SpotCheck.verify(trace: rewritten, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend(), samples: 2, seed: seed)
+            if !r.verdict.holds { caught += 1 }
+            if plan.openedIndices.contains(sampleOf(j)) { XCTAssertFalse(r.verdict.holds, "seed \(seed)") }
+        }
+        XCTAssertGreaterThan(caught, 0)
+        XCTAssertLessThan(caught, 40, "the rewritten embedding step should be found only where samples fall")
     }
 
     /// The largest proof of a context-filling trace (the last layer step of the last position
