@@ -223,11 +223,25 @@ public enum Dispute {
             let same = a.leaves.count == b.leaves.count
             return DisputeReport(verdict: .ok(same ? "the traces agree on every step" : "no divergent step: one trace is a prefix of the other (an early stop, §7.9 T1)"),
                                  rounds: 0, roundBound: bound, transcript: [], winner: nil, proof: nil)
-        case let .outputToken(j, sampleStep):
+        case let .outputToken(j, embeddingStep, sampleStep):
             // The steps agree; the commitments' output tokens must then agree too, since each
-            // token is part of its (agreed) sample step. A mismatch means one commitment's
-            // tokens contradict its own sample steps: the stored sample state says which.
+            // token is part of its (agreed) sample step and read by the next embedding step. A
+            // mismatch means one commitment's tokens contradict its own steps: the agreed
+            // embedding step's leaf (one token's embedding row) says which, or for the last
+            // token the stored sample state.
             let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
+            if let e = embeddingStep {
+                let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
+                let p = a.header.schedule.promptCount + j, read = a.leaves[e].stepDigest
+                let winner: DisputeWinner = recomputer.embeddingDigest(position: p, token: Int(ta[j])) == read ? .first
+                    : recomputer.embeddingDigest(position: p, token: Int(tb[j])) == read ? .second : .neither
+                let div = Divergence(index: e, step: a.header.schedule.step(at: e), claimed: nil, computed: nil)
+                let reader = winner == .first ? "A's \(ta[j])" : winner == .second ? "B's \(tb[j])" : "neither \(ta[j]) nor \(tb[j])"
+                let reason = "the traces agree on every step but commit to different output token \(j); the agreed embedding step at position \(p) "
+                    + "reads \(reader): \(FraudProof.describe(winner))"
+                return DisputeReport(verdict: winner == .first ? Verdict(holds: true, reason: reason, divergence: div) : .fail(reason, at: div),
+                                     rounds: 0, roundBound: bound, transcript: [], winner: winner, proof: nil)
+            }
             guard let s = sampleStep, let st = try open(s) else {
                 throw VerifyError("the traces agree on every step but commit to different output token \(j); without stored states use replay on each")
             }
@@ -273,9 +287,10 @@ extension Dispute {
     enum Parting {
         /// They agree on every step and every output token (or one is a prefix of the other).
         case nowhere
-        /// They agree on every step but commit to different output token `j`; `sampleStep`, when
+        /// They agree on every step but commit to different output token `j`; `embeddingStep`,
+        /// when both traces have it, is the step that reads token `j` (`E(n_p + j)`); `sampleStep`, when
         /// the traces have it, is the (agreed) sample step that chose it.
-        case outputToken(j: Int, sampleStep: Int?)
+        case outputToken(j: Int, embeddingStep: Int?, sampleStep: Int?)
         /// The first divergent step, found by bisection over the chain values in `rounds`
         /// rounds; each round's interval (the chains agree at `lo`, −1 for the chain start, and
         /// differ at `hi`).
@@ -293,7 +308,8 @@ extension Dispute {
             guard let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) else { return .nowhere }
             let schedule = a.header.schedule
             let s = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
-            return .outputToken(j: j, sampleStep: s < a.leaves.count ? s : nil)
+            let e = schedule.firstIndex(ofPosition: schedule.promptCount + j)
+            return .outputToken(j: j, embeddingStep: e < n ? e : nil, sampleStep: s < a.leaves.count ? s : nil)
         }
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2
@@ -307,13 +323,14 @@ extension Dispute {
     /// The leaf indices whose stored states `run` opens for traces `a` and `b` (known from their
     /// leaves alone, so that a verifier can fetch just those states from a node that keeps
     /// none, SPEC §9.5): the agreed inputs of the first divergent step, or the sample step of
-    /// the first differing output token; none when the traces agree or are for different
-    /// requests.
+    /// the first differing output token when it is the last (an earlier one is decided by the
+    /// leaf of the embedding step that reads it); none when the traces agree or are for
+    /// different requests.
     public static func statesOpened(a: TraceContents, b: TraceContents) -> [Int] {
         guard a.signed.commitment.request == b.signed.commitment.request else { return [] }
         switch parting(a, b) {
         case .nowhere: return []
-        case let .outputToken(_, sampleStep): return sampleStep.map { [$0] } ?? []
+        case let .outputToken(_, embeddingStep, sampleStep): return embeddingStep != nil ? [] : sampleStep.map { [$0] } ?? []
         case let .step(i, _, _): return a.header.schedule.inputIndices(of: i)
         }
     }

@@ -173,30 +173,42 @@ final class ReplayTests: XCTestCase {
         }
     }
 
-    /// A forger re-signs the honest steps (no states) with one output token changed: the traces agree
-    /// on every leaf, so the referee reads the token from the agreed sample state, which the
-    /// trace with states opens, and names the honest trace in either order; with no states to
-    /// open, it says so instead of guessing.
-    func testDisputeOverAgreedStepsWithDifferentTokensReadsTheAgreedSampleState() throws {
+    /// A forger re-signs the honest steps (no states) with one output token changed: the traces
+    /// agree on every leaf, and the referee names the honest trace in either order — for a token
+    /// before the last from the leaf of the agreed embedding step that reads it, with no state
+    /// opened; for the last token from the agreed sample state, which a trace with states opens.
+    /// With no states to open for the last token, it says so instead of guessing.
+    func testDisputeOverAgreedStepsWithDifferentTokensReadsTheAgreedSteps() throws {
         let (_, honest) = try Fixture.trace("honest-tok.trace")
-        var tokens = honest.signed.commitment.outputTokens
-        let j = tokens.count - 2
-        tokens[j] = (tokens[j] + 1) % TokenID(Fixture.model.config.vocabularySize)
-        let path = Fixture.dir.appendingPathComponent("forged-tok.trace").path
-        try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: honest.leaves.map(\.stepDigest),
-                       outputTokens: tokens, key: Fixture.key)
-        let forged = try TraceReader.read(path: path, keepStates: false)
-        let schedule = honest.header.schedule
-        let sampleStep = (0 ..< honest.leaves.count).filter { schedule.step(at: $0).kind == .sample }[j]
-        for (a, b, winner) in [(honest, forged, DisputeWinner.first), (forged, honest, DisputeWinner.second)] {
+        let (_, plain) = try Fixture.trace("honest-tok-plain.trace", states: false)
+        let schedule = honest.header.schedule, truth = honest.signed.commitment.outputTokens
+        func forged(_ j: Int) throws -> TraceContents {
+            var tokens = truth
+            tokens[j] = (tokens[j] + 1) % TokenID(Fixture.model.config.vocabularySize)
+            let path = Fixture.dir.appendingPathComponent("forged-tok-\(j).trace").path
+            try forgeTrace(path: path, request: honest.signed.commitment.request, stepDigests: honest.leaves.map(\.stepDigest),
+                           outputTokens: tokens, key: Fixture.key)
+            return try TraceReader.read(path: path, keepStates: false)
+        }
+        let middle = truth.count - 2, last = truth.count - 1
+        let (early, final) = (try forged(middle), try forged(last))
+        let embedding = schedule.firstIndex(ofPosition: schedule.promptCount + middle)
+        let sample = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + last) + schedule.layers + 1
+        let cases: [(TraceContents, TraceContents, DisputeWinner, Int, String)] = [
+            (plain, early, .first, embedding, "the agreed embedding step at position \(schedule.promptCount + middle) reads A's \(truth[middle])"),
+            (early, plain, .second, embedding, "reads B's \(truth[middle])"),
+            (honest, final, .first, sample, "the agreed sample step chose \(truth[last])"),
+            (final, honest, .second, sample, "the agreed sample step chose \(truth[last])"),
+        ]
+        for (a, b, winner, index, reason) in cases {
             let r = try Dispute.run(a: a, b: b, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
             XCTAssertEqual(r.winner, winner)
             XCTAssertEqual(r.verdict.holds, winner == .first)
-            XCTAssertEqual(r.verdict.divergence?.index, sampleStep)
-            XCTAssertTrue(r.verdict.reason.contains("the agreed sample step chose \(honest.signed.commitment.outputTokens[j])"), r.verdict.reason)
+            XCTAssertEqual(r.verdict.divergence?.index, index)
+            XCTAssertTrue(r.verdict.reason.contains(reason), r.verdict.reason)
+            XCTAssertEqual(Dispute.statesOpened(a: a, b: b), index == sample ? [sample] : [])
         }
-        let (_, plain) = try Fixture.trace("honest-tok-plain.trace", states: false)
-        XCTAssertThrowsError(try Dispute.run(a: plain, b: forged, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())) {
+        XCTAssertThrowsError(try Dispute.run(a: plain, b: final, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())) {
             XCTAssertTrue("\($0)".contains("without stored states use replay on each"), "\($0)")
         }
     }
