@@ -227,14 +227,11 @@ public enum Dispute {
             // The steps agree; the commitments' output tokens must then agree too, since each
             // token is part of its (agreed) sample step and read by the next embedding step. A
             // mismatch means one commitment's tokens contradict its own steps: the agreed
-            // embedding step's leaf (one token's embedding row) says which, or for the last
-            // token the stored sample state.
+            // embedding step's leaf (one token's embedding row) says which, or — for the last
+            // token, or two tokens with one embedding row — the stored sample state.
             let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
-            if let e = embeddingStep {
-                let recomputer = try StepRecomputer(model: model, backend: backend, request: request)
-                let p = a.header.schedule.promptCount + j, read = a.leaves[e].stepDigest
-                let winner: DisputeWinner = recomputer.embeddingDigest(position: p, token: Int(ta[j])) == read ? .first
-                    : recomputer.embeddingDigest(position: p, token: Int(tb[j])) == read ? .second : .neither
+            if let e = embeddingStep, let winner = try Self.embeddingReads(a, ta[j], tb[j], at: e, model: model, backend: backend) {
+                let p = a.header.schedule.promptCount + j
                 let div = Divergence(index: e, step: a.header.schedule.step(at: e), claimed: nil, computed: nil)
                 let reader = winner == .first ? "A's \(ta[j])" : winner == .second ? "B's \(tb[j])" : "neither \(ta[j]) nor \(tb[j])"
                 let reason = "the traces agree on every step but commit to different output token \(j); the agreed embedding step at position \(p) "
@@ -283,6 +280,18 @@ public enum Dispute {
 }
 
 extension Dispute {
+    /// Which of two tokens the agreed embedding step at leaf `index` reads, from its leaf (the
+    /// digest of one embedding row): nil when the leaf cannot tell them apart, because both
+    /// tokens have the same embedding row (then only the sample state that chose the token can).
+    static func embeddingReads(_ a: TraceContents, _ tokenA: Int32, _ tokenB: Int32, at index: Int, model: LlamaModel,
+                               backend: any Backend) throws(VerifyError) -> DisputeWinner? {
+        let recomputer = try StepRecomputer(model: model, backend: backend, request: a.signed.commitment.request)
+        let p = Int(a.header.schedule.step(at: index).position), read = a.leaves[index].stepDigest
+        let digestA = recomputer.embeddingDigest(position: p, token: Int(tokenA)), digestB = recomputer.embeddingDigest(position: p, token: Int(tokenB))
+        guard digestA != digestB else { return nil }
+        return digestA == read ? .first : digestB == read ? .second : .neither
+    }
+
     /// Where two traces of one request part, found from their leaves and commitments alone.
     enum Parting {
         /// They agree on every step and every output token (or one is a prefix of the other).
@@ -323,14 +332,14 @@ extension Dispute {
     /// The leaf indices whose stored states `run` opens for traces `a` and `b` (known from their
     /// leaves alone, so that a verifier can fetch just those states from a node that keeps
     /// none, SPEC §9.5): the agreed inputs of the first divergent step, or the sample step of
-    /// the first differing output token when it is the last (an earlier one is decided by the
-    /// leaf of the embedding step that reads it); none when the traces agree or are for
-    /// different requests.
+    /// the first differing output token (needed when that token is the last, or shares its
+    /// embedding row with the other trace's token; otherwise the leaf of the embedding step
+    /// that reads it decides); none when the traces agree or are for different requests.
     public static func statesOpened(a: TraceContents, b: TraceContents) -> [Int] {
         guard a.signed.commitment.request == b.signed.commitment.request else { return [] }
         switch parting(a, b) {
         case .nowhere: return []
-        case let .outputToken(_, embeddingStep, sampleStep): return embeddingStep != nil ? [] : sampleStep.map { [$0] } ?? []
+        case let .outputToken(_, _, sampleStep): return sampleStep.map { [$0] } ?? []
         case let .step(i, _, _): return a.header.schedule.inputIndices(of: i)
         }
     }

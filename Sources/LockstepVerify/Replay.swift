@@ -107,6 +107,17 @@ public enum Replay {
             return report(.fail(why, at: Divergence(index: i, step: step, claimed: trace.leaves[i].stepDigest, computed: replayed.leaves[i].stepDigest)),
                           seconds, replayed.leaves.count)
         }
+        // Every leaf agrees, yet a committed token may still differ from the sampler's choice
+        // where no leaf holds it: the last token of a trace without states, or a token whose
+        // embedding row is another token's.
+        let chosen = replayed.commitment.outputTokens
+        if let j = c.outputTokens.indices.first(where: { $0 >= chosen.count || chosen[$0] != c.outputTokens[$0] }) {
+            let i = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
+            let choice = j < chosen.count ? "\(chosen[j])" : "no token"
+            return report(.fail("output token \(j): the request's sampler chooses \(choice), the commitment claims \(c.outputTokens[j])",
+                                at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: replayed.leaves[i].stepDigest)),
+                          seconds, replayed.leaves.count)
+        }
         guard replayed.commitment.root == c.root, replayed.commitment.finalChain == c.finalChain else {
             return report(.fail("the replayed root or final chain differs"), seconds, replayed.leaves.count)
         }

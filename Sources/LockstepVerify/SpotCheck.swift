@@ -74,11 +74,11 @@ public enum SpotCheck {
         if let bad = checkClaims(c, leaves: trace.leaves, model: model, schedule: schedule) {
             return CheckReport(verdict: bad, computeSeconds: 0, openSeconds: 0, stepsRecomputed: 0, samples: [], lanes: 1)
         }
-        guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
         if trace.leaves.isEmpty {
             return CheckReport(verdict: .ok("the trace has no steps (no output tokens): nothing to sample"), computeSeconds: 0, openSeconds: 0,
                                stepsRecomputed: 0, samples: [], lanes: 1)
         }
+        guard trace.opensStates else { throw VerifyError("spot-check opens stored states: write the trace with --trace-activations (or use replay)") }
         let plan = try Plan(schedule: schedule, root: c.root, leafCount: trace.leaves.count, samples: samples, seed: seed)
         let groups = plan.groups
         let lanes = try backend.concurrentLanes(groups.count).map { lane throws(VerifyError) in

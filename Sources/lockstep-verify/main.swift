@@ -43,8 +43,9 @@ struct VerifyMain: ParsableCommand {
 }
 
 /// Traces fetched from nodes for this run, removed before the process exits — also when it is
-/// ended by SIGINT, SIGTERM or SIGHUP (then with status 128 + the signal, as a shell reports it),
-/// so a verifier run under a time limit leaves no download behind.
+/// ended by SIGINT, SIGTERM or SIGHUP (then with status 128 + the signal, as a shell reports it;
+/// a signal the process was started ignoring stays ignored), so a verifier run under a time
+/// limit leaves no download behind.
 enum Downloads {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var paths: [String] = []   // only under `lock`
@@ -56,7 +57,8 @@ enum Downloads {
             paths.append(path)
             guard sources.isEmpty else { return }
             for number in [SIGINT, SIGTERM, SIGHUP] {
-                signal(number, SIG_IGN)
+                // A signal this process was started ignoring (nohup, a background job) stays ignored.
+                if let previous = signal(number, SIG_IGN), unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler {
                     removeAll()

@@ -206,9 +206,67 @@ final class ReplayTests: XCTestCase {
             XCTAssertEqual(r.verdict.holds, winner == .first)
             XCTAssertEqual(r.verdict.divergence?.index, index)
             XCTAssertTrue(r.verdict.reason.contains(reason), r.verdict.reason)
-            XCTAssertEqual(Dispute.statesOpened(a: a, b: b), index == sample ? [sample] : [])
+            XCTAssertEqual(Dispute.statesOpened(a: a, b: b), [schedule.firstIndex(ofPosition: schedule.promptCount - 1 + (index == sample ? last : middle)) + schedule.layers + 1])
         }
         XCTAssertThrowsError(try Dispute.run(a: plain, b: final, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())) {
+            XCTAssertTrue("\($0)".contains("without stored states use replay on each"), "\($0)")
+        }
+        // Which replay then settles: no step reads the last token, but the sampler chose it.
+        let replayed = try Replay.verify(trace: final, model: Fixture.model, modelDigest: Fixture.digest, backend: ReferenceBackend())
+        XCTAssertFalse(replayed.verdict.holds)
+        XCTAssertEqual(replayed.verdict.divergence?.index, sample)
+        XCTAssertTrue(replayed.verdict.reason.contains("output token \(last): the request's sampler chooses \(truth[last])"), replayed.verdict.reason)
+    }
+
+    /// Two tokens with one embedding row — an untied model whose row of an unused token Y is a
+    /// copy of token X's — swapped in a re-signed commitment (X for Y at one position) change no
+    /// leaf that a replay of the trace without states recomputes: replay compares the committed
+    /// tokens with the sampler's choices; a dispute, which cannot tell X from Y by the embedding
+    /// step's leaf, opens the sample state that chose the token (and without one says so).
+    func testTokensWithOneEmbeddingRowAreToldApartByTheSampler() throws {
+        let spec = TinyModelSpec(seed: 7, tiedOutput: false), prompt = Fixture.prompt
+        func generate(_ model: LlamaModel, _ name: String, states: Bool) throws -> TraceContents {
+            let path = Fixture.dir.appendingPathComponent(name).path
+            _ = try TracedGeneration.run(model: model, backend: ReferenceBackend(), prompt: prompt, maxTokens: 6, sampler: .greedy, key: Fixture.key,
+                                         modelDigest: model.digest(), tracePath: path, options: TraceOptions(storeStates: states))
+            return try TraceReader.read(path: path, keepStates: states)
+        }
+        var bytes = TinyModel.gguf(spec)
+        let basePath = Fixture.dir.appendingPathComponent("twin-base.gguf").path
+        try Data(bytes).write(to: URL(fileURLWithPath: basePath))
+        let base = try LlamaModel(path: basePath)
+        let truth = try generate(base, "twin-base.trace", states: false).signed.commitment.outputTokens
+        let middle = truth.count - 2, x = truth[middle]
+        let y = try XCTUnwrap((0 ..< TokenID(TinyModel.vocabularySize)).first {
+            !truth.contains($0) && !prompt.contains($0) && !base.tokenizer.isEndOfGeneration($0)
+        })
+        // Token y's embedding row becomes token x's; y is never read, so the generation does not change.
+        let table = try XCTUnwrap(try GGUFFile(bytes: bytes).tensor(named: "token_embd.weight"))
+        let dataOffset = try GGUFFile(bytes: bytes).dataOffset, rowBytes = table.byteCount / table.dimensions[1]
+        let rowX = dataOffset + table.offset + Int(x) * rowBytes, rowY = dataOffset + table.offset + Int(y) * rowBytes
+        bytes.replaceSubrange(rowY ..< rowY + rowBytes, with: bytes[rowX ..< rowX + rowBytes])
+        let twinPath = Fixture.dir.appendingPathComponent("twin.gguf").path
+        try Data(bytes).write(to: URL(fileURLWithPath: twinPath))
+        let model = try LlamaModel(path: twinPath), digest = model.digest()
+        let plain = try generate(model, "twin-plain.trace", states: false), stored = try generate(model, "twin-states.trace", states: true)
+        XCTAssertEqual(plain.signed.commitment.outputTokens, truth)
+        var tokens = truth
+        tokens[middle] = y
+        let forgedPath = Fixture.dir.appendingPathComponent("twin-forged.trace").path
+        try forgeTrace(path: forgedPath, request: plain.signed.commitment.request, stepDigests: plain.leaves.map(\.stepDigest), outputTokens: tokens,
+                       key: Fixture.key)
+        let forged = try TraceReader.read(path: forgedPath, keepStates: false)
+        let schedule = plain.header.schedule
+        let sample = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + middle) + schedule.layers + 1
+        let replay = try Replay.verify(trace: forged, model: model, modelDigest: digest, backend: ReferenceBackend())
+        XCTAssertFalse(replay.verdict.holds)
+        XCTAssertEqual(replay.verdict.divergence?.index, sample)
+        XCTAssertTrue(replay.verdict.reason.contains("output token \(middle): the request's sampler chooses \(x), the commitment claims \(y)"), replay.verdict.reason)
+        let dispute = try Dispute.run(a: forged, b: stored, model: model, modelDigest: digest, backend: ReferenceBackend())
+        XCTAssertEqual(dispute.winner, .second)
+        XCTAssertEqual(dispute.verdict.divergence?.index, sample)
+        XCTAssertTrue(dispute.verdict.reason.contains("the agreed sample step chose \(x)"), dispute.verdict.reason)
+        XCTAssertThrowsError(try Dispute.run(a: forged, b: plain, model: model, modelDigest: digest, backend: ReferenceBackend())) {
             XCTAssertTrue("\($0)".contains("without stored states use replay on each"), "\($0)")
         }
     }
