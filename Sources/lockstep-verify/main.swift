@@ -103,10 +103,24 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// `--max-download-bytes`, and the traces it bounds: those given as a URL on a live node.
+/// `--max-download-bytes` and `--fetch-timeout`, and the traces they bound: those given as a URL
+/// on a live node.
 struct TraceSourceOption: ParsableArguments {
     @Option(name: .long, help: "The largest trace fetched from a node (a trace given as http://HOST:PORT/v1/traces/ID), in bytes.")
     var maxDownloadBytes = 1 << 32
+    @Option(name: .long, help: "The longest one exchange with a node may take, connecting, the node's recomputation and the transfer included, in seconds (1 to 86400).")
+    var fetchTimeout = 120
+
+    func validate() throws {
+        guard (1 ... 86_400).contains(fetchTimeout) else {
+            throw ValidationError("--fetch-timeout: \(fetchTimeout) is not a number of seconds from 1 to 86400")
+        }
+    }
+
+    /// A client of the node holding `url` and the path to ask it for, bounded by `--fetch-timeout`.
+    private func node(_ url: String) throws(VerifyError) -> (client: NodeClient, target: String) {
+        do { return try NodeClient.resource(url, timeout: .seconds(Int64(fetchTimeout))) } catch { throw VerifyError(error.description) }
+    }
 
     /// A trace argument as a local file: a path as given, or the URL of a trace on a live node
     /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
@@ -114,8 +128,7 @@ struct TraceSourceOption: ParsableArguments {
     /// - Parameter json: whether the output is JSON (then no status line is shown while fetching).
     func localTrace(_ argument: String, json: Bool) throws(VerifyError) -> String {
         guard Self.isNodeURL(argument) else { return argument }
-        let node: (client: NodeClient, target: String), limit = maxDownloadBytes
-        do { node = try NodeClient.resource(argument) } catch { throw VerifyError(error.description) }
+        let node = try node(argument), limit = maxDownloadBytes
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
         Downloads.add(path)
         do {
@@ -140,8 +153,7 @@ extension TraceSourceOption {
         guard expected <= maxDownloadBytes else {
             throw VerifyError("\(url): the \(steps.count) states to open are \(expected) bytes, more than --max-download-bytes \(maxDownloadBytes)")
         }
-        let node: (client: NodeClient, target: String)
-        do { node = try NodeClient.resource(url) } catch { throw VerifyError(error.description) }
+        let node = try node(url)
         let bytes: [UInt8]
         do {
             bytes = try Self.fetching("asking \(url) for \(steps.count) states (\(expected) bytes)", json: json) {

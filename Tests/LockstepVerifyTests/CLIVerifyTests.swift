@@ -85,6 +85,24 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
     }
 
+    /// A node that never answers holds the verifier no longer than `--fetch-timeout`: exit 2 with
+    /// the URL and the bound, nothing left behind; a bound outside 1…86400 s is unusable input (2).
+    func testAFetchFromASilentNodeEndsAtTheFetchTimeout() throws {
+        let silent = try RawHTTPServer { _ in sleep(10) }
+        let url = "http://127.0.0.1:\(silent.port)/v1/traces/x"
+        let tmp = try freshTemporaryDirectory("silent")
+        let started = Date()
+        let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", url, "--fetch-timeout", "1"],
+                                     environment: ["TMPDIR": tmp.path], timeout: 60)
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("127.0.0.1:\(silent.port)") && r.stderr.contains("no complete answer within 1 s"), r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "bounded by --fetch-timeout, not by the node")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
+        let zero = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", url, "--fetch-timeout", "0"])
+        XCTAssertEqual(zero.status, 2, zero.stderr)
+        XCTAssertTrue(zero.stderr.contains("--fetch-timeout: 0 is not a number of seconds from 1 to 86400"), zero.stderr)
+    }
+
     func testForgedAndCorruptedInputsNeverVerify() throws {
         let m = Fixture.modelPath, d = Fixture.dir
         let (hPath, h) = try Fixture.trace("cli-base.trace", maxTokens: 4, states: false)
