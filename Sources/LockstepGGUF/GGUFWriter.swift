@@ -31,6 +31,8 @@ public struct GGUFWriter: Sendable {
     public private(set) var alignment: Int
     private var keys: [String] = []
     private var values: [String: GGUFValue] = [:]
+    /// Arrays inside other arrays over all values set (the reader's `GGUFLimits.maxNestedArrays`).
+    private var nestedArrays = 0
     private var pending: [PendingTensor] = []
     private var tensorNames: Set<String> = []
 
@@ -58,7 +60,9 @@ public struct GGUFWriter: Sendable {
     /// Setting `"general.alignment"` to a `.uint32` power of two in 1...65536 also changes
     /// `alignment`.
     /// - Precondition: `key` is not empty; a `"general.alignment"` value is as above; nested
-    ///   arrays hold only `.array` elements and are at most `GGUFLimits.maxArrayDepth` deep.
+    ///   arrays hold only `.array` elements and are at most `GGUFLimits.maxArrayDepth` deep; all
+    ///   values set hold at most `GGUFLimits.maxNestedArrays` arrays inside other arrays together
+    ///   (so that the reader accepts what the writer writes).
     public mutating func set(_ key: String, _ value: GGUFValue) {
         precondition(!key.isEmpty, "GGUF metadata keys must not be empty")
         if key == "general.alignment" {
@@ -69,7 +73,17 @@ public struct GGUFWriter: Sendable {
         }
         precondition(Self.arrayDepth(value) <= GGUFLimits.maxArrayDepth,
                      "key '\(key)': arrays nested deeper than \(GGUFLimits.maxArrayDepth) levels")
+        let nested = nestedArrays - (values[key].map(Self.nestedArrayCount) ?? 0) + Self.nestedArrayCount(value)
+        precondition(nested <= GGUFLimits.maxNestedArrays,
+                     "key '\(key)': the metadata would hold \(nested) arrays inside other arrays, more than \(GGUFLimits.maxNestedArrays)")
+        nestedArrays = nested
         if values.updateValue(value, forKey: key) == nil { keys.append(key) }
+    }
+
+    /// Arrays inside other arrays in `v`, at any depth (as the reader counts them).
+    private static func nestedArrayCount(_ v: GGUFValue) -> Int {
+        guard case .array(.nested(let xs)) = v else { return 0 }
+        return xs.reduce(xs.count) { $0 + nestedArrayCount($1) }
     }
 
     private static func arrayDepth(_ v: GGUFValue) -> Int {

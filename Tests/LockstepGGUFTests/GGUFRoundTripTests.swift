@@ -124,6 +124,21 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertEqual(f.metadata["b"], .string("replaced"))
     }
 
+    /// The writer's limit on arrays inside arrays is the reader's: a file at the limit, its
+    /// arrays split over two keys and one of them replaced, reads back whole.
+    func testNestedArraysUpToTheReadersLimitRoundTrip() throws {
+        let half = GGUFLimits.maxNestedArrays / 2
+        let leaves = GGUFValue.array(.nested(Array(repeating: .array(.uint8([])), count: half - 1)))
+        var w = GGUFWriter()
+        w.set("a", .array(.nested([leaves])))                      // half arrays inside arrays
+        w.set("b", .array(.nested(Array(repeating: .array(.bool([])), count: 7))))
+        w.set("b", .array(.nested(Array(repeating: .array(.int8([1])), count: half))))   // replaces 7 by half
+        let f = try GGUFFile(bytes: w.serialize())
+        guard case .array(.nested(let a))? = f.metadata["a"], case .array(.nested(let inner))? = a.first,
+              case .array(.nested(let b))? = f.metadata["b"] else { return XCTFail("nested arrays not read back") }
+        XCTAssertEqual(1 + inner.count + b.count, GGUFLimits.maxNestedArrays)
+    }
+
     func testSettingAlignmentKeyChangesLayout() throws {
         var w = GGUFWriter()
         w.set("general.alignment", .uint32(256))
