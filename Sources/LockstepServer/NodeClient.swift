@@ -66,6 +66,8 @@ public struct NodeClient: Sendable {
     /// - Parameter maxBytes: the largest answer accepted; a longer one is an error and its file
     ///   is removed.
     /// - Returns: the bytes written.
+    /// - Throws: `NodeError.failed` naming the URL and the reason, the file removed: an exchange
+    ///   that fails, a status other than 200, or a file that cannot be written (the disk full).
     public func download(_ target: String, to path: String, maxBytes: Int) async throws -> Int {
         guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
             throw NodeError(.failed, "\(path): cannot be created")
@@ -73,8 +75,20 @@ public struct NodeClient: Sendable {
         defer { try? file.close() }
         do {
             var written = 0
+            let fd = file.fileDescriptor, place = "\(url)\(target)"
             let status = try await exchange(.GET, target, body: nil, maxBytes: maxBytes) { piece in
-                try file.write(contentsOf: Data(buffer: piece))
+                try piece.withUnsafeReadableBytes { bytes in
+                    var done = 0
+                    while done < bytes.count {
+                        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else {
+                            let reason = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                            throw NodeError(.failed, "\(place): the download cannot be written to \(path) after \(written + done) bytes: \(reason)")
+                        }
+                        done += n
+                    }
+                }
                 written += piece.readableBytes
             }
             guard status == 200 else {

@@ -103,6 +103,33 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertTrue(zero.stderr.contains("--fetch-timeout: 0 is not a number of seconds from 1 to 86400"), zero.stderr)
     }
 
+    /// A download that cannot be written (here the file-size limit, as a full disk would) ends
+    /// with exit 2 naming the URL, the file and the system's reason, and leaves nothing behind.
+    func testADownloadThatCannotBeWrittenIsUnusableInput() throws {
+        let large = try RawHTTPServer { fd in
+            _ = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let chunk = [UInt8](repeating: 65, count: 10_000)
+            for _ in 0 ..< 100 where send(fd, chunk, chunk.count, Int32(MSG_NOSIGNAL)) > 0 {}
+        }
+        let verify = BuiltProduct.directory.appendingPathComponent("lockstep-verify").path
+        guard FileManager.default.isExecutableFile(atPath: verify) else { throw XCTSkip("lockstep-verify not built") }
+        let tmp = try freshTemporaryDirectory("unwritable"), url = "http://127.0.0.1:\(large.port)/v1/traces/x"
+        let process = Process(), errors = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Files of at most 64 blocks of 512 bytes; a write past that fails (EFBIG) instead of raising SIGXFSZ.
+        process.arguments = ["-c", "trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"", verify, "replay", "--model", Fixture.modelPath, "--trace", url]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp.path]) { $1 }
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, stderr)
+        XCTAssertEqual(process.terminationStatus, 2, stderr)
+        XCTAssertTrue(stderr.contains("\(url): the download cannot be written to \(tmp.path)/lockstep-verify-") && stderr.contains(": File too large"), stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
+    }
+
     func testForgedAndCorruptedInputsNeverVerify() throws {
         let m = Fixture.modelPath, d = Fixture.dir
         let (hPath, h) = try Fixture.trace("cli-base.trace", maxTokens: 4, states: false)
