@@ -10,13 +10,13 @@ public enum StatusLine {
     /// Replaces the line with `text`.
     public static func show(_ text: String) {
         guard isShown else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        StandardStreams.error("\r\u{1B}[K" + text)
     }
 
     /// Clears the line.
     public static func clear() {
         guard isShown else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        StandardStreams.error("\r\u{1B}[K")
     }
 }
 

@@ -23,16 +23,26 @@ public enum BuiltProduct {
     /// Runs product `name` with `arguments` (and `environment` added to this process's), output
     /// captured through files so that a chatty child never blocks on a full pipe. With
     /// `interruptOnOutput`, the child gets one SIGINT (Ctrl-C) as soon as it has written to stdout;
-    /// with `terminateAfter`, one SIGTERM after that many seconds.
+    /// with `terminateAfter`, one SIGTERM after that many seconds. With `fileSizeLimit`, the child
+    /// writes no file past that many 512-byte blocks, its captured stdout included: such a write
+    /// fails (EFBIG), as on a full disk; its stderr then comes through a pipe, so that what it says
+    /// about the failure can be read.
     /// - Throws: `XCTSkip` when the product is not built; records a failure (and stops the child)
     ///   when it runs past `timeout` seconds.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: TimeInterval = 300, interruptOnOutput: Bool = false, terminateAfter: TimeInterval? = nil) throws -> Result {
+                           timeout: TimeInterval = 300, interruptOnOutput: Bool = false, terminateAfter: TimeInterval? = nil,
+                           fileSizeLimit: Int? = nil) throws -> Result {
         let binary = directory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("\(name) not built at \(binary.path)") }
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let fileSizeLimit {
+            // The shell sets the limit and ignores SIGXFSZ (so the write fails instead), then becomes the product.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "trap '' XFSZ; ulimit -f \(fileSizeLimit); exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
@@ -44,8 +54,12 @@ public enum BuiltProduct {
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         defer { try? out.close(); try? err.close() }
         process.standardOutput = out
-        process.standardError = err
+        let errPipe = fileSizeLimit == nil ? nil : Pipe(), piped = PipedBytes()
+        process.standardError = errPipe ?? err
         try process.run()
+        if let reading = errPipe?.fileHandleForReading {
+            DispatchQueue.global().async { piped.finish(reading.readDataToEndOfFile()) }
+        }
         let started = Date(), deadline = started.addingTimeInterval(timeout)
         var interrupted = false, terminated = false
         while process.isRunning && Date() < deadline {
@@ -65,8 +79,25 @@ public enum BuiltProduct {
             XCTFail("\(name) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
         }
         process.waitUntilExit()
-        let outData = try Data(contentsOf: outURL), errData = try Data(contentsOf: errURL)
+        let outData = try Data(contentsOf: outURL), errData = errPipe == nil ? try Data(contentsOf: errURL) : piped.wait()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+    }
+}
+
+/// What a pipe delivered up to its end, read on another thread.
+private final class PipedBytes: @unchecked Sendable {
+    private var data = Data()   // written once, before `done` is signalled
+    private let done = DispatchSemaphore(value: 0)
+
+    func finish(_ bytes: Data) {
+        data = bytes
+        done.signal()
+    }
+
+    /// The bytes, once the writing end has closed.
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

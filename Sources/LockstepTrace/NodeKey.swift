@@ -36,7 +36,8 @@ public struct NodeKey: Sendable {
 
     /// Writes the key to a new file with mode 0600.
     /// - Parameter overwrite: replace an existing file (default: refuse).
-    /// - Throws: `NodeKeyError` when the file exists (and `overwrite` is false) or cannot be written.
+    /// - Throws: `NodeKeyError` when the file exists (and `overwrite` is false) or cannot be
+    ///   written; a file this call created is then removed, never left empty or partial.
     public func save(to path: String, overwrite: Bool = false) throws(NodeKeyError) {
         if overwrite && FileManager.default.fileExists(atPath: path) {
             guard unlink(path) == 0 else { throw NodeKeyError("\(path): cannot replace the file (\(String(cString: strerror(errno))))") }
@@ -46,12 +47,20 @@ public struct NodeKey: Sendable {
             let why = errno == EEXIST ? "the file exists (not overwriting a key)" : String(cString: strerror(errno))
             throw NodeKeyError("\(path): \(why)")
         }
-        defer { close(fd) }
+        var complete = false
+        defer {
+            close(fd)
+            if !complete { unlink(path) }
+        }
         // The umask can only remove bits; set exactly 0600 anyway.
         guard fchmod(fd, 0o600) == 0 else { throw NodeKeyError("\(path): cannot set mode 0600 (\(String(cString: strerror(errno))))") }
         let bytes = Array(fileText.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else { throw NodeKeyError("\(path): write failed (\(String(cString: strerror(errno))))") }
+        guard written == bytes.count else {
+            throw NodeKeyError("\(path): write failed (\(written < 0 ? String(cString: strerror(errno)) : "\(written) of \(bytes.count) bytes written"))")
+        }
+        guard fsync(fd) == 0 else { throw NodeKeyError("\(path): write failed (\(String(cString: strerror(errno))))") }
+        complete = true
     }
 
     /// Loads a key file.

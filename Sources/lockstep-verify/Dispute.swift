@@ -46,7 +46,7 @@ struct DisputeCommand: ParsableCommand {
             }
         } else if let proofOut {
             let why = r.winner == nil ? "no step diverges" : "the verdict recomputes no step (a commitment alone decides it)"
-            FileHandle.standardError.write(Data(terminalSafe("lockstep-verify: no fraud proof written to \(proofOut): \(why)\n").utf8))
+            StandardStreams.error(terminalSafe("lockstep-verify: no fraud proof written to \(proofOut): \(why)\n"))
         }
         var extra: [String: Any] = ["rounds": r.rounds, "round_bound": r.roundBound,
                                     "bisection": r.transcript.map { [$0.lo, $0.hi] }, "backend": backend.name]

@@ -15,9 +15,15 @@ struct VerifyMain: ParsableCommand {
         discussion: "Exit status: 0 the claim holds, 1 the claim is false (with the reason and the first divergent step), 2 unusable input.",
         subcommands: [ReplayCommand.self, SpotCheckCommand.self, DisputeCommand.self, CheckProofCommand.self, AuditCommand.self])
 
+    /// A report that could not be written to stdout (a full disk) turns a claim that holds into
+    /// exit status 2: the caller did not get the report it asked for.
     static func main() {
-        let status = exitStatus()
+        var status = exitStatus()
         Downloads.removeAll()
+        if let why = StandardStreams.outputFailure {
+            StandardStreams.error("lockstep-verify: error: standard output: \(why); the report is incomplete\n")
+            if status == 0 { status = 2 }
+        }
         Foundation.exit(status)
     }
 
@@ -29,14 +35,14 @@ struct VerifyMain: ParsableCommand {
         } catch let e as ClaimFalse {
             return e.code
         } catch let e as VerifyError {
-            FileHandle.standardError.write(Data(terminalSafe("lockstep-verify: error: \(e.description)\n").utf8))
+            StandardStreams.error(terminalSafe("lockstep-verify: error: \(e.description)\n"))
             return 2
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 exit(withError: error)
             }
-            FileHandle.standardError.write(Data(terminalSafe(fullMessage(for: error) + "\n").utf8))
+            StandardStreams.error(terminalSafe(fullMessage(for: error) + "\n"))
             return 2
         }
     }
@@ -203,7 +209,7 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
         o["exit_status"] = verdict.holds ? 0 : 1
         o["divergence"] = verdict.divergence?.jsonObject ?? NSNull()
         let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        StandardStreams.output(String(decoding: data, as: UTF8.self) + "\n")
     } else {
         var text = (verdict.holds ? "OK: " : "FAILED: ") + verdict.reason + "\n"
         if let d = verdict.divergence {
@@ -212,7 +218,7 @@ func finish(_ verdict: Verdict, command: String, json: Bool, extra: [String: Any
             text += "\n"
         }
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "\(k): \(humanValue(v, key: k))\n" }
-        FileHandle.standardOutput.write(Data(terminalSafe(text).utf8))
+        StandardStreams.output(terminalSafe(text))
     }
     if !verdict.holds { throw ClaimFalse(code: 1) }
 }

@@ -11,16 +11,21 @@ struct LockstepCommand: ParsableCommand {
                       KeygenCommand.self, TinyModelCommand.self, VectorsCommand.self, ServeCommand.self])
 
     /// Runs the command; a `CLIError` is printed as `lockstep: error: MESSAGE` with exit status 1,
-    /// its control characters written as `\u{XX}` (the message may quote a model file).
+    /// its control characters written as `\u{XX}` (the message may quote a model file). Output
+    /// that could not be written to stdout (a full disk) is an error too, with exit status 1.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data(terminalSafe("lockstep: error: \(error.description)\n").utf8))
+            StandardStreams.error(terminalSafe("lockstep: error: \(error.description)\n"))
             Foundation.exit(1)
         } catch {
             exit(withError: error)
+        }
+        if let why = StandardStreams.outputFailure {
+            StandardStreams.error("lockstep: error: standard output: \(why); the output is incomplete\n")
+            Foundation.exit(1)
         }
     }
 }

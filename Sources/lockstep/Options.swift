@@ -59,12 +59,12 @@ struct CLIError: Error, CustomStringConvertible {
 enum Terminal {
     /// Writes `text` to stdout immediately (no buffering).
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        StandardStreams.output(text)
     }
 
     /// Writes a line to stderr.
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data(("lockstep: " + text + "\n").utf8))
+        StandardStreams.error("lockstep: " + text + "\n")
     }
 
     /// Rewrites the progress line on stderr (`StatusLine`, only on a terminal).

@@ -32,6 +32,6 @@ struct TinyModelCommand: ParsableCommand {
                                  weightType: try type(weightType), embeddingType: try type(embeddingType), tiedOutput: !untied)
         if let problem = spec.problem { throw ValidationError(problem) }
         do { try TinyModel.write(spec, to: out) } catch { throw CLIError(error.description) }
-        print("wrote \(out)")
+        Terminal.out("wrote \(out)\n")
     }
 }

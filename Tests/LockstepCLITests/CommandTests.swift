@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Lockstep
+import LockstepTestSupport
 
 final class CommandTests: XCTestCase {
     private func tinyModelPath(_ dir: URL) throws -> String {
@@ -69,6 +70,21 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(bench.status, 1)
         XCTAssertTrue(bench.stderr.contains("token 3 is 'hello', not a token id"), bench.stderr)
         XCTAssertNotEqual(try CLIRunner.run(["bench", "--model", model, "--prompt-tokens", "0"]).status, 0)
+    }
+
+    /// Output that cannot be written to stdout (a file on a full disk; here the file-size limit) is
+    /// an error with exit status 1 naming the reason, not a crash (Foundation's write trapped,
+    /// SIGILL) and not a silently short output with status 0.
+    func testOutputThatCannotBeWrittenIsAnError() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try tinyModelPath(dir)
+        for args in [["info", "--model", model], ["generate", "--model", model, "--prompt", "Hello", "--max-tokens", "3"]] {
+            let r = try BuiltProduct.run("lockstep", args, fileSizeLimit: 0)
+            XCTAssertFalse(r.crashed, r.stderr)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("lockstep: error: standard output: File too large; the output is incomplete"), r.stderr)
+        }
     }
 
     /// A tiny model too large to generate, or one that cannot be written, is a clear error: the

@@ -9,6 +9,18 @@ final class CLITraceTests: XCTestCase {
         try BuiltProduct.run("lockstep", arguments)
     }
 
+    /// A key that cannot be written (a file-size limit of zero, as a full disk) is an error naming
+    /// the file and the reason, and leaves no empty key file behind to be mistaken for one later.
+    func testKeygenThatCannotWriteLeavesNoFile() throws {
+        let dir = try TraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keyPath = dir.appendingPathComponent("node.key").path
+        let r = try BuiltProduct.run("lockstep", ["keygen", "--out", keyPath], fileSizeLimit: 0)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(keyPath): write failed (File too large)"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: keyPath))
+    }
+
     func testKeygenAndTracedGenerate() throws {
         let dir = try TraceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -111,23 +111,30 @@ final class CLIVerifyTests: XCTestCase {
             let chunk = [UInt8](repeating: 65, count: 10_000)
             for _ in 0 ..< 100 where send(fd, chunk, chunk.count, Int32(MSG_NOSIGNAL)) > 0 {}
         }
-        let verify = BuiltProduct.directory.appendingPathComponent("lockstep-verify").path
-        guard FileManager.default.isExecutableFile(atPath: verify) else { throw XCTSkip("lockstep-verify not built") }
         let tmp = try freshTemporaryDirectory("unwritable"), url = "http://127.0.0.1:\(large.port)/v1/traces/x"
-        let process = Process(), errors = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // Files of at most 64 blocks of 512 bytes; a write past that fails (EFBIG) instead of raising SIGXFSZ.
-        process.arguments = ["-c", "trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"", verify, "replay", "--model", Fixture.modelPath, "--trace", url]
-        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp.path]) { $1 }
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .exit, stderr)
-        XCTAssertEqual(process.terminationStatus, 2, stderr)
-        XCTAssertTrue(stderr.contains("\(url): the download cannot be written to \(tmp.path)/lockstep-verify-") && stderr.contains(": File too large"), stderr)
+        let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", url],
+                                     environment: ["TMPDIR": tmp.path], timeout: 60, fileSizeLimit: 64)
+        XCTAssertFalse(r.crashed, r.stderr)
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(url): the download cannot be written to \(tmp.path)/lockstep-verify-") && r.stderr.contains(": File too large"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [])
+    }
+
+    /// A report that cannot be written to stdout (the file-size limit, as a full disk) turns a
+    /// claim that holds into exit 2 with the reason (Foundation's write trapped, SIGILL); a false
+    /// claim stays exit 1.
+    func testAReportThatCannotBeWrittenIsNotASilentPass() throws {
+        let (honest, _) = try Fixture.trace("cli-unwritten.trace", states: false)
+        let (faulty, _) = try Fixture.trace("cli-unwritten-faulty.trace", fault: FaultInjection(position: 4, layer: 1), states: false)
+        for (trace, status) in [(honest, Int32(2)), (faulty, 1)] {
+            for json in [false, true] {
+                let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", trace] + (json ? ["--json"] : []),
+                                             fileSizeLimit: 0)
+                XCTAssertFalse(r.crashed, r.stderr)
+                XCTAssertEqual(r.status, status, r.stderr)
+                XCTAssertTrue(r.stderr.contains("lockstep-verify: error: standard output: File too large; the report is incomplete"), r.stderr)
+            }
+        }
     }
 
     func testForgedAndCorruptedInputsNeverVerify() throws {
