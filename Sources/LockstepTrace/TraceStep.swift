@@ -86,6 +86,12 @@ public struct StepSchedule: Sendable, Equatable {
         if p < promptCount { return p * (layers + 1) }
         return (promptCount - 1) * (layers + 1) + (p - promptCount + 1) * (layers + 2)
     }
+
+    /// Index of the sample step that chooses output token `j` (j ≥ 0): the last step of position
+    /// n_p − 1 + j.
+    public func sampleIndex(ofOutput j: Int) -> Int {
+        firstIndex(ofPosition: promptCount - 1 + j) + layers + 1
+    }
 }
 
 /// Step digests `oᵢ` (§7.3).

@@ -316,7 +316,7 @@ extension Dispute {
             let ta = a.signed.commitment.outputTokens, tb = b.signed.commitment.outputTokens
             guard let j = (0 ..< min(ta.count, tb.count)).first(where: { ta[$0] != tb[$0] }) else { return .nowhere }
             let schedule = a.header.schedule
-            let s = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
+            let s = schedule.sampleIndex(ofOutput: j)
             let e = schedule.firstIndex(ofPosition: schedule.promptCount + j)
             return .outputToken(j: j, embeddingStep: e < n ? e : nil, sampleStep: s < a.leaves.count ? s : nil)
         }

@@ -51,19 +51,18 @@ func contextOverrun(_ c: Commitment, config: LlamaConfig) -> String? {
 func checkClaims(_ c: Commitment, leaves: [TraceLeaf], model: LlamaModel, schedule: StepSchedule) -> Verdict? {
     let vocabulary = model.config.vocabularySize
     func divergence(_ index: Int) -> Divergence? {
-        index < leaves.count ? Divergence(index: index, step: schedule.step(at: index), claimed: leaves[index].stepDigest, computed: nil) : nil
+        index < leaves.count ? Divergence(at: index, leaves: leaves, schedule: schedule) : nil
     }
     if let p = c.request.promptTokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabulary }) {
         return .fail("prompt token \(p) (\(c.request.promptTokens[p])) is outside the vocabulary of \(vocabulary) tokens",
                      at: divergence(schedule.firstIndex(ofPosition: p)))
     }
     if let why = contextOverrun(c, config: model.config) { return .fail(why, at: divergence(schedule.firstIndex(ofPosition: model.config.contextLimit))) }
-    let sampleIndex = { (j: Int) in schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1 }
     for (j, t) in c.outputTokens.dropLast().enumerated() where model.tokenizer.isEndOfGeneration(t) {
-        return .fail("output token \(j) is end-of-generation but the generation went on", at: divergence(sampleIndex(j)))
+        return .fail("output token \(j) is end-of-generation but the generation went on", at: divergence(schedule.sampleIndex(ofOutput: j)))
     }
     if let j = c.outputTokens.firstIndex(where: { $0 < 0 || Int($0) >= vocabulary }) {
-        return .fail("output token \(j) (\(c.outputTokens[j])) is outside the vocabulary", at: divergence(sampleIndex(j)))
+        return .fail("output token \(j) (\(c.outputTokens[j])) is outside the vocabulary", at: divergence(schedule.sampleIndex(ofOutput: j)))
     }
     return nil
 }
@@ -112,10 +111,10 @@ public enum Replay {
         // embedding row is another token's.
         let chosen = replayed.commitment.outputTokens
         if let j = c.outputTokens.indices.first(where: { $0 >= chosen.count || chosen[$0] != c.outputTokens[$0] }) {
-            let i = schedule.firstIndex(ofPosition: schedule.promptCount - 1 + j) + schedule.layers + 1
+            let i = schedule.sampleIndex(ofOutput: j)
             let choice = j < chosen.count ? "\(chosen[j])" : "no token"
             return report(.fail("output token \(j): the request's sampler chooses \(choice), the commitment claims \(c.outputTokens[j])",
-                                at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: replayed.leaves[i].stepDigest)),
+                                at: Divergence(at: i, leaves: trace.leaves, schedule: schedule, computed: replayed.leaves[i].stepDigest)),
                           seconds, replayed.leaves.count)
         }
         guard replayed.commitment.root == c.root, replayed.commitment.finalChain == c.finalChain else {

@@ -26,6 +26,12 @@ public struct Divergence: Sendable, Equatable, CustomStringConvertible {
         self.index = index; self.step = step; self.claimed = claimed; self.computed = computed
     }
 
+    /// At leaf `index` of a trace with `leaves` (`index < leaves.count`), its step in `schedule`
+    /// and the digest its leaf claims.
+    init(at index: Int, leaves: [TraceLeaf], schedule: StepSchedule, computed: Digest? = nil) {
+        self.init(index: index, step: schedule.step(at: index), claimed: leaves[index].stepDigest, computed: computed)
+    }
+
     /// The layer, or nil for embedding and sample steps.
     public var layer: Int? { step.kind == .layer ? Int(step.layer) : nil }
 

@@ -145,12 +145,12 @@ extension SpotCheck {
             let expected = recomputer.embeddingDigest(position: p, token: Int(token), hasher: hasher)
             guard expected == trace.leaves[index].stepDigest else {
                 return .fail("output token \(j) (\(token)) is not the token the embedding step at position \(p) reads",
-                             at: Divergence(index: index, step: schedule.step(at: index), claimed: trace.leaves[index].stepDigest, computed: expected))
+                             at: Divergence(at: index, leaves: trace.leaves, schedule: schedule, computed: expected))
             }
         }
         let last = trace.leaves.count - 1
         if case let .failure(why) = try openChecked(last, of: trace, hasher: hasher) {
-            return .fail(why.description, at: Divergence(index: last, step: schedule.step(at: last), claimed: trace.leaves[last].stepDigest, computed: nil))
+            return .fail(why.description, at: Divergence(at: last, leaves: trace.leaves, schedule: schedule))
         }
         return nil
     }
@@ -231,14 +231,14 @@ private struct GroupCheck {
         let first = group[0], step0 = schedule.step(at: first)
         for i in group {
             if case let .failure(why) = try open(i) {
-                return .fail(why.description, at: Divergence(index: i, step: schedule.step(at: i), claimed: trace.leaves[i].stepDigest, computed: nil))
+                return .fail(why.description, at: Divergence(at: i, leaves: trace.leaves, schedule: schedule))
             }
         }
         var inputs: [[UInt8]] = []
         for j in recomputer.inputIndices(of: group.last!) {
             switch try open(j) {
             case let .success(state): inputs.append(state)
-            case let .failure(why): return .fail(why.description, at: Divergence(index: j, step: schedule.step(at: j), claimed: trace.leaves[j].stepDigest, computed: nil))
+            case let .failure(why): return .fail(why.description, at: Divergence(at: j, leaves: trace.leaves, schedule: schedule))
             }
         }
         computeStarted = monotonicNow()

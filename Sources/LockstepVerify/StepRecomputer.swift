@@ -74,7 +74,7 @@ extension StepRecomputer {
         guard token >= 0 && token < model.config.vocabularySize else { return nil }
         let row = FloatBuffer(count: model.config.dim)   // [dim]: the token's embedding row
         model.weights.embedding.row(token, into: row.mutable.baseAddress!)
-        return StepDigest.state(schedule.step(at: schedule.firstIndex(ofPosition: p)), row: row.readOnly, hasher: hasher)
+        return StepDigest.state(.embedding(p), row: row.readOnly, hasher: hasher)
     }
 
     /// The step digests of layer `l`'s steps at `positions` (ascending, distinct), computed from

@@ -110,6 +110,8 @@ final class TracedGenerationTests: XCTestCase {
         let result = try run(model, prompt, maxTokens: 3, states: true)
         let schedule = StepSchedule(promptCount: 3, layers: model.config.layers)
         XCTAssertEqual(result.leaves.count, schedule.leafCount(outputCount: 3))
+        for j in 0 ..< 3 { XCTAssertEqual(schedule.step(at: schedule.sampleIndex(ofOutput: j)), .sample(2 + j)) }
+        XCTAssertEqual(schedule.sampleIndex(ofOutput: 2), result.leaves.count - 1)
         // Recompute every step digest from an independent run with the observer's raw rows.
         let session = InferenceSession(model: model, backend: ReferenceBackend())
         let all = prompt + result.tokens.dropLast()
