@@ -71,7 +71,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         // What the two command-line tools share (their progress line); not part of the library.
-        .target(name: "LockstepCommandLine"),
+        .target(name: "LockstepCommandLine", dependencies: ["LockstepNative"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", "LockstepServer", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import LockstepNative
 
 /// Standard output and standard error for both command-line tools, written with `write(2)`.
 ///
@@ -18,31 +16,22 @@ public enum StandardStreams {
     public static func output(_ text: String) {
         lock.withLock {
             guard failure == nil else { return }
-            failure = writeAll(1, text)
+            failure = write(1, text)
         }
     }
 
     /// Writes `text` to standard error at once (unbuffered); a failure is ignored.
     public static func error(_ text: String) {
-        _ = writeAll(2, text)
+        _ = write(2, text)
     }
 
     /// Why standard output lost text (the system's reason, such as "No space left on device"), or
     /// nil when everything written to it went out.
     public static var outputFailure: String? { lock.withLock { failure } }
 
-    /// Writes all of `text` to `fd`, retrying interrupted and partial writes; the reason on failure.
-    private static func writeAll(_ fd: Int32, _ text: String) -> String? {
+    /// Writes all of `text` to `fd` (`writeAll`); the reason on failure.
+    private static func write(_ fd: Int32, _ text: String) -> String? {
         var text = text
-        return text.withUTF8 { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return n < 0 ? String(cString: strerror(errno)) : "nothing written" }
-                done += n
-            }
-            return nil
-        }
+        return text.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0))?.reason }
     }
 }

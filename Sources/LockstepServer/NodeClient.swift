@@ -1,4 +1,5 @@
 import Foundation
+import LockstepNative
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -77,17 +78,8 @@ public struct NodeClient: Sendable {
             var written = 0
             let fd = file.fileDescriptor, place = "\(url)\(target)"
             let status = try await exchange(.GET, target, body: nil, maxBytes: maxBytes) { piece in
-                try piece.withUnsafeReadableBytes { bytes in
-                    var done = 0
-                    while done < bytes.count {
-                        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-                        if n < 0 && errno == EINTR { continue }
-                        guard n > 0 else {
-                            let reason = n < 0 ? String(cString: strerror(errno)) : "nothing written"
-                            throw NodeError(.failed, "\(place): the download cannot be written to \(path) after \(written + done) bytes: \(reason)")
-                        }
-                        done += n
-                    }
+                if let failed = piece.withUnsafeReadableBytes({ writeAll(fd, $0) }) {
+                    throw NodeError(.failed, "\(place): the download cannot be written to \(path) after \(written + failed.written) bytes: \(failed.reason)")
                 }
                 written += piece.readableBytes
             }

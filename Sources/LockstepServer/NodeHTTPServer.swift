@@ -115,15 +115,14 @@ public struct NodeHTTPServer: Sendable {
         let tooLarge = NodeError(.tooLarge, "the request body is larger than this node's \(limit) bytes", closesConnection: true)
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
         let deadline = ContinuousClock.now + limits.bodyTimeout
-        var body = ByteBuffer(), held = 0
-        defer { budget.release(held) }
+        var body = ByteBuffer()
+        defer { budget.release(body.readableBytes) }   // every byte in `body` was taken from `budget`
         do {
             for try await var part in request.body {
                 guard body.readableBytes + part.readableBytes <= limit else { throw tooLarge }
                 guard budget.take(part.readableBytes) else {
                     throw NodeError(.busy, "the node is reading too many request bodies at once; try again", closesConnection: true)
                 }
-                held += part.readableBytes
                 body.writeBuffer(&part)
                 guard ContinuousClock.now < deadline else {
                     throw NodeError(.timeout, "the request body did not arrive within \(limits.bodyTimeout)", closesConnection: true)
