@@ -70,7 +70,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
-        // What the two command-line tools share (their progress line); not part of the library.
+        // What the two command-line tools share (the progress line, the standard streams, terminal-safe
+        // text); not part of the library.
         .target(name: "LockstepCommandLine", dependencies: ["LockstepNative"]),
         .executableTarget(name: "lockstep", dependencies: [
             "Lockstep", "LockstepServer", "LockstepCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
