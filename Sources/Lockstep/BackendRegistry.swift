@@ -11,12 +11,17 @@ public enum BackendRegistry {
     /// The backend used when none is named.
     public static let defaultName = "cpu"
 
-    /// Creates the backend called `name` with `threads` worker threads (backends that are
-    /// single-threaded ignore it). Ops a backend does not accelerate run on `cpu`.
-    /// - Throws: `BackendError` for an unknown name or a backend that cannot run here (the
-    ///   message says what is missing).
+    /// The most worker threads `make` takes (`CPUBackend.maxThreads`).
+    public static let maxThreads = CPUBackend.maxThreads
+
+    /// Creates the backend called `name` with `threads` (1 … `maxThreads`) worker
+    /// threads (backends that are single-threaded ignore it). Ops a backend does not accelerate run on `cpu`.
+    /// - Throws: `BackendError` for an unknown name, a thread count out of range, or a backend
+    ///   that cannot run here (the message says what is missing).
     public static func make(_ name: String, threads: Int = 1) throws(BackendError) -> any Backend {
-        guard threads >= 1 else { throw BackendError("threads must be at least 1, got \(threads)") }
+        guard (1 ... maxThreads).contains(threads) else {
+            throw BackendError("threads must be between 1 and \(maxThreads), got \(threads)")
+        }
         // The accelerators run the light ops (and small products) on the cpu backend.
         func cpu() throws(BackendError) -> CPUBackend {
             do { return try CPUBackend.make(threads: threads) } catch { throw BackendError("cpu: \(error)") }

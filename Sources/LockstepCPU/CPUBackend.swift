@@ -13,7 +13,8 @@ import Darwin
 /// thread count: matrix and attention products are exact sums rounded once, and light ops run
 /// the reference's operation sequence (see `Sources/CLockstepKernels`).
 public final class CPUBackend: Backend, @unchecked Sendable {
-    /// Worker threads in all (the calling thread is one of them).
+    /// Worker threads in all (the calling thread is one of them): the count asked for, or fewer
+    /// when the system would not start more.
     public let threads: Int
     /// The instruction-set path every op takes.
     public let isa: CPUISA
@@ -25,10 +26,15 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     private let pool: OpaquePointer?
     private let hints: HintCache
 
+    /// The most threads a backend takes. More threads than cores never help (the ops are
+    /// compute-bound, and the bits do not depend on the count), and a count in the thousands
+    /// would take the system's thread slots from every other process.
+    public static let maxThreads = 256
+
     /// The paths this machine can run, slowest first.
     public static var availableISAs: [CPUISA] { CPUISA.allCases.filter(\.isAvailable) }
 
-    /// A backend on `threads` ≥ 1 threads, taking `isa` (default: `$LOCKSTEP_CPU_ISA` if set,
+    /// A backend on `threads` (1 … `maxThreads`) threads, taking `isa` (default: `$LOCKSTEP_CPU_ISA` if set,
     /// else the fastest path available).
     /// - Precondition: `isa` is available here, and `$LOCKSTEP_CPU_ISA` (when used) names an
     ///   available path. Use `make(threads:isa:)` to get an error instead.
@@ -47,7 +53,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public static var hasVNNI: Bool { lk_cpu_has_avx512vnni_public() != 0 }
 
     private convenience init(checkedThreads threads: Int, isa: CPUISA?, allowVNNI: Bool) throws(CPUBackendError) {
-        guard threads >= 1 else { throw CPUBackendError("threads must be at least 1, got \(threads)") }
+        guard (1 ... Self.maxThreads).contains(threads) else {
+            throw CPUBackendError("threads must be between 1 and \(Self.maxThreads), got \(threads)")
+        }
         let chosen: CPUISA
         if let isa {
             guard isa.isAvailable else {
@@ -60,13 +68,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         self.init(threads: threads, availableISA: chosen, allowVNNI: allowVNNI, hints: HintCache())
     }
 
-    /// Precondition: `threads` ≥ 1 and `isa` is available here (both checked by the callers).
+    /// Precondition: `threads` in 1 … `maxThreads` and `isa` is available here (both checked by
+    /// the callers).
     private init(threads: Int, availableISA isa: CPUISA, allowVNNI: Bool, hints: HintCache) {
-        self.threads = threads
         self.isa = isa
         self.allowVNNI = allowVNNI
         code = isa.code | (allowVNNI ? 0 : Int32(LK_ISA_NO_VNNI))
         pool = threads > 1 ? lk_pool_create(Int32(threads)) : nil
+        self.threads = pool.map { Int(lk_pool_threads($0)) } ?? 1   // the pool runs with the workers it could start
         self.hints = hints
     }
 

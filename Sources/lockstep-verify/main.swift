@@ -90,7 +90,7 @@ struct CommonOptions: ParsableArguments {
     var model: String
     @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
     var backend: String = BackendRegistry.defaultName
-    @Option(name: .long, help: "Worker threads for the backend (default: the processor count, at most 8, as lockstep).")
+    @Option(name: .long, help: "Worker threads for the backend, 1–\(BackendRegistry.maxThreads) (default: the processor count, at most 8, as lockstep).")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 8)
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false

@@ -31,7 +31,7 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .long, help: "Compute backend: \(BackendRegistry.names.joined(separator: ", ")).")
     var backend: String = BackendRegistry.defaultName
 
-    @Option(name: .long, help: "Worker threads for the backend (default: the processor count, at most 8).")
+    @Option(name: .long, help: "Worker threads for the backend, 1–\(BackendRegistry.maxThreads) (default: the processor count, at most 8).")
     var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, 8)
 
     func make() throws -> any Backend {

@@ -32,7 +32,7 @@ struct VectorsCommand: ParsableCommand {
 
         @Option(name: .long, help: "Backend name (\(BackendRegistry.names.joined(separator: ", "))) or 'all' (every backend available here).")
         var backend: String = "all"
-        @Option(name: .long, help: "Worker threads for the backends.")
+        @Option(name: .long, help: "Worker threads for the backends, 1–\(BackendRegistry.maxThreads).")
         var threads: Int = 1
         @Option(name: .long, help: "Vectors directory.")
         var dir: String = "Vectors"

@@ -62,6 +62,14 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try CLIRunner.run(["info", "--model", model, "--json"]).stdout, r.stdout)   // deterministic
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--backend", "nope"]).status, 0)
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--max-tokens", "-1"]).status, 0)
+        // A thread count out of range is an error naming it, not threads until the system refuses
+        // (100000) or a trap (past Int32).
+        for threads in ["0", "100000", "5000000000"] {
+            let r = try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--threads", threads])
+            XCTAssertFalse(r.crashed, r.stderr)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("lockstep: error: threads must be between 1 and \(BackendRegistry.maxThreads), got \(threads)"), r.stderr)
+        }
         XCTAssertNotEqual(try CLIRunner.run(["info", "--model", dir.appendingPathComponent("missing.gguf").path]).status, 0)
         // bench: a prompt file of token ids is read strictly (a word that is not an id was dropped).
         let ids = dir.appendingPathComponent("ids.txt")

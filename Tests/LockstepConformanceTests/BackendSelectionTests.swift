@@ -17,6 +17,14 @@ final class BackendSelectionTests: XCTestCase {
         XCTAssertEqual(b.threads, 2)
         for op in BackendOp.all { XCTAssertTrue(b.supports(op), "\(op)") }
         XCTAssertThrowsError(try CPUBackend.make(threads: 0))
+        // A count past the limit is refused before any thread starts (it used to start threads
+        // until the system refused, taking every other process's thread slots; past Int32 it trapped).
+        for n in [CPUBackend.maxThreads + 1, 100_000, Int(Int32.max) + 1, Int.max] {
+            XCTAssertThrowsError(try CPUBackend.make(threads: n)) { error in
+                XCTAssertEqual("\(error)", "threads must be between 1 and \(CPUBackend.maxThreads), got \(n)")
+            }
+        }
+        XCTAssertEqual(try CPUBackend.make(threads: 3).threads, 3)
         if let missing = CPUISA.allCases.first(where: { !$0.isAvailable }) {
             XCTAssertThrowsError(try CPUBackend.make(threads: 1, isa: missing))
         }

@@ -137,6 +137,17 @@ final class CLIVerifyTests: XCTestCase {
         }
     }
 
+    /// A thread count out of range is unusable input (2) naming it, not a trap (past Int32).
+    func testAThreadCountOutOfRangeIsUnusableInput() throws {
+        let (honest, _) = try Fixture.trace("cli-threads.trace", states: false)
+        for threads in ["0", "257", "5000000000"] {
+            let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", honest, "--threads", threads])
+            XCTAssertFalse(r.crashed, r.stderr)
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("threads must be between 1 and 256, got \(threads)"), r.stderr)
+        }
+    }
+
     func testForgedAndCorruptedInputsNeverVerify() throws {
         let m = Fixture.modelPath, d = Fixture.dir
         let (hPath, h) = try Fixture.trace("cli-base.trace", maxTokens: 4, states: false)
