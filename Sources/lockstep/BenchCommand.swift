@@ -25,6 +25,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
+        let limit = model.config.contextLimit
+        guard promptTokens <= limit, decodeTokens <= limit - promptTokens else {
+            throw CLIError("--prompt-tokens \(promptTokens) and --decode-tokens \(decodeTokens) need more positions than the model's context of \(limit)")
+        }
         let backend = try backendOptions.make()
         var prompt: [TokenID]
         if let promptFile {

@@ -78,6 +78,13 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(bench.status, 1)
         XCTAssertTrue(bench.stderr.contains("token 3 is 'hello', not a token id"), bench.stderr)
         XCTAssertNotEqual(try CLIRunner.run(["bench", "--model", model, "--prompt-tokens", "0"]).status, 0)
+        // More positions than the context (256) are refused before any work, also past Int.max in sum.
+        for decode in ["247", "9223372036854775807"] {
+            let long = try CLIRunner.run(["bench", "--model", model, "--prompt-tokens", "10", "--decode-tokens", decode])
+            XCTAssertEqual(long.status, 1, long.stderr)
+            XCTAssertTrue(long.stderr.contains("lockstep: error: --prompt-tokens 10 and --decode-tokens \(decode) need more positions than the model's context of 256"), long.stderr)
+        }
+        XCTAssertEqual(try CLIRunner.run(["bench", "--model", model, "--prompt-tokens", "10", "--decode-tokens", "246"]).status, 0)
     }
 
     /// Output that cannot be written to stdout (a file on a full disk; here the file-size limit) is
