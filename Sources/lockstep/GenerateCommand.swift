@@ -15,7 +15,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Maximum tokens to generate.")
     var maxTokens: Int = 32
     @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
+    var temperature: Double = 0   // read as a binary64 so that a value past binary32 is named as typed
     @Option(name: .long, help: "Seed of the counter-based sampler.")
     var seed: UInt64 = 0
     @OptionGroup var backendOptions: BackendOptions
@@ -33,7 +33,9 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         if prompt != nil && chat != nil { throw ValidationError("give either --prompt or --chat, not both") }
         if maxTokens < 0 { throw ValidationError("--max-tokens must be ≥ 0, got \(maxTokens)") }
-        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+        if !(temperature >= 0 && Float(temperature).isFinite) {
+            throw ValidationError("--temperature must be a number ≥ 0 and finite as a binary32 (at most \(Float.greatestFiniteMagnitude)), got \(temperature)")
+        }
         if trace == nil && key != nil { throw ValidationError("--key signs a trace's commitment: give --trace FILE too") }
         if trace == nil && traceActivations { throw ValidationError("--trace-activations needs --trace FILE") }
         if injectFault != nil && trace == nil { throw ValidationError("--inject-fault needs --trace FILE") }
@@ -69,7 +71,7 @@ struct GenerateCommand: ParsableCommand {
         let promptTokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: parseSpecial)
         guard !promptTokens.isEmpty else { throw CLIError("the prompt is empty: give --prompt TEXT or --chat TEXT") }
         var detokenizer = StreamingDetokenizer(tokenizer: model.tokenizer)
-        let sampler = SamplerSettings(temperature: temperature, seed: seed)
+        let sampler = SamplerSettings(temperature: Float(temperature), seed: seed)
         // Ctrl-C stops after the token being chosen: the output (and the trace) then end there,
         // complete and signed; a second Ctrl-C ends the process at once.
         Interruption.arm()

@@ -62,6 +62,10 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try CLIRunner.run(["info", "--model", model, "--json"]).stdout, r.stdout)   // deterministic
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--backend", "nope"]).status, 0)
         XCTAssertNotEqual(try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--max-tokens", "-1"]).status, 0)
+        // A temperature past binary32 is named as typed (it was read as a binary32 and named 'inf').
+        let hot = try CLIRunner.run(["generate", "--model", model, "--prompt", "x", "--temperature", "1e39"])
+        XCTAssertEqual(hot.status, 64, hot.stderr)
+        XCTAssertTrue(hot.stderr.contains("--temperature must be a number ≥ 0 and finite as a binary32 (at most 3.4028235e+38), got 1e+39"), hot.stderr)
         // A thread count out of range is an error naming it, not threads until the system refuses
         // (100000) or a trap (past Int32).
         for threads in ["0", "100000", "5000000000"] {
