@@ -25,16 +25,33 @@ public enum ModelStore {
     /// The model to use when none is named: the real model if it is present, else the built-in
     /// tiny model (`TinyModelSpec.standard`), written into the cache directory on first use.
     /// - Returns: the path and whether it is the tiny fallback.
-    public static func defaultModel() throws -> (path: String, isFallback: Bool) {
+    /// - Throws: `ModelError` naming the cache directory or the file when the tiny model cannot
+    ///   be written there (nothing is left behind).
+    public static func defaultModel() throws(ModelError) -> (path: String, isFallback: Bool) {
         if FileManager.default.fileExists(atPath: realModelPath) { return (realModelPath, false) }
-        let path = cacheDirectory + "/lockstep-tiny-\(TinyModelSpec.standard.seed).gguf"
+        let directory = cacheDirectory
+        let path = directory + "/lockstep-tiny-\(TinyModelSpec.standard.seed).gguf"
         if !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                // Foundation's error does not always carry the system's reason; mkdir(2) on the
+                // same path meets the same obstacle and says which.
+                let reason = mkdir(directory, 0o755) != 0 ? String(cString: strerror(errno)) : error.localizedDescription
+                throw ModelError(path: directory, "cannot create the model cache directory for the built-in tiny model (\(reason)); set LOCKSTEP_CACHE to a writable directory")
+            }
             let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-            try TinyModel.write(.standard, to: temporary)
+            do {
+                try TinyModel.write(.standard, to: temporary)
+            } catch {
+                unlink(temporary)
+                throw error
+            }
             // rename(2) is atomic: a concurrent reader sees no file or the whole file.
             guard rename(temporary, path) == 0 else {
-                throw ModelError(path: path, "cannot move the tiny model into place (errno \(errno))")
+                let reason = String(cString: strerror(errno))
+                unlink(temporary)
+                throw ModelError(path: path, "cannot move the tiny model into place (\(reason))")
             }
         }
         return (path, true)

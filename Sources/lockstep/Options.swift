@@ -12,7 +12,8 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> LlamaModel {
         var path = model
         if path == nil {
-            let found = try ModelStore.defaultModel()
+            let found: (path: String, isFallback: Bool)
+            do { found = try ModelStore.defaultModel() } catch { throw CLIError(error.description) }
             if found.isFallback {
                 Terminal.note("real model not found at \(ModelStore.realModelPath); using the built-in tiny model \(found.path)")
             }

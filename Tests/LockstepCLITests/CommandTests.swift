@@ -138,5 +138,22 @@ final class CommandTests: XCTestCase {
                                   environment: ["LOCKSTEP_CACHE": dir.path, "LOCKSTEP_MODEL": ""])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("built-in tiny model"), r.stderr)
+        // A cache directory that cannot be made (here under a regular file) is an error naming it
+        // and the reason (it printed Foundation's error object), with nothing left behind.
+        let blocker = dir.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: blocker)
+        let cache = blocker.path + "/cache"
+        let blocked = try CLIRunner.run(["info"], environment: ["LOCKSTEP_CACHE": cache, "LOCKSTEP_MODEL": ""])
+        XCTAssertEqual(blocked.status, 1, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("lockstep: error: \(cache): cannot create the model cache directory for the built-in tiny model (Not a directory); set LOCKSTEP_CACHE"),
+                      blocked.stderr)
+        // A tiny model that cannot be written whole (the file-size limit, as a full disk): the half-written file is removed.
+        let small = dir.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: false)
+        let limited = try BuiltProduct.run("lockstep", ["info"], environment: ["LOCKSTEP_CACHE": small.path, "LOCKSTEP_MODEL": ""],
+                                           fileSizeLimit: 1)
+        XCTAssertEqual(limited.status, 1, limited.stderr)
+        XCTAssertTrue(limited.stderr.contains("cannot write the model (File too large)"), limited.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: small.path), [])
     }
 }
