@@ -32,7 +32,9 @@ struct BenchCommand: ParsableCommand {
         let backend = try backendOptions.make()
         var prompt: [TokenID]
         if let promptFile {
-            guard let text = try? String(contentsOfFile: promptFile, encoding: .utf8) else { throw CLIError("\(promptFile): cannot read the file") }
+            let data: [UInt8]
+            do { data = try readRegularFile(atPath: promptFile, maxBytes: textFileMaxBytes) } catch { throw CLIError(error.description) }
+            guard let text = String(validating: data, as: UTF8.self) else { throw CLIError("\(promptFile): not valid UTF-8") }
             prompt = []
             for (i, word) in text.split(whereSeparator: \.isWhitespace).enumerated() {
                 guard let id = TokenID(word), id >= 0, Int(id) < model.config.vocabularySize else {

@@ -49,6 +49,21 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual((object["top1"] as! [Int]).count, n - 1)
         XCTAssertEqual((object["nll"] as! [Double]).count, n - 1)
         XCTAssertGreaterThan(object["perplexity"] as! Double, 1)
+        // A FIFO or a device is refused without reading (a FIFO hung waiting for a writer; /dev/zero
+        // was read without bound), as is a file past the size limit (a sparse one here).
+        let fifo = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let huge = dir.appendingPathComponent("huge.txt").path
+        FileManager.default.createFile(atPath: huge, contents: nil)
+        XCTAssertEqual(truncate(huge, 64 << 20 + 1), 0)
+        for (path, reason) in [(fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                               (huge, "67108865 bytes, more than the 67108864 this file may hold")] {
+            for args in [["score", "--model", model, "--text-file", path], ["bench", "--model", model, "--prompt-file", path]] {
+                let r = try CLIRunner.run(args, timeout: 30)
+                XCTAssertEqual(r.status, 1, r.stderr)
+                XCTAssertTrue(r.stderr.contains("lockstep: error: \(path): \(reason)"), r.stderr)
+            }
+        }
     }
 
     func testInfoPrintsDigestAndBadArgumentsFail() throws {
