@@ -133,12 +133,18 @@ public struct VectorRunner {
         return out.sorted()
     }
 
+    /// The largest vector file read (the largest in the corpus is under 1 MB).
+    public static let maxFileBytes = 64 << 20
+
     /// Loads one file by its path under `directory`.
+    /// - Throws: `VectorError` naming the file: it cannot be read, is not a regular file (a FIFO
+    ///   is not waited on), is larger than `maxFileBytes`, is not UTF-8 or not a vector file.
     public func load(_ path: String) throws(VectorError) -> VectorFile {
-        let text: String
-        do { text = try String(contentsOfFile: directory + "/" + path, encoding: .utf8) } catch {
-            throw VectorError("cannot read \(directory)/\(path): \(error)")
+        let bytes: [UInt8]
+        do { bytes = try readRegularFile(atPath: directory + "/" + path, maxBytes: Self.maxFileBytes) } catch {
+            throw VectorError("cannot read \(error.description)")
         }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw VectorError("\(directory)/\(path): not valid UTF-8") }
         do { return try VectorFile(text: text) } catch { throw VectorError("\(path): \(error)") }
     }
 

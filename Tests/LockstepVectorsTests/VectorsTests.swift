@@ -164,6 +164,12 @@ final class VectorsTests: XCTestCase {
         let empty = try VectorsFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: empty) }
         XCTAssertThrowsError(try VectorRunner(directory: empty).paths())
+        // A FIFO named like a vector file is refused, not waited on.
+        try FileManager.default.createDirectory(atPath: empty + "/ops", withIntermediateDirectories: false)
+        XCTAssertEqual(mkfifo(empty + "/ops/fifo.json", 0o600), 0)
+        XCTAssertThrowsError(try VectorRunner(directory: empty).run(backends: [ReferenceBackend()])) { error in
+            XCTAssertEqual("\(error)", "cannot read \(empty)/ops/fifo.json: not a regular file")
+        }
     }
 
     func testEveryTestTypeAndFlagIsDocumented() throws {
