@@ -146,8 +146,13 @@ public struct GGUFWriter: Sendable {
     /// Writes the file to `path`, replacing any existing file. The bytes go to a temporary file
     /// next to `path` that is renamed over it once complete.
     ///
-    /// - Throws: `GGUFError` (with `path`) if the file cannot be created, written or renamed.
+    /// - Throws: `GGUFError` (with `path`) if the file cannot be created, written or renamed, or
+    ///   if `path` is not a regular file (a device, a FIFO: the rename would replace it).
     public func write(to path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw GGUFError(path: path, offset: nil, field: nil, message: "not a regular file; the model would replace it, not be written to it")
+        }
         let bytes = serialize()
         let tmp = path + ".tmp-\(getpid())"
         func osError(_ what: String, _ code: Int32) -> GGUFError {

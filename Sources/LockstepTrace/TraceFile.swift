@@ -132,13 +132,20 @@ public final class TraceWriter {
     /// `path` in one step: until then a file already at `path` is untouched, and no reader ever
     /// sees a half-written trace; `abandon`, or a writer dropped unfinished, removes it.
     /// The file's permissions are those `fopen` would give (`0666` less the creation mask).
-    /// - Throws: `TraceError.io` naming the path when it is a directory or the temporary file
-    ///   cannot be created.
+    /// - Throws: `TraceError.io` naming the path when it is a directory or another file that is
+    ///   not a regular one (a device such as `/dev/null`, a FIFO or a socket: the rename would
+    ///   replace it, not write to it), or when the temporary file cannot be created.
     public init(path: String, header: TraceHeader) throws(TraceError) {
         self.header = header
         self.path = path
         var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw .io("\(path): is a directory") }
+        if stat(path, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw .io("\(path): is a directory")
+            default: throw .io("\(path): not a regular file; a trace goes to a new file or replaces a regular one, and would replace this one, not write to it")
+            }
+        }
         let url = URL(fileURLWithPath: path)
         var template = Array("\(url.deletingLastPathComponent().path)/.\(url.lastPathComponent).partial-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }

@@ -176,6 +176,19 @@ final class GGUFRoundTripTests: XCTestCase {
         XCTAssertThrowsError(try GGUFWriter().write(to: "/nonexistent-dir-lockstep/x.gguf")) { error in
             XCTAssert("\(error)".contains("cannot create"), "\(error)")
         }
+        // A FIFO would be replaced by the rename, not written to: refused and left as it was.
+        let dir = NSTemporaryDirectory() + "lockstep-gguf-fifo-\(getpid())"
+        XCTAssertNoThrow(try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fifo = dir + "/m.gguf"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try GGUFWriter().write(to: fifo)) { error in
+            XCTAssert("\(error)".contains("not a regular file"), "\(error)")
+        }
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        XCTAssertEqual(try? FileManager.default.contentsOfDirectory(atPath: dir), ["m.gguf"])
     }
 
     func testValueAccessorsOnParsedValues() throws {

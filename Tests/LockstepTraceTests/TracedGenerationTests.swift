@@ -243,6 +243,15 @@ final class TracedGenerationTests: XCTestCase {
         XCTAssertEqual(mode_t(mode), 0o666 & ~currentFileCreationMask())
 
         XCTAssertThrowsError(try TraceWriter(path: dir.path, header: header)) { XCTAssertTrue("\($0)".contains("is a directory"), "\($0)") }
+        // A FIFO (like a device such as /dev/null) would be replaced by the rename, not written to:
+        // refused, and left as it was, with nothing beside it.
+        let fifo = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try TraceWriter(path: fifo, header: header)) { XCTAssertTrue("\($0)".contains("\(fifo): not a regular file"), "\($0)") }
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        XCTAssertEqual(try names(), ["fifo", "t.trace"])
 
         let modelPath = dir.appendingPathComponent("tiny.gguf").path
         try TinyModel.write(TinyModelSpec(), to: modelPath)
