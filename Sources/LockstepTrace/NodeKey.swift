@@ -35,11 +35,16 @@ public struct NodeKey: Sendable {
     }
 
     /// Writes the key to a new file with mode 0600.
-    /// - Parameter overwrite: replace an existing file (default: refuse).
-    /// - Throws: `NodeKeyError` when the file exists (and `overwrite` is false) or cannot be
-    ///   written; a file this call created is then removed, never left empty or partial.
+    /// - Parameter overwrite: replace an existing regular file or symbolic link (default: refuse).
+    /// - Throws: `NodeKeyError` when the file exists (and `overwrite` is false, or it is not a
+    ///   regular file or a link: a device such as `/dev/null` or a FIFO is never removed) or
+    ///   cannot be written; a file this call created is then removed, never left empty or partial.
     public func save(to path: String, overwrite: Bool = false) throws(NodeKeyError) {
-        if overwrite && FileManager.default.fileExists(atPath: path) {
+        var st = stat()
+        if overwrite && lstat(path, &st) == 0 {
+            guard [S_IFREG, S_IFLNK].contains(st.st_mode & S_IFMT) else {
+                throw NodeKeyError("\(path): not a regular file; only a regular file is replaced by a key")
+            }
             guard unlink(path) == 0 else { throw NodeKeyError("\(path): cannot replace the file (\(String(cString: strerror(errno))))") }
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)

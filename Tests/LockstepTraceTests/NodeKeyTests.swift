@@ -23,6 +23,20 @@ final class NodeKeyTests: XCTestCase {
         let replacement = NodeKey.generate()
         try replacement.save(to: path, overwrite: true)
         XCTAssertEqual(try NodeKey.load(from: path).publicKey, replacement.publicKey)
+        // --force replaces a regular file or a link, never a FIFO or a device (as root, unlinking
+        // /dev/null removed the device).
+        let fifo = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try replacement.save(to: fifo, overwrite: true)) { XCTAssertTrue("\($0)".contains("\(fifo): not a regular file"), "\($0)") }
+        var st = stat()
+        XCTAssertEqual(lstat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        let link = dir.appendingPathComponent("link.key").path
+        XCTAssertEqual(symlink(path, link), 0)
+        try NodeKey.generate().save(to: link, overwrite: true)   // the link is replaced, its target kept
+        XCTAssertEqual(try NodeKey.load(from: path).publicKey, replacement.publicKey)
+        XCTAssertEqual(lstat(link, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFREG)
         // A key others can read is refused.
         chmod(path, 0o644)
         XCTAssertThrowsError(try NodeKey.load(from: path)) { XCTAssertTrue("\($0)".contains("too open"), "\($0)") }
