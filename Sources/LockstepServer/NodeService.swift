@@ -65,13 +65,27 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
     ///   - backend: prepared here for the model's matrices.
     ///   - traceDirectory: created if missing; one node's own (unfinished trace files left in it
     ///     by an earlier run are removed).
-    /// - Throws: `NodeError.failed` when the trace directory cannot be created.
+    /// - Throws: `NodeError.failed` when the trace directory cannot be created or a file cannot
+    ///   be created in it (checked here, so that a node that could not keep its traces does not
+    ///   start and then fail every request).
     public init(model: LlamaModel, backend: any Backend, key: NodeKey, traceDirectory: String, limits: Limits = Limits()) throws(NodeError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: traceDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw NodeError(.failed, "trace directory \(traceDirectory): not a directory")
+        }
         do {
             try FileManager.default.createDirectory(atPath: traceDirectory, withIntermediateDirectories: true)
         } catch {
             throw NodeError(.failed, "trace directory \(traceDirectory): \(error.localizedDescription)")
         }
+        // A probe file, named like the unfinished files removed below.
+        var probe = Array("\(traceDirectory)/.pending-probe-XXXXXX".utf8CString)
+        let fd = probe.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw NodeError(.failed, "trace directory \(traceDirectory): cannot create a file in it (\(String(cString: strerror(errno))))")
+        }
+        close(fd)
+        unlink(probe)
         // A node stopped in the middle of a request leaves its unfinished files behind (`.pending-*`,
         // and the trace writer's `.NAME.partial-*`); no client was given them. (So one directory
         // serves one node.)

@@ -134,7 +134,12 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data([1])))
         let badDir = try CLIRunner.run(["serve", "--model", model, "--port", "0", "--trace-dir", file])
         XCTAssertEqual(badDir.status, 1)
-        XCTAssertTrue(badDir.stderr.contains("lockstep: error: trace directory \(file)"), badDir.stderr)
+        XCTAssertTrue(badDir.stderr.contains("lockstep: error: trace directory \(file): not a directory"), badDir.stderr)
+        // A directory no file can be made in (as root, permissions do not stop it; /proc does) is
+        // refused at start (the node served and answered every request 500).
+        let proc = try CLIRunner.run(["serve", "--model", model, "--port", "0", "--trace-dir", "/proc"])
+        XCTAssertEqual(proc.status, 1, proc.stderr)
+        XCTAssertTrue(proc.stderr.contains("lockstep: error: trace directory /proc: cannot create a file in it ("), proc.stderr)
     }
 
     /// A fresh directory, removed after the test, holding the tiny model at `model`.
