@@ -132,8 +132,15 @@ struct TraceSourceOption: ParsableArguments {
     /// (`http://HOST:PORT/v1/traces/ID`, from `lockstep serve`) fetched into a temporary file
     /// (removed when the command ends), at most `--max-download-bytes`, before any clock starts.
     /// - Parameter json: whether the output is JSON (then no status line is shown while fetching).
+    /// - Throws: `VerifyError` for another scheme (`https://`, `file://`, …) that names no file.
     func localTrace(_ argument: String, json: Bool) throws(VerifyError) -> String {
-        guard Self.isNodeURL(argument) else { return argument }
+        guard Self.isNodeURL(argument) else {
+            if let scheme = argument.range(of: "^[A-Za-z][A-Za-z0-9+.-]*://", options: .regularExpression),
+               !FileManager.default.fileExists(atPath: argument) {
+                throw VerifyError("'\(argument.prefix(200))': \(argument[scheme]) addresses are not fetched: only http:// (a node serves plain HTTP, SPEC §9); anything else is a file path")
+            }
+            return argument
+        }
         let node = try node(argument), limit = maxDownloadBytes
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-verify-\(UUID().uuidString).trace").path
         Downloads.add(path)

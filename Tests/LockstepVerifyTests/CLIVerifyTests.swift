@@ -137,6 +137,16 @@ final class CLIVerifyTests: XCTestCase {
         }
     }
 
+    /// A trace argument with a scheme other than http:// is unusable input (2) that says so (it was
+    /// taken as a file path: "cannot open (No such file or directory)").
+    func testAnAddressThatIsNotHTTPIsNamedAsSuch() throws {
+        for (argument, scheme) in [("https://127.0.0.1:1/v1/traces/x", "https://"), ("file:///tmp/x.trace", "file://")] {
+            let r = try BuiltProduct.run("lockstep-verify", ["replay", "--model", Fixture.modelPath, "--trace", argument])
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("'\(argument)': \(scheme) addresses are not fetched: only http://"), r.stderr)
+        }
+    }
+
     /// A thread count out of range is unusable input (2) naming it, not a trap (past Int32).
     func testAThreadCountOutOfRangeIsUnusableInput() throws {
         let (honest, _) = try Fixture.trace("cli-threads.trace", states: false)
