@@ -139,6 +139,10 @@ public struct NodeClient: Sendable {
             return try await exchangeOnce(method, target, body: body, maxBytes: maxBytes, place: place, sink: sink)
         } catch let error as NodeError {
             throw error
+        } catch let error as NIOConnectionError {
+            throw NodeError(.failed, "\(place): cannot connect to \(host):\(port) (\(Self.reason(error)))")
+        } catch ChannelError.connectTimeout {
+            throw NodeError(.failed, "\(place): cannot connect to \(host):\(port) (no connection within \(timeout.nanoseconds / 1_000_000_000) s)")
         } catch let error as HTTPParserError {
             throw NodeError(.failed, "\(place): not an HTTP answer (\(error))")
         } catch let error as NIOHTTPDecoderError {
@@ -146,6 +150,22 @@ public struct NodeClient: Sendable {
         } catch {
             throw NodeError(.failed, "\(place): \(error)")
         }
+    }
+
+    /// Why no connection was made, in the system's words ("Connection refused").
+    private static func reason(_ error: NIOConnectionError) -> String {
+        if error.connectionErrors.isEmpty, let dns = error.dnsAError ?? error.dnsAAAAError { return "the name does not resolve: \(dns)" }
+        var reasons: [String] = []
+        for failure in error.connectionErrors {
+            let reason: String
+            switch failure.error {
+            case let io as IOError: reason = String(cString: strerror(io.errnoCode))
+            case ChannelError.connectTimeout: reason = "no connection in time"
+            case let other: reason = "\(other)"
+            }
+            if !reasons.contains(reason) { reasons.append(reason) }
+        }
+        return reasons.isEmpty ? "no address to connect to" : reasons.joined(separator: "; ")
     }
 
     private func exchangeOnce(_ method: HTTPMethod, _ target: String, body: Data?, maxBytes: Int, place: String,

@@ -72,6 +72,30 @@ final class NodeClientTests: XCTestCase {
         }
     }
 
+    /// A port nothing listens on gives the system's reason, not the framework's error dump.
+    func testARefusedConnectionIsNamed() async throws {
+        // A socket bound but not listening holds the port, so a connection to it is refused.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        XCTAssertTrue(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let client = NodeClient(host: "127.0.0.1", port: port, timeout: .seconds(5))
+        do {
+            _ = try await client.info()
+            XCTFail("port \(port): answered")
+        } catch {
+            XCTAssertEqual("\(error)", "http://127.0.0.1:\(port)/v1/info: cannot connect to 127.0.0.1:\(port) (Connection refused)")
+        }
+    }
+
     func testHostileNodes() async throws {
         let endless = try RawHTTPServer { fd in
             _ = "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
