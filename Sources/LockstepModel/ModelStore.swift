@@ -25,10 +25,16 @@ public enum ModelStore {
     /// The model to use when none is named: the real model if it is present, else the built-in
     /// tiny model (`TinyModelSpec.standard`), written into the cache directory on first use.
     /// - Returns: the path and whether it is the tiny fallback.
-    /// - Throws: `ModelError` naming the cache directory or the file when the tiny model cannot
-    ///   be written there (nothing is left behind).
+    /// A file named by `$LOCKSTEP_MODEL` must exist: a mistyped path is an error, never a
+    /// silent change to the tiny model.
+    /// - Throws: `ModelError` naming the file when `$LOCKSTEP_MODEL` names one that does not
+    ///   exist, or naming the cache directory or the file when the tiny model cannot be written
+    ///   there (nothing is left behind).
     public static func defaultModel() throws(ModelError) -> (path: String, isFallback: Bool) {
         if FileManager.default.fileExists(atPath: realModelPath) { return (realModelPath, false) }
+        if let named = ProcessInfo.processInfo.environment["LOCKSTEP_MODEL"], !named.isEmpty {
+            throw ModelError(path: named, "no such file (named by LOCKSTEP_MODEL; unset it to use the real model in the cache, else the built-in tiny model)")
+        }
         let directory = cacheDirectory
         let path = directory + "/lockstep-tiny-\(TinyModelSpec.standard.seed).gguf"
         if !FileManager.default.fileExists(atPath: path) {

@@ -153,6 +153,13 @@ final class CommandTests: XCTestCase {
                                   environment: ["LOCKSTEP_CACHE": dir.path, "LOCKSTEP_MODEL": ""])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("built-in tiny model"), r.stderr)
+        // A file named by LOCKSTEP_MODEL that does not exist is an error, not the tiny model.
+        let missing = dir.appendingPathComponent("typo.gguf").path
+        let named = try CLIRunner.run(["generate", "--prompt", "Hello", "--max-tokens", "3"],
+                                      environment: ["LOCKSTEP_CACHE": dir.path, "LOCKSTEP_MODEL": missing])
+        XCTAssertEqual(named.status, 1, named.stderr)
+        XCTAssertTrue(named.stderr.contains("lockstep: error: \(missing): no such file (named by LOCKSTEP_MODEL;"), named.stderr)
+        XCTAssertEqual(named.stdout, "")
         // A cache directory that cannot be made (here under a regular file) is an error naming it
         // and the reason (it printed Foundation's error object), with nothing left behind.
         let blocker = dir.appendingPathComponent("a-file")
