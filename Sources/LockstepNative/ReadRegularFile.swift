@@ -41,6 +41,8 @@ public func readRegularFile(atPath path: String, maxBytes: Int) throws(RegularFi
 
 /// Why `readRegularFile(atPath:maxBytes:)` failed; the message names the file.
 public struct RegularFileError: Error, CustomStringConvertible, Sendable {
+    /// The message: the path, then what is wrong with it.
     public let description: String
+    /// An error with the message `description`.
     public init(_ description: String) { self.description = description }
 }
