@@ -1,4 +1,5 @@
 import Foundation
+import LockstepNative
 
 /// Where models live on disk: the real model fetched by the README's commands, and the tiny
 /// built-in model written on demand as the fallback.
@@ -38,13 +39,8 @@ public enum ModelStore {
         let directory = cacheDirectory
         let path = directory + "/lockstep-tiny-\(TinyModelSpec.standard.seed).gguf"
         if !FileManager.default.fileExists(atPath: path) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                // Foundation's error does not always carry the system's reason; mkdir(2) on the
-                // same path meets the same obstacle and says which.
-                let reason = mkdir(directory, 0o755) != 0 ? String(cString: strerror(errno)) : error.localizedDescription
-                throw ModelError(path: directory, "cannot create the model cache directory for the built-in tiny model (\(reason)); set LOCKSTEP_CACHE to a writable directory")
+            do { try makeDirectories(atPath: directory) } catch {
+                throw ModelError(path: directory, "\(error.reason), the model cache for the built-in tiny model; set LOCKSTEP_CACHE to a writable directory")
             }
             let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
             do {

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepCore
 import LockstepGGUF
+import LockstepNative
 
 /// The shape and tensor types of a tiny, seed-generated Llama model.
 public struct TinyModelSpec: Sendable, Equatable {
@@ -146,12 +147,9 @@ public enum TinyModel {
     /// - Throws: `ModelError` naming the path when the spec has a `problem` or the file cannot be written.
     public static func write(_ spec: TinyModelSpec, to path: String) throws(ModelError) {
         if let problem = spec.problem { throw ModelError(path: path, "cannot generate this tiny model: \(problem)") }
-        let bytes = gguf(spec)
-        guard let file = fopen(path, "wb") else { throw ModelError(path: path, "cannot create (\(String(cString: strerror(errno))))") }
-        let complete = fwrite(bytes, 1, bytes.count, file) == bytes.count
-        var reason = complete ? "" : String(cString: strerror(errno))
-        if fclose(file) != 0 && complete { reason = String(cString: strerror(errno)) }
-        guard reason.isEmpty else { throw ModelError(path: path, "cannot write the model (\(reason))") }
+        do { try writeFile(atPath: path, gguf(spec)) } catch {
+            throw ModelError(path: path, error.reason)
+        }
     }
 
     /// Encodes row-major values (rows of `columns`) in a GGUF tensor type.

@@ -6,18 +6,18 @@ import Foundation
 /// FIFO is opened without waiting for a writer), so a wrong path cannot hang the caller or make
 /// it allocate without bound.
 /// - Returns: the file's bytes.
-/// - Throws: `RegularFileError`, whose message names the path and says why: the system's reason
+/// - Throws: `FileError`, whose message names the path and says why: the system's reason
 ///   it cannot be opened or read, "not a regular file", or its size against `maxBytes`.
-public func readRegularFile(atPath path: String, maxBytes: Int) throws(RegularFileError) -> [UInt8] {
+public func readRegularFile(atPath path: String, maxBytes: Int) throws(FileError) -> [UInt8] {
     precondition(maxBytes >= 0, "readRegularFile: maxBytes must be ≥ 0")
     let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-    guard fd >= 0 else { throw RegularFileError("\(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw FileError(path: path, String(cString: strerror(errno))) }
     defer { close(fd) }
     var st = stat()
-    guard fstat(fd, &st) == 0 else { throw RegularFileError("\(path): \(String(cString: strerror(errno)))") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw RegularFileError("\(path): not a regular file") }
+    guard fstat(fd, &st) == 0 else { throw FileError(path: path, String(cString: strerror(errno))) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, "not a regular file") }
     guard st.st_size <= maxBytes else {
-        throw RegularFileError("\(path): \(st.st_size) bytes, more than the \(maxBytes) this file may hold")
+        throw FileError(path: path, "\(st.st_size) bytes, more than the \(maxBytes) this file may hold")
     }
     // Read to the end, not to the size fstat gave: the file may have changed since; no more than
     // maxBytes + 1 bytes are ever held.
@@ -25,24 +25,16 @@ public func readRegularFile(atPath path: String, maxBytes: Int) throws(RegularFi
     var count = 0
     while true {
         if count == bytes.count {
-            guard bytes.count <= maxBytes else { throw RegularFileError("\(path): more than the \(maxBytes) bytes this file may hold") }
+            guard bytes.count <= maxBytes else { throw FileError(path: path, "more than the \(maxBytes) bytes this file may hold") }
             bytes.append(contentsOf: repeatElement(0, count: min(max(bytes.count, 4096), maxBytes + 1 - bytes.count)))
         }
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
         if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw RegularFileError("\(path): \(String(cString: strerror(errno)))") }
+        guard n >= 0 else { throw FileError(path: path, String(cString: strerror(errno))) }
         if n == 0 { break }
         count += n
     }
-    guard count <= maxBytes else { throw RegularFileError("\(path): more than the \(maxBytes) bytes this file may hold") }
+    guard count <= maxBytes else { throw FileError(path: path, "more than the \(maxBytes) bytes this file may hold") }
     bytes.removeLast(bytes.count - count)
     return bytes
-}
-
-/// Why `readRegularFile(atPath:maxBytes:)` failed; the message names the file.
-public struct RegularFileError: Error, CustomStringConvertible, Sendable {
-    /// The message: the path, then what is wrong with it.
-    public let description: String
-    /// An error with the message `description`.
-    public init(_ description: String) { self.description = description }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepCore
 import LockstepModel
+import LockstepNative
 
 /// The determinism test vectors as a whole: which files exist, how they are generated, and
 /// writing them (byte-identical on every regeneration under the same contract version).
@@ -50,15 +51,14 @@ public enum VectorCorpus {
     public static func write(into directory: String, progress: ((String) -> Void)? = nil) throws(VectorError)
         -> (files: [String], skipped: [(path: String, reason: String)]) {
         let (files, skipped) = try generate(progress: progress)
-        let fm = FileManager.default
         for f in files {
-            let url = URL(fileURLWithPath: directory + "/" + f.path)
+            let path = directory + "/" + f.path
+            let bytes = Array(f.text.utf8)
             do {
-                try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                let data = Data(f.text.utf8)
-                if (try? Data(contentsOf: url)) != data { try data.write(to: url, options: .atomic) }
+                try makeDirectories(atPath: (path as NSString).deletingLastPathComponent)
+                if (try? readRegularFile(atPath: path, maxBytes: VectorRunner.maxFileBytes)) != bytes { try writeFile(atPath: path, bytes) }
             } catch {
-                throw VectorError("cannot write \(url.path): \(error)")
+                throw VectorError(error.description)
             }
         }
         return (files.map(\.path), skipped)

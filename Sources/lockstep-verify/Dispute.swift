@@ -41,8 +41,8 @@ struct DisputeCommand: ParsableCommand {
         let states: (any OpenableTrace)? = stored.map { indices[$0] } ?? fetched?.states
         let r = try Dispute.run(a: traces[0], b: traces[1], states: states, model: model, modelDigest: digest, backend: backend)
         if let proof = r.proof, let proofOut {
-            do { try Data(proof.bytes).write(to: URL(fileURLWithPath: proofOut)) } catch {
-                throw VerifyError("\(proofOut): cannot write the fraud proof (\(error.localizedDescription))")
+            do { try writeFile(atPath: proofOut, proof.bytes) } catch {
+                throw VerifyError("the fraud proof: \(error.description)")
             }
         } else if let proofOut {
             let why = r.winner == nil ? "no step diverges" : "the verdict recomputes no step (a commitment alone decides it)"

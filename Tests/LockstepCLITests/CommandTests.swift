@@ -137,7 +137,20 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         let toDirectory = try CLIRunner.run(["tiny-model", "--out", dir.path])
         XCTAssertEqual(toDirectory.status, 1)
-        XCTAssertTrue(toDirectory.stderr.contains("\(dir.path): cannot create (Is a directory)"), toDirectory.stderr)
+        XCTAssertTrue(toDirectory.stderr.contains("\(dir.path): cannot write (Is a directory)"), toDirectory.stderr)
+        // A FIFO with no reader is refused at once (it hung waiting for one) and left in place.
+        let fifo = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let toFIFO = try CLIRunner.run(["tiny-model", "--out", fifo], timeout: 30)
+        XCTAssertEqual(toFIFO.status, 1, toFIFO.stderr)
+        XCTAssertTrue(toFIFO.stderr.contains("\(fifo): cannot write (a FIFO with no reader)"), toFIFO.stderr)
+        var st = stat()
+        XCTAssertEqual(lstat(fifo, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        // vectors generate into a place no directory can be made: the path and the system's reason.
+        let blocked = try CLIRunner.run(["vectors", "generate", "--dir", fifo + "/v"], timeout: 120)
+        XCTAssertEqual(blocked.status, 1, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("lockstep: error: \(fifo)/v/ops: cannot create the directory (Not a directory)"), blocked.stderr)
         // The count itself: the standard model's, and nil on overflow.
         let standard = TinyModelSpec.standard
         let perLayer = 2 * 64 * 64 + 2 * 64 * 2 * 16 + 3 * 64 * 128 + 2 * 64
@@ -167,7 +180,7 @@ final class CommandTests: XCTestCase {
         let cache = blocker.path + "/cache"
         let blocked = try CLIRunner.run(["info"], environment: ["LOCKSTEP_CACHE": cache, "LOCKSTEP_MODEL": ""])
         XCTAssertEqual(blocked.status, 1, blocked.stderr)
-        XCTAssertTrue(blocked.stderr.contains("lockstep: error: \(cache): cannot create the model cache directory for the built-in tiny model (Not a directory); set LOCKSTEP_CACHE"),
+        XCTAssertTrue(blocked.stderr.contains("lockstep: error: \(cache): cannot create the directory (Not a directory), the model cache for the built-in tiny model; set LOCKSTEP_CACHE"),
                       blocked.stderr)
         // A tiny model that cannot be written whole (the file-size limit, as a full disk): the half-written file is removed.
         let small = dir.appendingPathComponent("small")
@@ -175,7 +188,7 @@ final class CommandTests: XCTestCase {
         let limited = try BuiltProduct.run("lockstep", ["info"], environment: ["LOCKSTEP_CACHE": small.path, "LOCKSTEP_MODEL": ""],
                                            fileSizeLimit: 1)
         XCTAssertEqual(limited.status, 1, limited.stderr)
-        XCTAssertTrue(limited.stderr.contains("cannot write the model (File too large)"), limited.stderr)
+        XCTAssertTrue(limited.stderr.contains("bytes written: File too large)"), limited.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: small.path), [])
     }
 }

@@ -47,6 +47,12 @@ final class CLIVerifyTests: XCTestCase {
         XCTAssertEqual(dsp.status, 1)
         XCTAssertEqual(Binary.json(dsp)["right_trace"] as? String, honest)
         XCTAssertEqual(try Binary.verify(["dispute", "--model", m, honest, bad]).status, 0)
+        // A FIFO with no reader as --proof-out is refused at once (it hung waiting for a reader).
+        let fifo = d.appendingPathComponent("cli-proof-fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let toFIFO = try Binary.verify(["dispute", "--model", m, bad, honest, "--proof-out", fifo])
+        XCTAssertEqual(toFIFO.status, 2, toFIFO.stderr)
+        XCTAssertTrue(toFIFO.stderr.contains("the fraud proof: \(fifo): cannot write (a FIFO with no reader)"), toFIFO.stderr)
         // The proof never overwrites an input (here trace B, the evidence against its node).
         let before = try Data(contentsOf: URL(fileURLWithPath: bad))
         let overwrite = try Binary.verify(["dispute", "--model", m, honest, bad, "--proof-out", bad])
