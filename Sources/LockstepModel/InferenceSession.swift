@@ -35,7 +35,9 @@ public final class InferenceSession {
             throw GenerationError("token id \(bad) is outside the vocabulary (0..<\(model.config.vocabularySize))")
         }
         guard tokens.count + newTokens.count <= contextLimit else {
-            throw GenerationError("\(tokens.count + newTokens.count) positions exceed the context limit \(contextLimit)")
+            throw GenerationError(tokens.isEmpty
+                ? "the prompt has \(newTokens.count) tokens, more than the \(contextLimit) positions of the model's context"
+                : "\(tokens.count + newTokens.count) positions exceed the context limit \(contextLimit)")
         }
         let out = try model.forward(tokens: newTokens, start: tokens.count, cache: cache, backend: backend, logits: logits, observer: observer)
         tokens += newTokens

@@ -31,6 +31,11 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(fullObject["stop_reason"] as? String, "context_full")
         XCTAssertEqual((fullObject["prompt_tokens"] as! [Int]).count + (fullObject["tokens"] as! [Int]).count, 257)
         XCTAssertTrue(full.stderr.contains("stopped at the context limit"), full.stderr)
+        // A prompt longer than the context is refused naming both counts, with no output.
+        let long = try CLIRunner.run(["generate", "--model", model, "--prompt", String(repeating: "Hello world ", count: 200), "--max-tokens", "2"])
+        XCTAssertEqual(long.status, 1, long.stderr)
+        XCTAssertNotNil(long.stderr.firstMatch(of: /lockstep: error: the prompt has [0-9]+ tokens, more than the 256 positions of the model's context/), long.stderr)
+        XCTAssertEqual(long.stdout, "")
         // Text mode streams the same tokens.
         let text = try CLIRunner.run(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5"])
         XCTAssertEqual(text.stdout, (object["text"] as! String) + "\n")
