@@ -297,8 +297,8 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         }
         guard !tokens.isEmpty else { throw NodeError(.badRequest, "the prompt is empty") }
         let limit = model.config.contextLimit
-        guard tokens.count < limit else {
-            throw NodeError(.badRequest, "the prompt has \(tokens.count) tokens; the model's context holds \(limit) positions, one of them for the first generated token")
+        guard tokens.count <= limit else {   // SPEC §4.4: a prompt that fills the context still gives one token
+            throw NodeError(.badRequest, "the prompt has \(tokens.count) tokens, more than the \(limit) positions of the model's context")
         }
         return tokens
     }

@@ -60,7 +60,8 @@ final class NodeServiceTests: XCTestCase {
             (GenerationRequest(prompt: .text("")), "the prompt is empty"),
             (GenerationRequest(prompt: .tokens([1, TokenID(v)])), "field 'prompt_tokens': entry 1 (\(v)) is outside the vocabulary of \(v) tokens"),
             (GenerationRequest(prompt: .tokens([1]), maxTokens: 11), "field 'max_tokens': this node allows at most 10, got 11"),
-            (GenerationRequest(prompt: .tokens([TokenID](repeating: 1, count: Fixture.model.config.contextLimit))), "the model's context holds"),
+            (GenerationRequest(prompt: .tokens([TokenID](repeating: 1, count: Fixture.model.config.contextLimit + 1))),
+             "the prompt has \(Fixture.model.config.contextLimit + 1) tokens, more than the \(Fixture.model.config.contextLimit) positions of the model's context"),
         ]
         for (request, expected) in cases {
             XCTAssertThrowsError(try node.generate(request)) {
@@ -69,6 +70,13 @@ final class NodeServiceTests: XCTestCase {
             }
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: node.traceDirectory), [])
+        // A prompt that fills the context gives one token, as the engine does (SPEC §4.4); the
+        // node refused it.
+        let full = try node.generate(GenerationRequest(prompt: .tokens([TokenID](repeating: 1, count: Fixture.model.config.contextLimit)), maxTokens: 5))
+        XCTAssertEqual(full.tokens.count, 1)
+        XCTAssertEqual(full.stop, .contextFull)
+        let fullTrace = try TraceReader.read(path: node.tracePath(id: full.traceID))
+        XCTAssertTrue(try Replay.verify(trace: fullTrace, model: Fixture.model, modelDigest: node.modelDigest, backend: ReferenceBackend()).verdict.holds)
         for id in ["", "../tiny", String(repeating: "a", count: 63), String(repeating: "A", count: 64), String(repeating: "a", count: 64) + "-x"] {
             XCTAssertThrowsError(try node.tracePath(id: id)) { XCTAssertEqual(($0 as? NodeError)?.kind, .notFound) }
         }
