@@ -36,7 +36,7 @@ public final class InferenceSession {
         }
         guard tokens.count + newTokens.count <= contextLimit else {
             throw GenerationError(tokens.isEmpty
-                ? "the prompt has \(newTokens.count) tokens, more than the \(contextLimit) positions of the model's context"
+                ? "the prompt has \(newTokens.count) tokens, more than the context limit of \(contextLimit) positions"
                 : "\(tokens.count + newTokens.count) positions exceed the context limit \(contextLimit)")
         }
         let out = try model.forward(tokens: newTokens, start: tokens.count, cache: cache, backend: backend, logits: logits, observer: observer)

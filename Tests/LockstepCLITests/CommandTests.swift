@@ -34,7 +34,7 @@ final class CommandTests: XCTestCase {
         // A prompt longer than the context is refused naming both counts, with no output.
         let long = try CLIRunner.run(["generate", "--model", model, "--prompt", String(repeating: "Hello world ", count: 200), "--max-tokens", "2"])
         XCTAssertEqual(long.status, 1, long.stderr)
-        XCTAssertNotNil(long.stderr.firstMatch(of: /lockstep: error: the prompt has [0-9]+ tokens, more than the 256 positions of the model's context/), long.stderr)
+        XCTAssertNotNil(long.stderr.firstMatch(of: /lockstep: error: the prompt has [0-9]+ tokens, more than the context limit of 256 positions/), long.stderr)
         XCTAssertEqual(long.stdout, "")
         // Text mode streams the same tokens.
         let text = try CLIRunner.run(["generate", "--model", model, "--prompt", "Hello world", "--max-tokens", "5"])

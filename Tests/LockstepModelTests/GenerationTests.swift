@@ -64,7 +64,9 @@ final class GenerationTests: XCTestCase {
     func testContextLimitAndBadTokensAreErrors() throws {
         let model = try ModelFixtures.tiny(TinyModelSpec())
         let session = InferenceSession(model: model, backend: ReferenceBackend(), contextLimit: 4)
-        XCTAssertThrowsError(try session.evaluate([1, 2, 3, 4, 5])) { XCTAssertTrue("\($0)".contains("context limit")) }
+        XCTAssertThrowsError(try session.evaluate([1, 2, 3, 4, 5])) { XCTAssertEqual("\($0)", "the prompt has 5 tokens, more than the context limit of 4 positions") }
+        XCTAssertNoThrow(try session.evaluate([1, 2]))
+        XCTAssertThrowsError(try session.evaluate([1, 2, 3])) { XCTAssertEqual("\($0)", "5 positions exceed the context limit 4") }
         XCTAssertThrowsError(try session.evaluate([TokenID(model.config.vocabularySize)])) { XCTAssertTrue("\($0)".contains("outside the vocabulary")) }
         XCTAssertThrowsError(try session.evaluate([])) { XCTAssertTrue("\($0)".contains("no tokens")) }
     }
