@@ -19,8 +19,9 @@ public func readRegularFile(atPath path: String, maxBytes: Int) throws(FileError
     guard st.st_size <= maxBytes else {
         throw FileError(path: path, "\(st.st_size) bytes, more than the \(maxBytes) this file may hold")
     }
-    // Read to the end, not to the size fstat gave: the file may have changed since; no more than
-    // maxBytes + 1 bytes are ever held.
+    // Read to the end, not to the size fstat gave: the file may have changed since. The buffer
+    // never grows past maxBytes + 1, and a full one of that size is refused before the next read,
+    // so a file that ends has at most maxBytes bytes.
     var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
     var count = 0
     while true {
@@ -34,7 +35,6 @@ public func readRegularFile(atPath path: String, maxBytes: Int) throws(FileError
         if n == 0 { break }
         count += n
     }
-    guard count <= maxBytes else { throw FileError(path: path, "more than the \(maxBytes) bytes this file may hold") }
     bytes.removeLast(bytes.count - count)
     return bytes
 }

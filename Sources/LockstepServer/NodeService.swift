@@ -73,11 +73,7 @@ public final class NodeService: @unchecked Sendable {   // mutable state behind 
         if FileManager.default.fileExists(atPath: traceDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw NodeError(.failed, "trace directory \(traceDirectory): not a directory")
         }
-        do {
-            try FileManager.default.createDirectory(atPath: traceDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw NodeError(.failed, "trace directory \(traceDirectory): \(error.localizedDescription)")
-        }
+        do { try makeDirectories(atPath: traceDirectory) } catch { throw NodeError(.failed, "trace directory \(error.description)") }
         // A probe file, named like the unfinished files removed below.
         var probe = Array("\(traceDirectory)/.pending-probe-XXXXXX".utf8CString)
         let fd = probe.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }

@@ -59,17 +59,15 @@ public struct NodeKey: Sendable {
         }
         // The umask can only remove bits; set exactly 0600 anyway.
         guard fchmod(fd, 0o600) == 0 else { throw NodeKeyError("\(path): cannot set mode 0600 (\(String(cString: strerror(errno))))") }
-        let bytes = Array(fileText.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else {
-            throw NodeKeyError("\(path): write failed (\(written < 0 ? String(cString: strerror(errno)) : "\(written) of \(bytes.count) bytes written"))")
+        if let short = Array(fileText.utf8).withUnsafeBytes({ writeAll(fd, $0) }) {
+            throw NodeKeyError("\(path): write failed (\(short.reason))")
         }
         guard fsync(fd) == 0 else { throw NodeKeyError("\(path): write failed (\(String(cString: strerror(errno))))") }
         complete = true
     }
 
     /// Loads a key file.
-    /// - Throws: `NodeKeyError` when the file cannot be read, is readable or writable by group
+    /// - Throws: `NodeKeyError` when the file cannot be read or is larger than 4096 bytes, is readable or writable by group
     ///   or others (like ssh, a key others can read is refused), or does not hold a key.
     public static func load(from path: String) throws(NodeKeyError) -> NodeKey {
         var st = stat()
@@ -78,9 +76,8 @@ public struct NodeKey: Sendable {
         guard st.st_mode & 0o077 == 0 else {
             throw NodeKeyError("\(path): permissions \(String(st.st_mode & 0o777, radix: 8)) are too open; a node key must be 0600 (chmod 600 \(path))")
         }
-        guard st.st_size <= 4096, let data = FileManager.default.contents(atPath: path) else {
-            throw NodeKeyError("\(path): cannot read the key (or it is larger than 4096 bytes)")
-        }
+        let data: [UInt8]
+        do { data = try readRegularFile(atPath: path, maxBytes: 4096) } catch { throw NodeKeyError(error.description) }
         do { return try NodeKey(fileText: String(decoding: data, as: UTF8.self)) } catch { throw NodeKeyError("\(path): \(error.description)") }
     }
 }

@@ -32,9 +32,7 @@ struct BenchCommand: ParsableCommand {
         let backend = try backendOptions.make()
         var prompt: [TokenID]
         if let promptFile {
-            let data: [UInt8]
-            do { data = try readRegularFile(atPath: promptFile, maxBytes: textFileMaxBytes) } catch { throw CLIError(error.description) }
-            guard let text = String(validating: data, as: UTF8.self) else { throw CLIError("\(promptFile): not valid UTF-8") }
+            let text = try readTextFile(promptFile)
             prompt = []
             for (i, word) in text.split(whereSeparator: \.isWhitespace).enumerated() {
                 guard let id = TokenID(word), id >= 0, Int(id) < model.config.vocabularySize else {

@@ -40,6 +40,17 @@ struct BackendOptions: ParsableArguments {
     }
 }
 
+/// The UTF-8 text of a file given on the command line (`score --text-file`, `bench --prompt-file`),
+/// read through `readRegularFile`: at most 64 MiB — well past the text of the 2^20 positions the
+/// contract defines (SPEC §5.1) — and never a FIFO or a device.
+/// - Throws: `CLIError` naming the file.
+func readTextFile(_ path: String) throws -> String {
+    let data: [UInt8]
+    do { data = try readRegularFile(atPath: path, maxBytes: 64 << 20) } catch { throw CLIError(error.description) }
+    guard let text = String(validating: data, as: UTF8.self) else { throw CLIError("\(path): not valid UTF-8") }
+    return text
+}
+
 /// The node key of `--key FILE`, or without one an ephemeral key (said on stderr).
 func loadNodeKey(from path: String?) throws -> NodeKey {
     guard let path else {

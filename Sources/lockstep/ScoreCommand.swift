@@ -2,10 +2,6 @@ import ArgumentParser
 import Foundation
 import Lockstep
 
-/// The largest text or token-id file `score` and `bench` read: well past the text of the 2^20
-/// positions the contract defines (SPEC §5.1).
-let textFileMaxBytes = 64 << 20
-
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
@@ -19,9 +15,7 @@ struct ScoreCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let data: [UInt8]
-        do { data = try readRegularFile(atPath: textFile, maxBytes: textFileMaxBytes) } catch { throw CLIError(error.description) }
-        guard let text = String(validating: data, as: UTF8.self) else { throw CLIError("\(textFile): not valid UTF-8") }
+        let text = try readTextFile(textFile)
         let model = try modelOptions.load()
         let backend = try backendOptions.make()
         let tokens = model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
